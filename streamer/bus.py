@@ -1,0 +1,112 @@
+"""The event bus: one seq counter, the durable log, then fan-out.
+
+Pipelines (one thread per source, or one for all) call :meth:`EventBus.publish`.
+For a caption or status event the bus, under one lock: takes the next
+server-wide seq, appends the event to the :class:`~streamer.eventlog.EventLog`,
+then hands it to every sink. Stats and embedding events are ephemeral: no seq,
+not logged, handed to the sinks in the same order as the rest.
+
+A sink is a callable taking an :class:`~streamer.protocol.Outgoing`. It runs on
+the publishing thread while the lock is held, so it must only hand the event
+over and return: the WebSocket server's sink is ``loop.call_soon_threadsafe``,
+which keeps the order and never waits for a client.
+
+Exports: ``Sink``, ``EventBus``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any, Callable, Iterable, Mapping
+
+from .eventlog import EventLog
+from .protocol import LOGGED_TYPES, Outgoing, event_type, prepare_event
+
+Sink = Callable[[Outgoing], None]
+
+
+class EventBus:
+    """Assigns seqs, logs caption/status events durably and fans every event out.
+
+    log: Where caption and status events go before anyone sees them. The seq
+        counter continues from ``log.last_seq``, so seqs keep growing across
+        restarts over the same log file.
+    sources: Source names announced in ``hello`` before they publish anything;
+        every source that publishes or is in the log is announced too.
+    profile: Model profile name announced in ``hello`` (e.g. ``"lite"``).
+    """
+
+    def __init__(self, log: EventLog, *, sources: Iterable[str] = (), profile: str | None = None) -> None:
+        self.log = log
+        self.profile = profile
+        self._lock = threading.Lock()
+        self._last_seq = log.last_seq
+        self._sources = set(sources) | set(log.sources())
+        self._sinks: list[Sink] = []
+
+    @property
+    def last_seq(self) -> int:
+        """The seq of the last logged event published (0 if none ever was)."""
+        with self._lock:
+            return self._last_seq
+
+    @property
+    def sources(self) -> list[str]:
+        """Every source configured, logged or published so far, sorted."""
+        with self._lock:
+            return sorted(self._sources)
+
+    def add_sink(self, sink: Sink) -> int:
+        """Register ``sink`` for every later event; return the last seq it will not see.
+
+        Registering and reading the seq happen under the bus lock, so the sink
+        receives exactly the logged events with a larger seq.
+        """
+        with self._lock:
+            self._sinks.append(sink)
+            return self._last_seq
+
+    def remove_sink(self, sink: Sink) -> None:
+        """Stop handing events to ``sink`` (no error if it is not registered)."""
+        with self._lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
+    def publish(self, event: Mapping[str, Any]) -> dict:
+        """Publish one event from any thread; return it as sent on the wire.
+
+        Caption and status events get the next seq (any ``seq`` in ``event`` is
+        replaced) and are in the log when this returns. An embedding event's
+        ``embedding`` array becomes float16 ``data`` (base64) with ``dim`` and
+        ``dtype``. ``event`` itself is not modified. The call blocks for the log
+        write (one SQLite transaction), never for a client.
+
+        Raises ValueError naming the problem for an event that breaks the
+        protocol (unknown type, missing or unknown field, NaN, ...); no seq is
+        used up then.
+        """
+        kind = event_type(event)
+        if kind in LOGGED_TYPES:
+            with self._lock:
+                seq = self._last_seq + 1
+                out = prepare_event(event, seq)
+                self.log.append(seq, kind.value, out.source, out.wall_time, out.text)
+                self._last_seq = seq
+                self._hand_over(out)
+        else:
+            out = prepare_event(event, None)
+            with self._lock:
+                self._hand_over(out)
+        return json.loads(out.text)
+
+    def _hand_over(self, out: Outgoing) -> None:
+        self._sources.add(out.source)
+        for sink in self._sinks:
+            sink(out)
+
+    def close(self) -> None:
+        """Drop every sink and close the log."""
+        with self._lock:
+            self._sinks.clear()
+        self.log.close()

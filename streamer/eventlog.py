@@ -1,0 +1,165 @@
+"""The durable event log: every caption and status event, by seq, in SQLite.
+
+The log is one SQLite file in WAL mode. The bus appends each logged event
+(one transaction per event) before any subscriber sees it, so a client that
+resumes with ``from_seq`` can always be served from here. Retention removes
+the oldest events by age and by count; the largest seq ever stored survives
+retention and restarts, so seqs keep growing across process restarts.
+
+Exports: ``EventLogConfig``, ``EventLog``.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+#: Retention runs when the log opens and then once every this many appends.
+PRUNE_EVERY = 256
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,  -- AUTOINCREMENT: sqlite_sequence keeps the max seq ever stored
+    type TEXT NOT NULL,
+    source TEXT NOT NULL,
+    wall_time REAL NOT NULL,
+    body TEXT NOT NULL                      -- the event exactly as sent on the wire (JSON)
+);
+CREATE INDEX IF NOT EXISTS events_wall_time ON events (wall_time);
+"""
+
+
+@dataclass(frozen=True)
+class EventLogConfig:
+    """Where the log lives and how much it keeps.
+
+    path: SQLite file; its folder is created. Defaults to ``out/events.sqlite``.
+    retention_max_age_s: Events older than this (by ``wall_time``) are removed.
+        It defaults to 7 days. ``None`` keeps events of any age.
+    retention_max_events: At most this many events are kept; the oldest go first.
+        It defaults to 1,000,000 (a few hundred MB). ``None`` keeps any number.
+    fsync: Whether each append is flushed to disk before the event is broadcast
+        (SQLite ``synchronous=FULL``). It defaults to True. False
+        (``synchronous=NORMAL``) survives a process crash but not a power cut.
+    """
+
+    path: str = "out/events.sqlite"
+    retention_max_age_s: float | None = 7 * 24 * 3600.0
+    retention_max_events: int | None = 1_000_000
+    fsync: bool = True
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.path, str) or not self.path:
+            raise ValueError(f"event log path must be a non-empty string, got {self.path!r}")
+        if self.retention_max_age_s is not None and not self.retention_max_age_s > 0:
+            raise ValueError(f"event log retention_max_age_s must be > 0 or null, got {self.retention_max_age_s!r}")
+        if self.retention_max_events is not None and (
+                type(self.retention_max_events) is not int or self.retention_max_events < 1):
+            raise ValueError(f"event log retention_max_events must be an integer >= 1 or null, "
+                             f"got {self.retention_max_events!r}")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> "EventLogConfig":
+        """Build from a config mapping (e.g. YAML); an unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(mapping) - known)
+        if unknown:
+            raise ValueError(f"unknown event log setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**mapping)
+
+
+class EventLog:
+    """Append-only, seq-ordered store of logged events; safe to use from several threads.
+
+    All methods hold one lock around one SQLite connection, so an append from
+    the pipeline thread and a resume read from the server thread never
+    interleave inside a transaction.
+    """
+
+    def __init__(self, config: EventLogConfig) -> None:
+        self.config = config
+        Path(config.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None)
+            mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise ValueError(f"cannot use WAL mode on event log {config.path} (got {mode})")
+            self._db.execute(f"PRAGMA synchronous={'FULL' if config.fsync else 'NORMAL'}")
+            self._db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ValueError(f"cannot open event log {config.path}: {exc}") from None
+        self._lock = threading.Lock()
+        self._appends = 0
+        self.prune()
+
+    @property
+    def last_seq(self) -> int:
+        """The largest seq ever stored (0 for a new log); retention does not lower it."""
+        with self._lock:
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    @property
+    def first_seq(self) -> int | None:
+        """The oldest seq still stored, or None when the log is empty."""
+        with self._lock:
+            return self._db.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+
+    def append(self, seq: int, type: str, source: str, wall_time: float, body: str) -> None:
+        """Store one event (``body`` is its wire JSON) durably; ``seq`` must exceed every stored seq."""
+        with self._lock:
+            try:
+                self._db.execute("INSERT INTO events (seq, type, source, wall_time, body) VALUES (?, ?, ?, ?, ?)",
+                                 (seq, type, source, wall_time, body))
+            except sqlite3.IntegrityError:
+                raise ValueError(f"event log {self.config.path} already holds seq {seq}") from None
+            self._appends += 1
+            due = self._appends % PRUNE_EVERY == 0
+        if due:
+            self.prune()
+
+    def read_after(self, seq: int, types: Iterable[str] | None = None,
+                   sources: Iterable[str] | None = None, limit: int = 1000) -> list[dict]:
+        """Return up to ``limit`` stored events with a seq above ``seq``, in seq order.
+
+        ``types`` and ``sources`` filter the events (None: no filter).
+        """
+        query, args = "SELECT body FROM events WHERE seq > ?", [seq]
+        for column, values in (("type", types), ("source", sources)):
+            if values is not None:
+                values = list(values)
+                query += f" AND {column} IN ({', '.join('?' * len(values))})"
+                args += values
+        query += " ORDER BY seq LIMIT ?"
+        args.append(limit)
+        with self._lock:
+            rows = self._db.execute(query, args).fetchall()
+        return [json.loads(body) for (body,) in rows]
+
+    def sources(self) -> list[str]:
+        """Names of the sources with events in the log."""
+        with self._lock:
+            return [name for (name,) in self._db.execute("SELECT DISTINCT source FROM events ORDER BY source")]
+
+    def prune(self, now: float | None = None) -> int:
+        """Apply retention now (``now``: Unix seconds, default the clock); return how many events went."""
+        removed = 0
+        with self._lock:
+            if self.config.retention_max_age_s is not None:
+                cutoff = (time.time() if now is None else now) - self.config.retention_max_age_s
+                removed += self._db.execute("DELETE FROM events WHERE wall_time < ?", (cutoff,)).rowcount
+            if self.config.retention_max_events is not None:
+                removed += self._db.execute(
+                    "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
+                    (self.config.retention_max_events,)).rowcount
+        return removed
+
+    def close(self) -> None:
+        """Close the database; the file keeps everything appended."""
+        with self._lock:
+            self._db.close()

@@ -1,0 +1,387 @@
+"""The WebSocket event feed: protocol v1 over the ``websockets`` library.
+
+:class:`FeedServer` runs an asyncio loop in its own thread, so synchronous code
+(the CLI, the pipeline) hosts it with ``start()`` / ``stop()``. It registers a
+sink on the :class:`~streamer.bus.EventBus`; every published event crosses to
+the loop with ``call_soon_threadsafe`` and goes into each matching client's
+bounded queue. One sender task per client drains that queue, so a slow client
+only ever fills its own queue:
+
+* a full queue drops the client's embeddings first, then its stats (counted;
+  the client gets a ``lagging`` message);
+* a full queue that must take a caption or status event closes the connection
+  with :attr:`~streamer.protocol.CloseCode.RESUME` (4000): reconnect with
+  ``from_seq`` = the last seq received, nothing is lost.
+
+Every rule a client sees is in ``docs/PROTOCOL.md``; the message rules
+themselves are in :mod:`streamer.protocol`.
+
+Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.server_config`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from http import HTTPStatus
+from importlib.metadata import PackageNotFoundError, version
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from .bus import EventBus
+from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, EventType, Outgoing, ProtocolError,
+                       RateLimiter, StrikeCounter, Subscription, dumps, error_message, hello_message, lagging_message,
+                       parse_client_message, subscribed_message)
+from .server_config import ServerConfig
+
+logger = logging.getLogger(__name__)
+
+try:
+    SERVER_NAME = f"jepa-stream {version('jepa-stream')}"
+except PackageNotFoundError:  # running from a source tree that is not installed
+    SERVER_NAME = "jepa-stream (source tree)"
+
+
+@dataclass(frozen=True)
+class _Start:
+    """Queue marker: a subscription starts here (ack, then the replay for ``from_seq``)."""
+
+    sub: Subscription
+    last_seq: int
+
+
+class _Session:
+    """One client connection: its subscription, its bounded queue and its sender task."""
+
+    def __init__(self, ws: ServerConnection, config: ServerConfig, feed: "_Feed") -> None:
+        self.ws, self.config, self.feed = ws, config, feed
+        self.sub = Subscription()
+        self.queue: deque[Outgoing | str | _Start] = deque()  # str: a control message, never dropped
+        self.events = 0  # Outgoing items in the queue; the bound applies to these
+        self.wake = asyncio.Event()
+        self.dropped = {EventType.EMBEDDING.value: 0, EventType.STATS.value: 0}
+        self.notified = 0
+        self.last_notice = 0.0
+        self.last_sent_seq = 0
+        self.skip_through = 0  # logged events up to this seq were replayed already
+        self.rate = RateLimiter(config.client_messages_per_s, config.client_message_burst, time.monotonic())
+        self.strikes = StrikeCounter(config.max_strikes, config.strike_window_s)
+        self.closing = False
+        self.sender: asyncio.Task | None = None
+
+    def control(self, message: str) -> None:
+        """Queue a control message (hello, subscribed, error, lagging) behind what is queued."""
+        self.queue.append(message)
+        self.wake.set()
+
+    def resubscribe(self, sub: Subscription, last_seq: int) -> None:
+        """Replace the subscription: pending events of the old one are dropped."""
+        self.queue = deque(item for item in self.queue if isinstance(item, str))
+        self.events = 0
+        self.sub = sub
+        self.queue.append(_Start(sub, last_seq))
+        self.wake.set()
+
+    def offer(self, event: Outgoing) -> None:
+        """Queue ``event`` under the backpressure rules (module docstring)."""
+        if self.events >= self.config.client_queue:
+            if event.type is EventType.EMBEDDING or not self._evict(EventType.EMBEDDING):
+                if event.type is EventType.EMBEDDING:
+                    self.dropped[EventType.EMBEDDING.value] += 1
+                    return
+                if event.type is EventType.STATS or not self._evict(EventType.STATS):
+                    if event.type is EventType.STATS:
+                        self.dropped[EventType.STATS.value] += 1
+                        return
+                    self.overflow()
+                    return
+        self.queue.append(event)
+        self.events += 1
+        self.wake.set()
+
+    def _evict(self, kind: EventType) -> bool:
+        for i, item in enumerate(self.queue):
+            if isinstance(item, Outgoing) and item.type is kind:
+                del self.queue[i]
+                self.events -= 1
+                self.dropped[kind.value] += 1
+                return True
+        return False
+
+    def overflow(self) -> None:
+        """The queue cannot take a logged event: close so the client resumes from its last seq."""
+        self.close(CloseCode.RESUME, f"client queue overflow; resume with from_seq {self.last_sent_seq}")
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        """Stop sending and close the connection with ``code`` (idempotent)."""
+        if self.closing:
+            return
+        self.closing = True
+        logger.info("closing %s: %d %s", self.ws.remote_address, code, reason)
+        self.queue.clear()
+        if self.sender is not None:
+            self.sender.cancel()
+        self.feed.spawn(self.ws.close(code, reason))
+
+    def reject(self, error: ProtocolError) -> None:
+        """Answer a bad client message; close with 1008 once the client keeps at it."""
+        self.control(error_message(error.reason, error.detail))
+        if self.strikes.strike(time.monotonic()):
+            self.close(CloseCode.POLICY_VIOLATION, f"{self.config.max_strikes} bad messages "
+                                                   f"within {self.config.strike_window_s:g} s")
+
+    async def run_sender(self) -> None:
+        """Send queued messages in order until cancelled or the connection closes."""
+        try:
+            while True:
+                while not self.queue:
+                    await self._notify_lagging(force=True)
+                    if not self.queue:  # no await between this check and wait(): no lost wake-up
+                        self.wake.clear()
+                        await self.wake.wait()
+                item = self.queue.popleft()
+                if isinstance(item, str):
+                    await self.ws.send(item)
+                elif isinstance(item, _Start):
+                    await self.ws.send(subscribed_message(item.sub, item.last_seq))
+                    self.skip_through = 0
+                    if item.sub.from_seq is not None:
+                        await self._replay(item)
+                else:
+                    self.events -= 1
+                    if item.seq is not None and item.seq <= self.skip_through:
+                        continue
+                    await self._notify_lagging(force=False)
+                    if item.binary is not None and self.sub.embedding_format is EmbeddingFormat.BINARY:
+                        await self.ws.send(item.binary)
+                    else:
+                        await self.ws.send(item.text)
+                    if item.seq is not None:
+                        self.last_sent_seq = item.seq
+        except ConnectionClosed:
+            pass
+
+    async def _notify_lagging(self, force: bool) -> None:
+        total = sum(self.dropped.values())
+        now = time.monotonic()
+        if total > self.notified and (force or now - self.last_notice >= self.config.lagging_notice_interval_s):
+            self.notified, self.last_notice = total, now
+            await self.ws.send(lagging_message(self.dropped, self.events, self.config.client_queue))
+
+    async def _replay(self, replay: _Start) -> None:
+        log, sub = self.feed.bus.log, replay.sub
+        first_seq = await asyncio.to_thread(lambda: log.first_seq)
+        if sub.from_seq > replay.last_seq:
+            await self.ws.send(error_message(ErrorReason.FROM_SEQ_AHEAD,
+                                             f"from_seq {sub.from_seq} is ahead of the last seq {replay.last_seq} "
+                                             f"(was the event log reset?); sending live events only"))
+            return
+        if first_seq is not None and sub.from_seq + 1 < first_seq:
+            await self.ws.send(error_message(ErrorReason.FROM_SEQ_EXPIRED,
+                                             f"events {sub.from_seq + 1}..{first_seq - 1} were removed by retention; "
+                                             f"replaying from {first_seq}"))
+        types = [t.value for t in sub.types if t in LOGGED_TYPES]
+        sources = None if sub.sources is None else sorted(sub.sources)
+        after = sub.from_seq
+        while types:
+            page = await asyncio.to_thread(log.read_after, after, types, sources, self.config.replay_page)
+            for event in page:
+                await self.ws.send(dumps(event))
+                after = self.last_sent_seq = event["seq"]
+            if len(page) < self.config.replay_page:
+                break
+        self.skip_through = after
+
+
+class _Feed:
+    """Loop-side state: the sessions, the fan-out and the handshake checks."""
+
+    def __init__(self, config: ServerConfig, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
+        self.config, self.bus, self.loop = config, bus, loop
+        self.sessions: set[_Session] = set()
+        self.tasks: set[asyncio.Task] = set()
+        self.last_seq = 0
+        self.server: Server | None = None
+
+    def spawn(self, coro) -> None:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = self.loop.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def sink(self, event: Outgoing) -> None:
+        """The bus sink: runs on the publishing thread, hands the event to the loop."""
+        self.loop.call_soon_threadsafe(self.fanout, event)
+
+    def fanout(self, event: Outgoing) -> None:
+        """Offer ``event`` to every session whose subscription wants it (loop thread)."""
+        if event.seq is not None:
+            self.last_seq = event.seq
+        for session in tuple(self.sessions):
+            if not session.closing and session.sub.wants(event):
+                session.offer(event)
+
+    def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
+        """Refuse a handshake over the connection cap (503), from a foreign Origin (403), or without the token (401)."""
+        if len(self.sessions) >= self.config.max_connections:
+            return ws.respond(HTTPStatus.SERVICE_UNAVAILABLE,
+                              f"too many connections (limit {self.config.max_connections}); retry later\n")
+        origin = request.headers.get("Origin")
+        allowed = self.config.allowed_origins
+        if origin is not None and "*" not in allowed and origin not in allowed:
+            return ws.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
+        if self.config.token is not None:
+            presented = ""
+            auth = request.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                presented = auth[len("Bearer "):]
+            else:
+                presented = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+            if not hmac.compare_digest(presented.encode(), self.config.token.encode()):
+                return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        return None
+
+    async def handle(self, ws: ServerConnection) -> None:
+        """One connection: hello, default live subscription, then read client messages."""
+        session = _Session(ws, self.config, self)
+        if len(self.sessions) >= self.config.max_connections:  # handshakes that raced past check_request
+            await ws.close(CloseCode.GOING_AWAY, "too many connections; retry later")
+            return
+        self.sessions.add(session)
+        session.control(hello_message(server=SERVER_NAME, sources=self.bus.sources, profile=self.bus.profile,
+                                      last_seq=self.last_seq, first_seq=self.bus.log.first_seq,
+                                      limits=self.config.client_limits()))
+        session.sender = self.loop.create_task(session.run_sender())
+        try:
+            async for data in ws:
+                if session.closing:
+                    break
+                if not session.rate.allow(time.monotonic()):
+                    session.reject(ProtocolError(ErrorReason.RATE_LIMITED, "too many messages; slow down"))
+                    continue
+                try:
+                    sub = parse_client_message(data, self.config.max_message_bytes)
+                except ProtocolError as error:
+                    session.reject(error)
+                    continue
+                session.resubscribe(sub, self.last_seq)
+        except ConnectionClosed:
+            pass
+        finally:
+            self.sessions.discard(session)
+            session.closing = True
+            session.sender.cancel()
+
+
+class FeedServer:
+    """The feed server in its own thread, for synchronous hosts.
+
+    ``start()`` returns once the port is listening (raising OSError naming the
+    address if it cannot be bound); from then on every event published on
+    ``bus`` reaches the subscribers. ``stop()`` closes every connection with
+    1001 (clients resume from their last seq) and joins the thread within 2 s.
+    The bus (and its log) stay open: they belong to the caller.
+    """
+
+    #: Seconds ``stop()`` waits for connections to close before dropping them.
+    STOP_GRACE_S = 1.0
+    #: Seconds ``stop()`` waits for the thread to end.
+    JOIN_TIMEOUT_S = 2.0
+
+    def __init__(self, config: ServerConfig, bus: EventBus) -> None:
+        self.config, self.bus = config, bus
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._feed: _Feed | None = None
+        self._ready = threading.Event()
+        self._stopping: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        """The TCP port listened on (the real one when the config asked for 0)."""
+        if self._port is None:
+            raise RuntimeError("the feed server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``ws://host:port/`` of the running server."""
+        host = f"[{self.config.host}]" if ":" in self.config.host else self.config.host
+        return f"ws://{host}:{self.port}/"
+
+    @property
+    def connections(self) -> int:
+        """Open client connections (read from another thread: a snapshot)."""
+        return 0 if self._feed is None else len(self._feed.sessions)
+
+    def start(self) -> None:
+        """Bind and start serving in a background thread; return once listening."""
+        if self._thread is not None:
+            raise RuntimeError("the feed server was already started")
+        self._thread = threading.Thread(target=self._run, name="feed-server", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            error, self._error = self._error, None
+            raise OSError(f"cannot serve the feed on {self.config.host}:{self.config.port}: {error}") from error
+        logger.info("feed listening on %s", self.url)
+
+    def stop(self) -> None:
+        """Close all connections (1001), stop the loop and join the thread (idempotent)."""
+        if self._thread is None or self._loop is None or not self._thread.is_alive():
+            return
+        if self._feed is not None:
+            self.bus.remove_sink(self._feed.sink)  # no event reaches the loop from now on
+        self._loop.call_soon_threadsafe(self._stopping.set)
+        self._thread.join(self.JOIN_TIMEOUT_S)
+        if self._thread.is_alive():
+            logger.warning("feed server thread did not end within %.1f s", self.JOIN_TIMEOUT_S)
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:  # reported to start() if it happens before ready
+            if not self._ready.is_set():
+                self._error = exc
+            else:
+                logger.exception("feed server failed")
+        finally:
+            self._ready.set()
+            loop.close()
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stopping = asyncio.Event()
+        feed = _Feed(self.config, self.bus, loop)
+        c = self.config
+        server = await serve(
+            feed.handle, c.host, c.port, process_request=feed.check_request, compression=None,
+            max_size=c.max_frame_bytes, ping_interval=c.ping_interval_s, ping_timeout=c.ping_timeout_s,
+            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, max_queue=16,
+        )
+        feed.server = server
+        self._port = server.sockets[0].getsockname()[1]
+        feed.last_seq = self.bus.add_sink(feed.sink)
+        self._feed = feed
+        self._ready.set()
+        await self._stopping.wait()
+        server.close(code=CloseCode.GOING_AWAY, reason="server shutting down; resume from your last seq")
+        try:
+            await asyncio.wait_for(server.wait_closed(), self.STOP_GRACE_S)
+        except asyncio.TimeoutError:
+            for ws in server.connections:
+                ws.transport.abort()
+        for task in [*feed.tasks, *(s.sender for s in feed.sessions if s.sender)]:
+            task.cancel()

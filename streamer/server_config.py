@@ -1,0 +1,122 @@
+"""Settings of the WebSocket feed server, with their documented defaults.
+
+Exports: ``ServerConfig``, ``is_loopback``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Mapping
+
+from .protocol import TOKEN_ENV
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` only accepts connections from this machine."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Settings of the WebSocket feed. Every bound has a documented default.
+
+    host: Interface to listen on. It defaults to ``127.0.0.1`` (this machine only).
+    port: TCP port. It defaults to 8765; 0 picks a free port (see ``FeedServer.port``).
+    token: Shared secret clients must present (``Authorization: Bearer <token>``
+        or ``?token=<token>``), compared in constant time. It defaults to None
+        (no auth), which is refused for any host but loopback.
+    allowed_origins: ``Origin`` header values browsers may connect from, e.g.
+        ``("http://localhost:3000",)``; ``"*"`` allows any. Clients that send no
+        ``Origin`` (non-browser programs) are always let in. It defaults to
+        ``()``: no browser page may connect.
+    max_connections: Open connections at most; more get HTTP 503. It defaults to 256.
+    max_message_bytes: Largest client message (UTF-8 bytes) the server reads;
+        a larger one gets an ``error`` (``too_big``). It defaults to 4096.
+    max_frame_bytes: Largest client message the connection survives; a larger
+        one closes it with 1009. It defaults to 65536.
+    client_queue: Events waiting for one client at most. It defaults to 256.
+    client_messages_per_s: Average client messages per second allowed; more get
+        ``rate_limited``. It defaults to 1.0, with bursts of ``client_message_burst``
+        (default 10).
+    max_strikes: Bad or rate-limited messages within ``strike_window_s`` (default 60)
+        that close the connection with 1008. It defaults to 10.
+    lagging_notice_interval_s: Least time between two ``lagging`` messages to
+        one client while it keeps dropping. It defaults to 1.0.
+    ping_interval_s: Keepalive ping interval. It defaults to 20.0.
+    ping_timeout_s: A client that does not answer a ping within this is
+        disconnected (1011). It defaults to 20.0.
+    close_timeout_s: Time a closing handshake may take before the TCP
+        connection is dropped. It defaults to 1.0.
+    write_limit_bytes: High-water mark of a connection's socket write buffer.
+        It defaults to 65536.
+    replay_page: Logged events read per query while replaying for ``from_seq``.
+        It defaults to 500.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 8765
+    token: str | None = None
+    allowed_origins: tuple[str, ...] = ()
+    max_connections: int = 256
+    max_message_bytes: int = 4096
+    max_frame_bytes: int = 65536
+    client_queue: int = 256
+    client_messages_per_s: float = 1.0
+    client_message_burst: int = 10
+    max_strikes: int = 10
+    strike_window_s: float = 60.0
+    lagging_notice_interval_s: float = 1.0
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    close_timeout_s: float = 1.0
+    write_limit_bytes: int = 65536
+    replay_page: int = 500
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
+        if not isinstance(self.host, str) or not self.host:
+            raise ValueError(f"server host must be a non-empty string, got {self.host!r}")
+        if type(self.port) is not int or not 0 <= self.port <= 65535:
+            raise ValueError(f"server port must be an integer in 0..65535, got {self.port!r}")
+        if self.token is not None and (not isinstance(self.token, str) or not self.token):
+            raise ValueError("server token must be a non-empty string or unset")
+        if self.token is None and not is_loopback(self.host):
+            raise ValueError(f"refusing to serve the feed on {self.host} without a token: anyone who reaches it "
+                             f"could read it; pass --token or set {TOKEN_ENV}, or bind to 127.0.0.1")
+        if not all(isinstance(o, str) and o for o in self.allowed_origins):
+            raise ValueError(f"server allowed_origins must be non-empty strings, got {self.allowed_origins!r}")
+        for name in ("max_connections", "max_message_bytes", "max_frame_bytes", "client_queue",
+                     "client_message_burst", "max_strikes", "write_limit_bytes", "replay_page"):
+            value = getattr(self, name)
+            if type(value) is not int or value < 1:
+                raise ValueError(f"server {name} must be an integer >= 1, got {value!r}")
+        for name in ("client_messages_per_s", "strike_window_s", "lagging_notice_interval_s",
+                     "ping_interval_s", "ping_timeout_s", "close_timeout_s"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"server {name} must be a number > 0, got {value!r}")
+        if self.max_frame_bytes < self.max_message_bytes:
+            raise ValueError(f"server max_frame_bytes ({self.max_frame_bytes}) must be >= "
+                             f"max_message_bytes ({self.max_message_bytes})")
+
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> "ServerConfig":
+        """Build from a config mapping (e.g. YAML); an unknown key is an error naming it."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(mapping) - known)
+        if unknown:
+            raise ValueError(f"unknown server setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return cls(**mapping)
+
+    def client_limits(self) -> dict[str, float]:
+        """The limits announced to clients in ``hello``."""
+        keys = ("max_message_bytes", "max_frame_bytes", "client_queue", "client_messages_per_s",
+                "client_message_burst", "max_strikes", "strike_window_s", "ping_interval_s", "ping_timeout_s")
+        values = asdict(self)
+        return {k: values[k] for k in keys}
