@@ -1,0 +1,76 @@
+"""The ``lite`` X-encoder: RGB frames → one EfficientNet-Lite0 feature vector per frame.
+
+Exports :class:`LiteEncoderConfig` and :class:`LiteFrameEncoder`.
+
+Each frame is resized so its shorter side is ``image_size``, centre-cropped to a square and
+normalised with ImageNet mean/std, as the packaged weights expect. Frames are encoded in one
+batch per call; callers cache the result, so a frame shared by overlapping clips is encoded once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from models.efficientnet_lite import EfficientNetLite, load_lite0
+
+__all__ = ["LiteEncoderConfig", "LiteFrameEncoder"]
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class LiteEncoderConfig:
+    """``image_size``: side of the square crop fed to the network (224 for the packaged weights).
+    ``threads``: torch intra-op threads (0 leaves torch's default, one per core)."""
+
+    image_size: int = 224
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        if not 32 <= self.image_size <= 1024:
+            raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
+        if self.threads < 0:
+            raise ValueError(f"threads must be 0 (default) or positive, got {self.threads}")
+
+
+class LiteFrameEncoder:
+    """``encode_frames([(H, W, 3) uint8 RGB, …])`` → ``float32 (N, 1280)`` pooled features."""
+
+    def __init__(self, config: LiteEncoderConfig = LiteEncoderConfig(), network: EfficientNetLite | None = None):
+        self.config = config
+        self.network = network if network is not None else load_lite0()
+        if config.threads:
+            torch.set_num_threads(config.threads)
+
+    @property
+    def dim(self) -> int:
+        return self.network.feature_dim
+
+    def preprocess(self, image: np.ndarray) -> np.ndarray:
+        """``(H, W, 3)`` uint8 RGB → ``(3, S, S)`` float32, normalised."""
+        size = self.config.image_size
+        h, w = image.shape[:2]
+        scale = size / min(h, w)
+        rw, rh = max(size, round(w * scale)), max(size, round(h * scale))
+        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA)
+        y, x = (rh - size) // 2, (rw - size) // 2
+        crop = resized[y : y + size, x : x + size].astype(np.float32) / 255.0
+        return ((crop - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)  # (3, S, S)
+
+    @torch.inference_mode()
+    def encode_frames(self, images: Sequence[np.ndarray]) -> np.ndarray:
+        if not images:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        batch = torch.from_numpy(np.stack([self.preprocess(im) for im in images]))  # (N, 3, S, S)
+        return self.network.features(batch).numpy()  # (N, 1280)
+
+    @torch.inference_mode()
+    def class_logits(self, features: np.ndarray) -> np.ndarray:
+        """Features ``(N, 1280)`` → ImageNet logits ``(N, 1000)``."""
+        return self.network.classify(torch.from_numpy(np.ascontiguousarray(features))).numpy()

@@ -1,0 +1,58 @@
+"""The ``retrieval`` decoder: a Y-space vector → the nearest texts of a bank.
+
+Exports :class:`RetrievalConfig`, :class:`Caption` and :class:`RetrievalDecoder`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from models.text_bank import TextBank
+
+__all__ = ["RetrievalConfig", "Caption", "RetrievalDecoder"]
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """``top_k``: labels reported per caption. ``phrases``: extra texts for the bank, beside the
+    ImageNet class names. ``imagenet_labels``: whether the class names are in the bank."""
+
+    top_k: int = 5
+    phrases: tuple[str, ...] = ()
+    imagenet_labels: bool = True
+
+    def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        if not self.phrases and not self.imagenet_labels:
+            raise ValueError("the text bank is empty: give phrases or keep imagenet_labels")
+
+
+@dataclass(frozen=True)
+class Caption:
+    """``text`` is the best entry; ``labels`` the ``top_k`` entries as ``(text, cosine)``, best first."""
+
+    text: str
+    labels: tuple[tuple[str, float], ...]
+
+
+class RetrievalDecoder:
+    def __init__(self, config: RetrievalConfig, bank: TextBank):
+        if len(bank) == 0:
+            raise ValueError("the text bank is empty")
+        self.config = config
+        self.bank = bank
+
+    def decode(self, y: np.ndarray) -> Caption:
+        scores = self.bank.embeddings @ y  # (N,)
+        k = min(self.config.top_k, len(self.bank))
+        top = np.argpartition(scores, -k)[-k:]
+        top = top[np.argsort(-scores[top])]
+        labels = []
+        for i in top:
+            text = self.bank.texts[i]
+            if all(text != seen for seen, _ in labels):  # two classes can share a name ("crane")
+                labels.append((text, round(float(scores[i]), 4)))
+        return Caption(text=labels[0][0], labels=tuple(labels))

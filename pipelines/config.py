@@ -1,0 +1,160 @@
+"""Configuration: a tree of frozen dataclasses loaded from YAML, every key checked.
+
+Exports :class:`ConfigError`, :class:`SamplingConfig`, :class:`ModelConfig`, :class:`Config`,
+:func:`load_config` and :func:`build`.
+
+A user's file is laid over the packaged ``configs/default.yaml``: it names only what it changes.
+Unknown keys, wrong types and out-of-range values are a :class:`ConfigError` whose one-line
+message names the file and the full key (``drift.threshold: must be within (0, 2], got 3``).
+Each section's dataclass lives beside the code it configures; this module only joins them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from models.label_bridge import LabelBridgeConfig
+from models.lite_encoder import LiteEncoderConfig
+from models.retrieval import RetrievalConfig
+from pipelines.clips import ClipConfig
+from pipelines.drift import DriftConfig
+
+__all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "Config", "load_config", "build"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """``fps``: frames per second of media time the pipeline looks at (default 4); the others are
+    decoded but never converted. ``max_side``: frames are scaled down so their longer side is at
+    most this many pixels (0 keeps the size)."""
+
+    fps: float = 4.0
+    max_side: int = 640
+
+    def __post_init__(self) -> None:
+        if not 0 < self.fps <= 60:
+            raise ValueError(f"fps must be within (0, 60], got {self.fps}")
+        if self.max_side < 0:
+            raise ValueError(f"max_side must be 0 (keep) or positive, got {self.max_side}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``profile``: which model stack runs; ``lite`` is the embedded CPU default."""
+
+    profile: str = "lite"
+    encoder: LiteEncoderConfig = field(default_factory=LiteEncoderConfig)
+    predictor: LabelBridgeConfig = field(default_factory=LabelBridgeConfig)
+    decoder: RetrievalConfig = field(default_factory=RetrievalConfig)
+
+    def __post_init__(self) -> None:
+        if self.profile != "lite":
+            raise ValueError(f"unknown profile {self.profile!r} (available: lite)")
+
+
+@dataclass(frozen=True)
+class Config:
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    drift: DriftConfig = field(default_factory=DriftConfig)
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        (tp,) = [t for t in options if t is not type(None)]
+        origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in tp)
+            raise ConfigError(f"{where}: {value!r} is not one of: {allowed}") from None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)[:1]
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__} {value!r}")
+
+
+def build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from ``data`` (a mapping), naming ``where`` in every error."""
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _merge(base: dict, over: Mapping) -> dict:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, Mapping) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _read_yaml(text: str, name: str) -> dict:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        at = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{name}: not valid YAML{at}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}: expected a mapping at the top, got {type(data).__name__}")
+    return data
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """The packaged default configuration with the YAML file at ``path`` (if any) laid over it."""
+    default = _read_yaml(resources.files("configs").joinpath("default.yaml").read_text(encoding="utf-8"), "default.yaml")
+    data, name = default, "default.yaml"
+    if path is not None:
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
+        data, name = _merge(default, _read_yaml(text, str(p))), str(p)
+    try:
+        return build(Config, data, "config")
+    except ConfigError as exc:
+        raise ConfigError(f"{name}: {exc}".replace(": config.", ": ", 1)) from None

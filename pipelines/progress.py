@@ -1,0 +1,42 @@
+"""Progress of long work on stderr: a live line on a terminal, a line every ``every_s`` otherwise.
+
+Exports :class:`Progress`.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+__all__ = ["Progress"]
+
+
+class Progress:
+    def __init__(self, label: str, total_s: float | None, stream: TextIO | None = None, every_s: float = 10.0):
+        self.label = label
+        self.total_s = total_s
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.every_s = 0.25 if self.tty else every_s
+        self._start = time.monotonic()
+        self._last = self._start
+
+    def update(self, media_s: float, captions: int) -> None:
+        now = time.monotonic()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        self._emit(media_s, captions, now, end="\r" if self.tty else "\n")
+
+    def done(self, media_s: float, captions: int) -> None:
+        if self.tty:
+            self._emit(media_s, captions, time.monotonic(), end="\n")
+
+    def _emit(self, media_s: float, captions: int, now: float, end: str) -> None:
+        wall = max(now - self._start, 1e-9)
+        of = ""
+        if self.total_s:
+            of = f" / {self.total_s:.1f} s ({min(100.0, 100 * media_s / self.total_s):3.0f}%)"
+        self.stream.write(f"{self.label}: {media_s:.1f} s{of}, {captions} captions, {media_s / wall:.1f}x real time{end}")
+        self.stream.flush()

@@ -1,0 +1,125 @@
+"""The selective-decoding step: frames in, caption events out, text decoded only on drift.
+
+Exports :class:`PipelineStats` and :class:`SelectivePipeline`.
+
+One :class:`SelectivePipeline` per source holds that source's state (clip buffer, feature
+cache, drift reference). It is sans-I/O and single-threaded: :meth:`SelectivePipeline.feed`
+takes one sampled frame and returns the caption events it causes (usually none).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
+from pipelines.drift import DriftConfig, DriftDetector
+from pipelines.events import CaptionEvent, StageLatency
+from pipelines.profiles import ModelStack
+from streamer.frames import Frame
+
+__all__ = ["PipelineStats", "SelectivePipeline"]
+
+# Per-stage latencies kept for percentiles: the most recent this many clips.
+LATENCY_HISTORY = 4096
+
+
+@dataclass
+class PipelineStats:
+    """Running counts for one source. Latency histories are bounded to :data:`LATENCY_HISTORY`."""
+
+    frames: int = 0
+    clips: int = 0
+    decodes: int = 0
+    first_t: float | None = None
+    last_t: float = 0.0
+    step_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_HISTORY))  # encode+predict+drift
+    decode_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_HISTORY))
+
+    @property
+    def media_s(self) -> float:
+        return 0.0 if self.first_t is None else self.last_t - self.first_t
+
+    def percentile(self, which: str, q: float) -> float:
+        values = getattr(self, which)
+        return float(np.percentile(values, q)) if values else 0.0
+
+
+class SelectivePipeline:
+    def __init__(self, source: str, models: ModelStack, clip: ClipConfig, drift: DriftConfig):
+        self.source = source
+        self.models = models
+        self.assembler = ClipAssembler(clip)
+        self.caption_window_s = clip.caption_window_s
+        self.detector = DriftDetector(drift)
+        self.stats = PipelineStats()
+        self._features: dict[int, np.ndarray] = {}  # frame index → features, for frames still in a window
+        self._pending_drops = 0
+
+    def feed(self, frame: Frame, dropped_frames: int = 0) -> list[CaptionEvent]:
+        """Add one sampled frame; return the caption events of the clips it closes.
+
+        ``dropped_frames`` is how many frames the capture buffer dropped since the last call;
+        it is reported on the next caption.
+        """
+        st = self.stats
+        st.frames += 1
+        if st.first_t is None:
+            st.first_t = frame.pts
+        st.last_t = frame.pts
+        self._pending_drops += dropped_frames
+        events = []
+        for clip in self.assembler.push(frame):
+            event = self._on_clip(clip)
+            if event is not None:
+                events.append(event)
+        return events
+
+    def _on_clip(self, clip: ClipWindow) -> CaptionEvent | None:
+        start = time.perf_counter()
+        fresh = [f for f in clip.frames if f.index not in self._features]
+        if fresh:
+            for f, feats in zip(fresh, self.models.encode_frames([f.image for f in fresh])):
+                self._features[f.index] = feats
+        oldest = clip.frames[0].index
+        for index in [i for i in self._features if i < oldest]:
+            del self._features[index]
+        tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
+        encoded = time.perf_counter()
+        y = self.models.predict(tokens)  # (D,)
+        predicted = time.perf_counter()
+        decision = self.detector.feed(clip.t_end, y)
+        self.stats.clips += 1
+        self.stats.step_ms.append((time.perf_counter() - start) * 1e3)
+        if decision is None:
+            return None
+        before_decode = time.perf_counter()
+        caption_start = max(clip.t_start, clip.t_end - self.caption_window_s)
+        recent = [i for i, f in enumerate(clip.frames) if f.pts >= caption_start - 1e-9] or [len(clip.frames) - 1]
+        caption = self.models.decoder.decode(self.models.predict(tokens[recent]))
+        done = time.perf_counter()
+        self.stats.decodes += 1
+        self.stats.decode_ms.append((done - before_decode) * 1e3)
+        dropped, self._pending_drops = self._pending_drops, 0
+        return CaptionEvent(
+            source=self.source,
+            t=decision.t,
+            t_start=caption_start,
+            t_end=clip.t_end,
+            wall_time=time.time(),
+            text=caption.text,
+            labels=caption.labels,
+            drift=decision.drift,
+            reason=decision.reason.value,
+            threshold=decision.threshold,
+            latency=StageLatency(
+                encode=(encoded - start) * 1e3,
+                predict=(predicted - encoded) * 1e3,
+                decode=(done - before_decode) * 1e3,
+                total=(done - start) * 1e3,
+            ),
+            dropped_frames=dropped,
+        )

@@ -1,0 +1,143 @@
+"""The capture thread: a source decoded on its own thread into a bounded buffer.
+
+Exports :class:`BufferPolicy` and :class:`CaptureThread`.
+
+The consumer iterates :meth:`CaptureThread.frames`; the stream always ends with exactly one
+:class:`~streamer.frames.EndOfStream`, which carries the source's error (if any) and how many
+frames the buffer policy dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Iterator
+from enum import Enum
+from typing import Protocol
+
+from streamer.frames import EndOfStream, Frame
+from streamer.sources import SourceError
+
+__all__ = ["BufferPolicy", "CaptureThread", "FrameSource"]
+
+log = logging.getLogger(__name__)
+
+
+class BufferPolicy(str, Enum):
+    """What the capture thread does when the buffer is full."""
+
+    WAIT = "wait"  # the reader waits: nothing is lost (file replay)
+    DROP_OLDEST = "drop_oldest"  # the newest frame wins: live sources never fall behind
+
+
+class FrameSource(Protocol):
+    source_id: str
+
+    def frames(self) -> Iterator[Frame]: ...
+
+    def close(self) -> None: ...
+
+
+class CaptureThread:
+    """Runs ``source.frames()`` on a daemon thread into a queue of at most ``buffer_size`` frames.
+
+    ``realtime`` paces frames to their media timestamps (as a live camera would deliver them).
+    :meth:`stop` asks the thread to finish; it closes the source and ends the queue within one
+    frame's decode time.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        *,
+        buffer_size: int = 32,
+        policy: BufferPolicy = BufferPolicy.WAIT,
+        realtime: bool = False,
+    ):
+        if buffer_size < 1:
+            raise ValueError(f"buffer_size must be at least 1, got {buffer_size}")
+        self.source = source
+        self.policy = BufferPolicy(policy)
+        self.realtime = realtime
+        self.dropped = 0
+        self._queue: queue.Queue[Frame | EndOfStream] = queue.Queue(maxsize=buffer_size)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture-{source.source_id}", daemon=True)
+
+    def start(self) -> "CaptureThread":
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self._stopping.set()
+        while True:  # unblock a producer waiting on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._thread.join(timeout)
+
+    def frames(self) -> Iterator[Frame | EndOfStream]:
+        """Yield frames in order, then the single :class:`EndOfStream`."""
+        while True:
+            item = self._queue.get()
+            yield item
+            if isinstance(item, EndOfStream):
+                return
+
+    def _run(self) -> None:
+        error: str | None = None
+        first: tuple[float, float] | None = None  # (pts, monotonic clock) of the first frame
+        try:
+            for frame in self.source.frames():
+                if self._stopping.is_set():
+                    break
+                if self.realtime:
+                    if first is None:
+                        first = (frame.pts, time.monotonic())
+                    delay = (frame.pts - first[0]) - (time.monotonic() - first[1])
+                    if delay > 0 and self._stopping.wait(delay):
+                        break
+                self._put(frame)
+        except SourceError as exc:
+            error = str(exc)
+        except Exception as exc:  # a bug or an unexpected library error still ends the stream cleanly
+            log.exception("capture of %s failed", self.source.source_id)
+            error = f"{self.source.source_id}: capture failed: {type(exc).__name__}: {exc}"
+        finally:
+            self.source.close()
+            self._end(EndOfStream(self.source.source_id, error=error, dropped=self.dropped))
+
+    def _put(self, frame: Frame) -> None:
+        if self.policy is BufferPolicy.DROP_OLDEST:
+            while True:
+                try:
+                    self._queue.put_nowait(frame)
+                    return
+                except queue.Full:
+                    try:
+                        self._queue.get_nowait()
+                        self.dropped += 1
+                    except queue.Empty:
+                        pass
+        while not self._stopping.is_set():
+            try:
+                self._queue.put(frame, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def _end(self, marker: EndOfStream) -> None:
+        # The marker is never dropped: wait for room unless the reader has gone.
+        while True:
+            try:
+                self._queue.put(marker, timeout=0.1)
+                return
+            except queue.Full:
+                if self._stopping.is_set():
+                    try:
+                        self._queue.get_nowait()
+                    except queue.Empty:
+                        pass

@@ -1,0 +1,42 @@
+"""What crosses the capture thread: decoded frames and the end-of-stream marker.
+
+Exports :class:`Frame` and :class:`EndOfStream`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Frame", "EndOfStream"]
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One decoded frame.
+
+    ``pts`` is media time in seconds from the start of the stream (monotonic per source);
+    ``wall_time`` is the Unix time at which the frame was captured; ``image`` is RGB ``uint8``
+    of shape ``(H, W, 3)``; ``index`` counts decoded frames of the source, kept or not, so gaps
+    show how many were skipped by sampling.
+    """
+
+    source: str
+    index: int
+    pts: float
+    wall_time: float
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class EndOfStream:
+    """The sentinel that ends a capture queue.
+
+    ``error`` is ``None`` when the source ended normally, otherwise a one-line message naming
+    the source and the problem. ``dropped`` counts frames the buffer policy discarded.
+    """
+
+    source: str
+    error: str | None = None
+    dropped: int = 0
