@@ -1,0 +1,230 @@
+"""Live sources, one connection each: network streams through PyAV, webcams through OpenCV.
+
+Exports :class:`StreamSource`, :class:`WebcamSource` and :func:`frame_to_rgb`.
+
+A live source is one connection: :meth:`open` connects (raising :class:`SourceError` with a
+one-line reason), :meth:`frames` yields sampled frames until the peer hangs up (it returns) or
+the connection fails or stalls (:class:`SourceError`), and :meth:`close` releases everything.
+Reconnecting is :mod:`streamer.reconnect`'s job. ``pts`` starts near 0 on each connection and
+is monotonic within it; the reconnecting wrapper keeps it monotonic across connections.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterator
+
+import av
+import cv2
+import numpy as np
+
+from streamer.capture_config import RtspTransport
+from streamer.frames import Frame
+from streamer.source_spec import redact
+from streamer.sources import RateSampler, SourceError, _reason
+
+__all__ = ["StreamSource", "WebcamSource", "frame_to_rgb"]
+
+# When a stream states no frame rate, a frame without a timestamp is placed this far after the last.
+_FALLBACK_FPS = 25.0
+
+
+def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
+    """``vf`` as RGB ``uint8`` ``(H, W, 3)``, scaled so its longer side is at most ``max_side`` (0: as is)."""
+    w, h = vf.width, vf.height
+    if max_side and max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        w, h = max(2, round(w * scale)), max(2, round(h * scale))
+        return vf.to_ndarray(format="rgb24", width=w, height=h)
+    return vf.to_ndarray(format="rgb24")
+
+
+class _Clock:
+    """Per-connection media time: 0 at the first frame, monotonic, one period per missing stamp."""
+
+    def __init__(self, period: float):
+        self.period = period
+        self.origin: float | None = None
+        self.last = -math.inf
+
+    def pts(self, stamp: float | None) -> float:
+        """Media seconds for a frame stamped ``stamp`` (``None``: one period after the last)."""
+        first = self.last == -math.inf
+        if stamp is None:
+            pts = 0.0 if first else self.last + self.period
+        else:
+            if self.origin is None:
+                self.origin = stamp - (0.0 if first else self.last + self.period)
+            pts = stamp - self.origin
+        if pts <= self.last:
+            pts = self.last + self.period
+        self.last = pts
+        return pts
+
+
+class StreamSource:
+    """One connection to an ``rtsp://`` or ``http(s)://`` stream, decoded by PyAV.
+
+    ``open_timeout_s`` bounds connecting; a single read that waits longer than
+    ``min(read_timeout_s, stall_timeout_s)`` fails the connection, and so does decoding no
+    frame for ``stall_timeout_s`` while packets still arrive. ``transport`` applies to RTSP;
+    ``probe_s`` is FFmpeg's ``analyzeduration``.
+    Messages name the URL with any password replaced by ``***``.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        source_id: str,
+        *,
+        sample_fps: float = 4.0,
+        max_side: int = 640,
+        transport: RtspTransport = RtspTransport.TCP,
+        open_timeout_s: float = 10.0,
+        probe_s: float = 1.0,
+        read_timeout_s: float = 5.0,
+        stall_timeout_s: float = 10.0,
+    ):
+        self.url = url
+        self.label = redact(url)
+        self.source_id = source_id
+        self.sample_fps = sample_fps
+        self.max_side = max_side
+        self.transport = RtspTransport(transport)
+        self.open_timeout_s = open_timeout_s
+        self.probe_s = probe_s
+        self.read_timeout_s = min(read_timeout_s, stall_timeout_s)
+        self.stall_timeout_s = stall_timeout_s
+        self.frame_rate = 0.0
+        self._container: av.container.InputContainer | None = None
+
+    def open(self) -> None:
+        """Connect and find the video stream; raise :class:`SourceError` ("cannot open …: reason")."""
+        options = {"analyzeduration": str(round(self.probe_s * 1e6))}
+        if self.url.lower().startswith("rtsp"):
+            options["rtsp_transport"] = self.transport.value
+        try:
+            container = av.open(self.url, options=options, timeout=(self.open_timeout_s, self.read_timeout_s))
+        except av.ExitError:
+            raise SourceError(f"cannot open {self.label}: no answer within {self.open_timeout_s:g} s") from None
+        except av.FFmpegError as exc:
+            raise SourceError(f"cannot open {self.label}: {_reason(exc)}") from None
+        if not container.streams.video:
+            container.close()
+            raise SourceError(f"cannot open {self.label}: no video stream")
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        self.frame_rate = float(stream.average_rate or stream.guessed_rate or 0)
+        self._container = container
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield sampled frames until the stream ends; raise :class:`SourceError` on failure or stall."""
+        if self._container is None:
+            self.open()
+        container = self._container
+        stream = container.streams.video[0]
+        clock = _Clock(1.0 / (self.frame_rate or _FALLBACK_FPS))
+        sampler = RateSampler(self.sample_fps)
+        index = -1
+        last_frame = time.monotonic()
+        try:
+            for packet in container.demux(stream):
+                for vf in packet.decode():
+                    index += 1
+                    last_frame = time.monotonic()
+                    pts = clock.pts(vf.time)
+                    if sampler.keep(pts):
+                        yield Frame(self.source_id, index, pts, time.time(), frame_to_rgb(vf, self.max_side))
+                if time.monotonic() - last_frame > self.stall_timeout_s:
+                    raise SourceError(f"{self.label}: stalled: no frame decoded for {self.stall_timeout_s:g} s")
+        except av.ExitError:
+            raise SourceError(f"{self.label}: no data for {self.read_timeout_s:g} s") from None
+        except av.FFmpegError as exc:
+            raise SourceError(f"{self.label}: read failed ({_reason(exc)})") from None
+
+    def close(self) -> None:
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+
+
+class WebcamSource:
+    """One session with a webcam (index or ``/dev/videoN``) through ``cv2.VideoCapture``.
+
+    A ``str`` target other than a device path (a file or stream URL) is opened with OpenCV's
+    FFmpeg backend, which is how the tests exercise this class without a camera. Every frame is
+    grabbed; only sampled ones are retrieved and converted. ``pts`` is the capture clock
+    (``time.monotonic()`` at grab) since the first frame, since OpenCV's per-backend timestamps
+    are not dependable. A grab that fails (device unplugged or busy, read timed out, end of a
+    file) ends the session with :class:`SourceError`. OpenCV applies
+    ``min(read_timeout_s, stall_timeout_s)`` to a grab where the backend supports it (FFmpeg
+    does; V4L2 uses its own select timeout).
+    """
+
+    def __init__(
+        self,
+        target: int | str,
+        source_id: str,
+        *,
+        sample_fps: float = 4.0,
+        max_side: int = 640,
+        open_timeout_s: float = 10.0,
+        read_timeout_s: float = 5.0,
+        stall_timeout_s: float = 10.0,
+    ):
+        self.target = target
+        self.label = f"webcam {target}" if isinstance(target, int) or target.startswith("/dev/") else redact(target)
+        self.source_id = source_id
+        self.sample_fps = sample_fps
+        self.max_side = max_side
+        self.open_timeout_s = open_timeout_s
+        self.read_timeout_s = min(read_timeout_s, stall_timeout_s)
+        self._cap: cv2.VideoCapture | None = None
+
+    def open(self) -> None:
+        """Open the device; raise :class:`SourceError` ("cannot open webcam 0: …")."""
+        device = isinstance(self.target, int) or self.target.startswith("/dev/")
+        timeouts = [
+            cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(self.open_timeout_s * 1000),
+            cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(self.read_timeout_s * 1000),
+        ]  # fmt: skip
+        cap = cv2.VideoCapture(self.target, cv2.CAP_ANY) if device else cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(f"cannot open {self.label}: no such device or it is busy")
+        if device:
+            cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, self.read_timeout_s * 1000)  # ignored where unsupported
+        self._cap = cap
+
+    def frames(self) -> Iterator[Frame]:
+        """Yield sampled frames until the device stops delivering; raise :class:`SourceError` then."""
+        if self._cap is None:
+            self.open()
+        cap = self._cap
+        sampler = RateSampler(self.sample_fps)
+        clock = _Clock(1e-3)
+        index = -1
+        while True:
+            if not cap.grab():
+                raise SourceError(f"{self.label}: no frame (unplugged, busy, stalled or ended)")
+            index += 1
+            pts = clock.pts(time.monotonic())
+            if not sampler.keep(pts):
+                continue
+            ok, bgr = cap.retrieve()
+            if not ok:
+                raise SourceError(f"{self.label}: frame {index} could not be decoded")
+            yield Frame(self.source_id, index, pts, time.time(), self._to_rgb(bgr))
+
+    def _to_rgb(self, bgr: np.ndarray) -> np.ndarray:
+        h, w = bgr.shape[:2]
+        if self.max_side and max(w, h) > self.max_side:
+            scale = self.max_side / max(w, h)
+            bgr = cv2.resize(bgr, (max(2, round(w * scale)), max(2, round(h * scale))), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
