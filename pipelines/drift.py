@@ -12,11 +12,13 @@ The rules, applied to every sample in media-time order:
    ``alpha = 2 / (smoothing_window + 1)``, a mean of the last ``smoothing_window`` samples, or
    none.
 2. **Start.** The first sample always fires (``reason="start"``); it is not a scene boundary.
-3. **Drift** is ``1 - cos(smoothed, reference)``, where the reference is the smoothed embedding
-   when the last decode fired.
-4. **Settle (cooldown).** For ``cooldown_s`` after a decode nothing fires and the reference
-   follows the smoothed embedding, so the tail of a transition that was just captioned does not
-   fire a second time.
+3. **Drift** is ``1 - cos(smoothed, reference)``. The reference is what the last caption
+   described: the ``current`` embedding given with the sample that fired (the newest frames of
+   the clip), or the unsmoothed embedding of that sample when none is given. Smoothing and a
+   pooled clip both still hold some of the old scene when drift fires; anchoring on the newest
+   information means the rest of that transition does not fire again.
+4. **Cooldown.** Nothing fires sooner than ``cooldown_s`` after the last decode; a change that
+   happens meanwhile fires as soon as the cooldown ends.
 5. **Change.** After the cooldown, a decode fires once drift has been at or above ``threshold``
    for ``debounce`` consecutive samples (``reason="change"``). A sample below the threshold
    resets the count.
@@ -95,6 +97,7 @@ class DriftDetector:
         self._recent: deque[np.ndarray] = deque(maxlen=config.smoothing_window)
         self._smoothed: np.ndarray | None = None
         self._reference: np.ndarray | None = None
+        self._current: np.ndarray | None = None
         self._last_fire_t = 0.0
         self._above = 0
         self.last_drift = 0.0
@@ -109,18 +112,21 @@ class DriftDetector:
             return _unit(alpha * e + (1 - alpha) * self._smoothed)
         return _unit(np.mean(self._recent, axis=0))
 
-    def feed(self, t: float, embedding: np.ndarray) -> Decision | None:
+    def feed(self, t: float, embedding: np.ndarray, current: np.ndarray | None = None) -> Decision | None:
+        """One sample: the clip ``embedding`` at media time ``t`` and, optionally, the ``current``
+        embedding of its newest frames, which becomes the reference if this sample fires
+        (default: ``embedding`` itself, unsmoothed)."""
         cfg = self.config
-        s = self._smoothed = self._smooth(_unit(np.asarray(embedding, dtype=np.float32)))
+        raw = _unit(np.asarray(embedding, dtype=np.float32))
+        s = self._smoothed = self._smooth(raw)
+        self._current = raw if current is None else _unit(np.asarray(current, dtype=np.float32))
         if self._reference is None:
             return self._fire(t, Reason.START, 0.0)
         drift = self.last_drift = float(1.0 - np.dot(s, self._reference))
+        self._above = self._above + 1 if drift >= cfg.threshold else 0
         since = t - self._last_fire_t
         if since < cfg.cooldown_s:
-            self._reference = s
-            self._above = 0
             return None
-        self._above = self._above + 1 if drift >= cfg.threshold else 0
         if self._above >= cfg.debounce:
             return self._fire(t, Reason.CHANGE, drift)
         if cfg.heartbeat_s and since >= cfg.heartbeat_s:
@@ -128,7 +134,7 @@ class DriftDetector:
         return None
 
     def _fire(self, t: float, reason: Reason, drift: float) -> Decision:
-        self._reference = self._smoothed
+        self._reference = self._current
         self._last_fire_t = t
         self._above = 0
         return Decision(t=t, reason=reason, drift=round(drift, 6), threshold=self.config.threshold)

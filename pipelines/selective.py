@@ -89,17 +89,18 @@ class SelectivePipeline:
             del self._features[index]
         tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
         encoded = time.perf_counter()
-        y = self.models.predict(tokens)  # (D,)
+        caption_start = max(clip.t_start, clip.t_end - self.caption_window_s)
+        recent = [i for i, f in enumerate(clip.frames) if f.pts >= caption_start - 1e-9] or [len(clip.frames) - 1]
+        y_clip = self.models.predict(tokens)  # (D,)
+        y_now = y_clip if len(recent) == len(clip.frames) else self.models.predict(tokens[recent])  # (D,)
         predicted = time.perf_counter()
-        decision = self.detector.feed(clip.t_end, y)
+        decision = self.detector.feed(clip.t_end, y_clip, current=y_now)
         self.stats.clips += 1
         self.stats.step_ms.append((time.perf_counter() - start) * 1e3)
         if decision is None:
             return None
         before_decode = time.perf_counter()
-        caption_start = max(clip.t_start, clip.t_end - self.caption_window_s)
-        recent = [i for i, f in enumerate(clip.frames) if f.pts >= caption_start - 1e-9] or [len(clip.frames) - 1]
-        caption = self.models.decoder.decode(self.models.predict(tokens[recent]))
+        caption = self.models.decoder.decode(y_now)
         done = time.perf_counter()
         self.stats.decodes += 1
         self.stats.decode_ms.append((done - before_decode) * 1e3)

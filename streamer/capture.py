@@ -13,7 +13,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Protocol
 
@@ -45,7 +45,8 @@ class CaptureThread:
 
     ``realtime`` paces frames to their media timestamps (as a live camera would deliver them).
     :meth:`stop` asks the thread to finish; it closes the source and ends the queue within one
-    frame's decode time.
+    frame's decode time. ``on_ready``, if given, is called on the capture thread after each
+    frame or the end marker is queued (a fan-in uses it to wake its reader).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class CaptureThread:
         buffer_size: int = 32,
         policy: BufferPolicy = BufferPolicy.WAIT,
         realtime: bool = False,
+        on_ready: Callable[[], None] | None = None,
     ):
         if buffer_size < 1:
             raise ValueError(f"buffer_size must be at least 1, got {buffer_size}")
@@ -62,6 +64,7 @@ class CaptureThread:
         self.policy = BufferPolicy(policy)
         self.realtime = realtime
         self.dropped = 0
+        self._on_ready = on_ready
         self._queue: queue.Queue[Frame | EndOfStream] = queue.Queue(maxsize=buffer_size)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture-{source.source_id}", daemon=True)
@@ -79,6 +82,10 @@ class CaptureThread:
                 break
         self._thread.join(timeout)
 
+    def is_alive(self) -> bool:
+        """Whether the thread is still running (it finishes after :meth:`stop` or the end marker)."""
+        return self._thread.is_alive()
+
     def frames(self) -> Iterator[Frame | EndOfStream]:
         """Yield frames in order, then the single :class:`EndOfStream`."""
         while True:
@@ -86,6 +93,13 @@ class CaptureThread:
             yield item
             if isinstance(item, EndOfStream):
                 return
+
+    def get(self, timeout: float | None = None) -> Frame | EndOfStream | None:
+        """The next item, waiting up to ``timeout`` seconds (``None``: forever); ``None`` if none came."""
+        try:
+            return self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return None
 
     def _run(self) -> None:
         error: str | None = None
@@ -108,36 +122,47 @@ class CaptureThread:
             error = f"{self.source.source_id}: capture failed: {type(exc).__name__}: {exc}"
         finally:
             self.source.close()
-            self._end(EndOfStream(self.source.source_id, error=error, dropped=self.dropped))
+            self._end(error)
 
     def _put(self, frame: Frame) -> None:
         if self.policy is BufferPolicy.DROP_OLDEST:
             while True:
                 try:
                     self._queue.put_nowait(frame)
-                    return
+                    break
                 except queue.Full:
-                    try:
-                        self._queue.get_nowait()
-                        self.dropped += 1
-                    except queue.Empty:
-                        pass
-        while not self._stopping.is_set():
-            try:
-                self._queue.put(frame, timeout=0.1)
-                return
-            except queue.Full:
-                continue
+                    self._drop_oldest()
+        else:
+            while True:
+                if self._stopping.is_set():
+                    return
+                try:
+                    self._queue.put(frame, timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+        self._notify()
 
-    def _end(self, marker: EndOfStream) -> None:
-        # The marker is never dropped: wait for room unless the reader has gone.
+    def _notify(self) -> None:
+        if self._on_ready is not None:
+            self._on_ready()
+
+    def _drop_oldest(self) -> None:
+        try:
+            self._queue.get_nowait()
+            self.dropped += 1
+        except queue.Empty:
+            pass
+
+    def _end(self, error: str | None) -> None:
+        """Queue the end marker, which is never dropped: it displaces the oldest frame when the
+        policy drops frames or the reader has stopped; otherwise it waits for the reader."""
         while True:
+            marker = EndOfStream(self.source.source_id, error=error, dropped=self.dropped)
             try:
                 self._queue.put(marker, timeout=0.1)
+                self._notify()
                 return
             except queue.Full:
-                if self._stopping.is_set():
-                    try:
-                        self._queue.get_nowait()
-                    except queue.Empty:
-                        pass
+                if self.policy is BufferPolicy.DROP_OLDEST or self._stopping.is_set():
+                    self._drop_oldest()

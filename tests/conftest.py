@@ -1,0 +1,53 @@
+"""Shared fixtures: real videos made from real photos, and the packaged models loaded once.
+
+Every test runs offline. Text embeddings are cached in a per-session folder (set through
+``XDG_CACHE_HOME``, which subprocesses inherit), so the first test pays for them once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+# Every timeout in the suite scales from this one constant (seconds).
+TIMEOUT_S = float(os.environ.get("JEPA_STREAM_TEST_TIMEOUT", "60"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("xdg-cache"))
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict:
+    skimage_data = pytest.importorskip("skimage.data")
+    return {name: getattr(skimage_data, name)() for name in ("chelsea", "coffee", "rocket", "camera")}
+
+
+@pytest.fixture(scope="session")
+def scene_video(tmp_path_factory: pytest.TempPathFactory, photos: dict) -> tuple[Path, dict]:
+    """A 30 s, 640×360, 25 fps video of five shots with camera motion; returns (path, truth)."""
+    from streamer.testvideo import Shot, write_video
+
+    shots = [
+        Shot(photos["chelsea"], 6.0, zoom=(1.0, 0.6), pan=0.8, shake_px=2.0),
+        Shot(photos["coffee"], 6.0, zoom=(0.7, 1.0), pan=-0.8, noise=3.0),
+        Shot(photos["rocket"], 6.0, zoom=(1.0, 0.7), pan=0.5, exposure=(0.9, 1.1)),
+        Shot(photos["camera"], 6.0, zoom=(0.9, 0.7), pan=-0.5, shake_px=2.0),
+        Shot(photos["coffee"], 6.0, zoom=(1.0, 0.8), pan=0.6),
+    ]
+    path = tmp_path_factory.mktemp("video") / "scenes.mp4"
+    truth = write_video(path, shots)
+    (path.parent / "scenes.gt.json").write_text(json.dumps(truth))
+    return path, truth
+
+
+@pytest.fixture(scope="session")
+def lite_models():
+    from pipelines.config import load_config
+    from pipelines.profiles import build_models
+
+    return build_models(load_config().model)

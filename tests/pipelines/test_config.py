@@ -1,0 +1,54 @@
+"""Config files: laid over the defaults, every key checked, errors name the file and the key."""
+
+import pytest
+
+from pipelines.clips import ClipConfig
+from pipelines.config import Config, ConfigError, load_config
+from pipelines.drift import DriftConfig, Smoothing
+
+
+def write(tmp_path, text):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_packaged_default_is_the_lite_profile_with_the_documented_values():
+    cfg = load_config()
+    assert cfg.model.profile == "lite"
+    assert (cfg.sampling.fps, cfg.clip.window_s, cfg.clip.stride_s) == (4.0, 2.0, 0.5)
+    # The YAML and the dataclass defaults say the same thing.
+    assert cfg == Config()
+
+
+def test_a_file_changes_only_what_it_names(tmp_path):
+    cfg = load_config(write(tmp_path, "drift:\n  threshold: 0.2\n  smoothing: mean\nclip:\n  stride_s: 1\n"))
+    assert cfg.drift == DriftConfig(threshold=0.2, smoothing=Smoothing.MEAN)
+    assert cfg.clip == ClipConfig(stride_s=1.0)
+    assert cfg.model.decoder.top_k == 5
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("drift:\n  treshold: 0.2\n", "c.yaml: drift.treshold: unknown key"),
+        ("drift:\n  debounce: two\n", "c.yaml: drift.debounce: expected int, got str 'two'"),
+        ("drift:\n  smoothing: gaussian\n", "c.yaml: drift.smoothing: 'gaussian' is not one of: ema, mean, none"),
+        ("drift:\n  threshold: 3\n", "c.yaml: drift: threshold must be within (0, 2], got 3.0"),
+        ("model:\n  decoder:\n    phrases: [ok, 3]\n", "c.yaml: model.decoder.phrases[1]: expected str, got int 3"),
+        ("model:\n  profile: huge\n", "c.yaml: model: unknown profile 'huge'"),
+        ("sampling: 4\n", "c.yaml: sampling: expected a mapping, got int"),
+        ("- a list\n", "c.yaml: expected a mapping at the top, got list"),
+        ("drift: [\n", "c.yaml: not valid YAML at line"),
+    ],
+)
+def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, text))
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config"):
+        load_config(tmp_path / "nope.yaml")
