@@ -160,12 +160,12 @@ class _Session:
                     if item.seq is not None and item.seq <= self.skip_through:
                         continue
                     await self._notify_lagging(force=False)
+                    if item.seq is not None:  # send() writes the frame before its first await
+                        self.last_sent_seq = item.seq
                     if item.binary is not None and self.sub.embedding_format is EmbeddingFormat.BINARY:
                         await self.ws.send(item.binary)
                     else:
                         await self.ws.send(item.text)
-                    if item.seq is not None:
-                        self.last_sent_seq = item.seq
         except ConnectionClosed:
             pass
 
@@ -194,8 +194,8 @@ class _Session:
         while types:
             page = await asyncio.to_thread(log.read_after, after, types, sources, self.config.replay_page)
             for event in page:
-                await self.ws.send(dumps(event))
                 after = self.last_sent_seq = event["seq"]
+                await self.ws.send(dumps(event))
             if len(page) < self.config.replay_page:
                 break
         self.skip_through = after
@@ -379,9 +379,12 @@ class FeedServer:
         await self._stopping.wait()
         server.close(code=CloseCode.GOING_AWAY, reason="server shutting down; resume from your last seq")
         try:
-            await asyncio.wait_for(server.wait_closed(), self.STOP_GRACE_S)
-        except asyncio.TimeoutError:
-            for ws in server.connections:
-                ws.transport.abort()
-        for task in [*feed.tasks, *(s.sender for s in feed.sessions if s.sender)]:
+            await asyncio.wait_for(asyncio.shield(server.wait_closed()), self.STOP_GRACE_S)
+        except asyncio.TimeoutError:  # clients that do not read cannot take the close frame: drop them
+            for session in feed.sessions:
+                session.ws.transport.abort()
+            await asyncio.wait([asyncio.ensure_future(server.wait_closed())], timeout=self.STOP_GRACE_S / 2)
+        leftovers = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in leftovers:
             task.cancel()
+        await asyncio.gather(*leftovers, return_exceptions=True)

@@ -70,9 +70,22 @@ async def recv_json(ws, timeout: float = TIMEOUT_S) -> dict:
     return json.loads(await asyncio.wait_for(ws.recv(), timeout))
 
 
-async def open_subscribed(url: str, **subscribe) -> tuple[object, dict, dict]:
-    """Connect, read hello, subscribe (if asked) and read the ack: (ws, hello, subscribed)."""
-    ws = await connect(url, compression=None, open_timeout=TIMEOUT_S)
+async def open_subscribed(url: str, rcvbuf: int | None = None, **subscribe) -> tuple[object, dict, dict]:
+    """Connect, read hello, subscribe (if asked) and read the ack: (ws, hello, subscribed).
+
+    ``rcvbuf`` makes the client's socket receive buffer small, so a client that
+    stops reading pushes back on the server quickly.
+    """
+    sock = None
+    if rcvbuf is not None:
+        import socket
+        from urllib.parse import urlsplit
+
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        sock.connect(("127.0.0.1", urlsplit(url).port))
+        sock.setblocking(False)
+    ws = await connect(url, compression=None, open_timeout=TIMEOUT_S, sock=sock)
     hello = await recv_json(ws)
     assert hello["type"] == "hello"
     ack = None
@@ -85,3 +98,81 @@ async def open_subscribed(url: str, **subscribe) -> tuple[object, dict, dict]:
 
 async def recv_until(ws, count: int, timeout: float = TIMEOUT_S) -> list[dict]:
     return [await recv_json(ws, timeout) for _ in range(count)]
+
+
+def raw_connect(port: int, *, rcvbuf: int | None = None, headers: dict[str, str] | None = None):
+    """Open a WebSocket by hand on a plain socket (a client with no library; it reads only when told)."""
+    import base64
+    import socket
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    if rcvbuf is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.settimeout(TIMEOUT_S)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n{extra}\r\n".encode())
+    response = b""
+    while b"\r\n\r\n" not in response:
+        chunk = sock.recv(1)
+        assert chunk, f"connection closed during the handshake: {response!r}"
+        response += chunk
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def masked_frame(opcode: int, payload: bytes, mask: bool = True) -> bytes:
+    """One final WebSocket frame from a client (masked unless asked not to be)."""
+    import struct
+
+    head = bytes([0x80 | opcode])
+    n = len(payload)
+    bit = 0x80 if mask else 0
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 65536:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", n)
+    if not mask:
+        return head + payload
+    key = os.urandom(4)
+    return head + key + bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+
+
+def read_frame(sock) -> tuple[int, bytes]:
+    """Read one unfragmented server frame from a raw socket: (opcode, payload)."""
+    import struct
+
+    def exactly(n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("connection closed")
+            data += chunk
+        return data
+
+    first, second = exactly(2)
+    n = second & 0x7F
+    if n == 126:
+        n = struct.unpack("!H", exactly(2))[0]
+    elif n == 127:
+        n = struct.unpack("!Q", exactly(8))[0]
+    return first & 0x0F, exactly(n)
+
+
+def read_until_close(sock) -> tuple[list[dict], int | None, str]:
+    """Read text messages until a close frame: (messages, close code, close reason)."""
+    import struct
+
+    messages = []
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 1:
+            messages.append(json.loads(payload))
+        elif opcode == 8:
+            code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
+            return messages, code, payload[2:].decode()
