@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
@@ -85,7 +85,14 @@ class CaptureConfig:
     def __post_init__(self) -> None:
         _check_int(self.buffer_size, "buffer_size", 1)
         _check_int(self.max_attempts, "max_attempts", 0)
-        for name in ("open_timeout_s", "probe_s", "read_timeout_s", "stall_timeout_s", "backoff_initial_s", "backoff_max_s"):
+        for name in (
+            "open_timeout_s",
+            "probe_s",
+            "read_timeout_s",
+            "stall_timeout_s",
+            "backoff_initial_s",
+            "backoff_max_s",
+        ):
             _check_float(getattr(self, name), name, 0.0, inclusive=False)
         for name in ("backoff_reset_s", "stale_after_s"):
             _check_float(getattr(self, name), name, 0.0)
@@ -114,8 +121,7 @@ class CaptureConfig:
         or unknown key. Overrides under ``sources`` start from the section's own values."""
         data = dict(data or {})
         per_source = data.pop("sources", None) or {}
-        fields = _fields(data, where)
-        base = _build(lambda: cls(**fields), where)
+        base = _build(where, cls, **_fields(data, where))
         if not isinstance(per_source, Mapping):
             raise ValueError(f"{where}.sources: must be a mapping of source id to settings")
         overrides = {}
@@ -125,8 +131,7 @@ class CaptureConfig:
                 raise ValueError(f"{at}: must be a mapping of settings")
             if "sources" in values:
                 raise ValueError(f"{at}.sources: overrides cannot nest")
-            fields = _fields(values, at)
-            overrides[str(source_id)] = _build(lambda: dataclasses.replace(base, **fields), at)
+            overrides[str(source_id)] = _build(at, dataclasses.replace, base, **_fields(values, at))
         return dataclasses.replace(base, overrides=MappingProxyType(overrides))
 
     def check_sources(self, source_ids: set[str], where: str = "capture") -> None:
@@ -169,10 +174,10 @@ def _fields(values: Mapping[str, Any], where: str) -> dict[str, Any]:
     return out
 
 
-def _build(make, where: str):
-    """Run ``make()``, prefixing a range error from ``__post_init__`` with ``where``."""
+def _build(where: str, make: Callable[..., CaptureConfig], *args: Any, **kwargs: Any) -> CaptureConfig:
+    """``make(*args, **kwargs)``, with a range error from ``__post_init__`` prefixed by ``where``."""
     try:
-        return make()
+        return make(*args, **kwargs)
     except ValueError as exc:
         raise ValueError(f"{where}.{exc}") from None
 

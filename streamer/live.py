@@ -189,7 +189,11 @@ class WebcamSource:
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(self.open_timeout_s * 1000),
             cv2.CAP_PROP_READ_TIMEOUT_MSEC, round(self.read_timeout_s * 1000),
         ]  # fmt: skip
-        cap = cv2.VideoCapture(self.target, cv2.CAP_ANY) if device else cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+        cap = (
+            cv2.VideoCapture(self.target, cv2.CAP_ANY)
+            if device
+            else cv2.VideoCapture(self.target, cv2.CAP_FFMPEG, timeouts)
+        )
         if not cap.isOpened():
             cap.release()
             raise SourceError(f"cannot open {self.label}: no such device or it is busy")

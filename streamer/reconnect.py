@@ -41,20 +41,32 @@ def status_event(source: str, state: str, detail: str, **extra: float | int) -> 
     """
     if state not in STATES:
         raise ValueError(f"status state must be one of {', '.join(STATES)}, got {state!r}")
-    return {"v": 1, "type": "status", "source": source, "wall_time": time.time(), "state": state, "detail": detail, **extra}
+    return {
+        "v": 1,
+        "type": "status",
+        "source": source,
+        "wall_time": time.time(),
+        "state": state,
+        "detail": detail,
+        **extra,
+    }
 
 
 class Backoff:
     """Retry delays: ``initial * multiplier ** (attempt - 1)``, capped at ``maximum``, then scaled
     by a random factor in ``[1 - jitter, 1 + jitter]`` and capped again."""
 
-    def __init__(self, initial: float, multiplier: float, maximum: float, jitter: float, rng: random.Random | None = None):
+    def __init__(
+        self, initial: float, multiplier: float, maximum: float, jitter: float, rng: random.Random | None = None
+    ):
         self.initial, self.multiplier, self.maximum, self.jitter = initial, multiplier, maximum, jitter
         self._rng = rng or random.Random()
 
     @classmethod
     def from_config(cls, config: CaptureConfig, rng: random.Random | None = None) -> Backoff:
-        return cls(config.backoff_initial_s, config.backoff_multiplier, config.backoff_max_s, config.backoff_jitter, rng)
+        return cls(
+            config.backoff_initial_s, config.backoff_multiplier, config.backoff_max_s, config.backoff_jitter, rng
+        )
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1`` after ``attempt`` (>= 1) failures."""
@@ -153,7 +165,9 @@ class ReconnectingSource:
                 raise SourceError(f"{self.source_id}: giving up after {failures} failed attempts: {reason}")
             delay = self._backoff.delay(failures)
             log.warning("%s: %s (retrying in %.1f s)", self.source_id, reason, delay)
-            self._emit("reconnecting", f"{reason} (retrying in {delay:.1f} s)", attempt=failures, delay_s=round(delay, 3))
+            self._emit(
+                "reconnecting", f"{reason} (retrying in {delay:.1f} s)", attempt=failures, delay_s=round(delay, 3)
+            )
             if self._cancel.wait(delay):
                 return
 

@@ -111,9 +111,20 @@ class RtspServer:
 
     def start(self) -> RtspServer:
         assert not self.running, "already running"
-        args = [GI_PYTHON, str(SERVER_SCRIPT), "--port", str(self.port), "--mount", self.mount, "--file", str(self.video)]
+        args = [
+            GI_PYTHON,
+            str(SERVER_SCRIPT),
+            "--port",
+            str(self.port),
+            "--mount",
+            self.mount,
+            "--file",
+            str(self.video),
+        ]
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONPATH": ""})
+            self._proc = subprocess.Popen(
+                args, stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONPATH": ""}
+            )
         with selectors.DefaultSelector() as sel:
             sel.register(self._proc.stdout, selectors.EVENT_READ)
             if not sel.select(TIMEOUT_S / 4) or not self._proc.stdout.readline().startswith(b"READY"):

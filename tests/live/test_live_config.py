@@ -30,7 +30,12 @@ def test_mapping_with_per_source_overrides():
     cam1, cam0 = config.for_source("cam1"), config.for_source("cam0")
     assert (cam0.buffer_size, cam0.rtsp_transport, cam0.stall_timeout_s) == (4, RtspTransport.TCP, 10.0)
     # An override starts from the section's values, not from the defaults.
-    assert (cam1.buffer_size, cam1.rtsp_transport, cam1.stall_timeout_s, cam1.backoff_max_s) == (4, RtspTransport.UDP, 30.0, 60.0)
+    assert (cam1.buffer_size, cam1.rtsp_transport, cam1.stall_timeout_s, cam1.backoff_max_s) == (
+        4,
+        RtspTransport.UDP,
+        30.0,
+        60.0,
+    )
     config.check_sources({"cam0", "cam1"})
     with pytest.raises(ValueError, match=r"capture.sources: no source with id 'cam1' \(sources: cam0\)"):
         config.check_sources({"cam0"})

@@ -1,0 +1,298 @@
+"""Several sources in one process: one capture thread each, merged for the pipeline thread.
+
+Exports :class:`CaptureCounters`, :class:`MultiCapture`, :func:`make_source` and
+:func:`sigterm_as_interrupt`.
+
+Typical use (the pipeline thread is the caller)::
+
+    with sigterm_as_interrupt(), MultiCapture(parse_sources(args.source), config, on_status=bus_publish) as cap:
+        for item in cap:            # Frames of every source, then one EndOfStream per source
+            ...
+
+Leaving the ``with`` block (normally, on Ctrl-C or on SIGTERM) stops every thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from streamer.capture import CaptureThread, FrameSource
+from streamer.capture_config import CaptureConfig
+from streamer.frames import EndOfStream, Frame
+from streamer.live import StreamSource, WebcamSource
+from streamer.reconnect import ReconnectingSource, StatusCallback, status_event
+from streamer.source_spec import SourceKind, SourceSpec
+from streamer.sources import VideoFileSource
+
+__all__ = ["CaptureCounters", "MultiCapture", "make_source", "sigterm_as_interrupt"]
+
+log = logging.getLogger(__name__)
+
+Item = Frame | EndOfStream
+
+
+@dataclass(frozen=True)
+class CaptureCounters:
+    """Running totals for one source since start. ``since(earlier)`` gives a window's share.
+
+    ``frames``: handed to the reader. ``dropped``: discarded by the buffer policy.
+    ``stale``: handed over later than ``stale_after_s`` after capture. ``connections``:
+    successful opens (a file counts one once it delivers).
+    """
+
+    frames: int = 0
+    dropped: int = 0
+    stale: int = 0
+    connections: int = 0
+
+    def since(self, earlier: CaptureCounters) -> CaptureCounters:
+        return CaptureCounters(
+            self.frames - earlier.frames,
+            self.dropped - earlier.dropped,
+            self.stale - earlier.stale,
+            self.connections - earlier.connections,
+        )
+
+
+def make_source(
+    spec: SourceSpec,
+    config: CaptureConfig,
+    *,
+    sample_fps: float,
+    max_side: int,
+    on_status: StatusCallback | None = None,
+) -> FrameSource:
+    """The source for ``spec``: a :class:`VideoFileSource` for files, otherwise a
+    :class:`ReconnectingSource` around :class:`StreamSource` or :class:`WebcamSource`."""
+    if spec.kind is SourceKind.FILE:
+        return VideoFileSource(spec.target, spec.id, sample_fps=sample_fps, max_side=max_side)
+    timeouts = dict(
+        open_timeout_s=config.open_timeout_s,
+        read_timeout_s=config.read_timeout_s,
+        stall_timeout_s=config.stall_timeout_s,
+    )
+    if spec.kind is SourceKind.STREAM:
+
+        def connect():
+            return StreamSource(
+                spec.target,
+                spec.id,
+                sample_fps=sample_fps,
+                max_side=max_side,
+                transport=config.rtsp_transport,
+                probe_s=config.probe_s,
+                **timeouts,
+            )
+
+    else:
+
+        def connect():
+            return WebcamSource(spec.target, spec.id, sample_fps=sample_fps, max_side=max_side, **timeouts)
+
+    return ReconnectingSource(spec.id, connect, config, on_status)
+
+
+class MultiCapture:
+    """One :class:`CaptureThread` per source and a fair fan-in for one reader thread.
+
+    Each source has its own buffer of ``buffer_size`` frames and policy (see
+    :meth:`CaptureConfig.buffer_policy`), so a busy camera never pushes out another's frames;
+    the fan-in holds nothing of its own and takes sources in turn. Every source ends with
+    exactly one :class:`EndOfStream` (live sources only end when stopped or out of attempts).
+
+    ``on_status`` receives protocol-v1 ``status`` events: ``connected``, ``disconnected`` and
+    ``reconnecting`` from live sources, ``connected`` when a file delivers its first frame, and
+    ``ended`` or ``error`` when a source's stream ends (or ``ended`` when stopped). It is called
+    from capture threads and the reader thread, one call at a time.
+    ``source_factory`` replaces :func:`make_source` (same signature), for embedding other sources.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[SourceSpec],
+        config: CaptureConfig | None = None,
+        *,
+        sample_fps: float = 4.0,
+        max_side: int = 640,
+        on_status: StatusCallback | None = None,
+        source_factory: Callable[..., FrameSource] = make_source,
+    ):
+        if not specs:
+            raise ValueError("no sources to capture")
+        config = config or CaptureConfig()
+        config.check_sources({s.id for s in specs})
+        self._on_status = on_status
+        self._status_lock = threading.Lock()
+        self._wake = threading.Condition()
+        self._configs = {s.id: config.for_source(s.id) for s in specs}
+        self._sources: dict[str, FrameSource] = {}
+        self._threads: dict[str, CaptureThread] = {}
+        for spec in specs:
+            cfg = self._configs[spec.id]
+            source = source_factory(spec, cfg, sample_fps=sample_fps, max_side=max_side, on_status=self._emit)
+            self._sources[spec.id] = source
+            self._threads[spec.id] = CaptureThread(
+                source,
+                buffer_size=cfg.buffer_size,
+                policy=cfg.buffer_policy(spec.live),
+                realtime=cfg.realtime and not spec.live,
+                on_ready=self._notify,
+            )
+        self._specs = {s.id: s for s in specs}
+        self._active = list(self._threads)  # round-robin order of sources not yet ended
+        self._frames = dict.fromkeys(self._threads, 0)
+        self._stale = dict.fromkeys(self._threads, 0)
+        self._started = False
+
+    @property
+    def source_ids(self) -> list[str]:
+        return list(self._threads)
+
+    @property
+    def active(self) -> list[str]:
+        """Sources whose :class:`EndOfStream` has not been handed out yet, in source order."""
+        return [sid for sid in self._threads if sid in self._active]
+
+    def start(self) -> MultiCapture:
+        for thread in self._threads.values():
+            thread.start()
+        self._started = True
+        return self
+
+    def get(self, timeout: float | None = None) -> Item | None:
+        """The next frame or end marker from any source, taking sources in turn; waits up to
+        ``timeout`` seconds (``None``: until one comes). ``None`` on timeout or once all ended."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._wake:
+            while self._active:
+                item = self._take(limit=1)
+                if item:
+                    return item[0]
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._wake.wait(remaining)
+        return None
+
+    def batch(self, timeout: float | None = None) -> list[Item]:
+        """At least one item (waiting as :meth:`get` does) plus whatever other sources have
+        ready right now, at most one per source: what an encoder can batch across cameras."""
+        first = self.get(timeout)
+        if first is None:
+            return []
+        with self._wake:
+            return [first] + self._take(limit=len(self._active), skip=first.source)
+
+    def __iter__(self) -> Iterator[Item]:
+        """Every item of every source until all have ended."""
+        while self._active:
+            item = self.get()
+            if item is not None:
+                yield item
+
+    def counters(self) -> dict[str, CaptureCounters]:
+        """Running totals per source (see :class:`CaptureCounters`)."""
+        out = {}
+        for sid, thread in self._threads.items():
+            source = self._sources[sid]
+            connections = getattr(source, "connections", int(self._frames[sid] > 0))
+            out[sid] = CaptureCounters(self._frames[sid], thread.dropped, self._stale[sid], connections)
+        return out
+
+    def stop(self, timeout: float = 2.0) -> None:
+        """Stop every source and thread, waiting at most ``timeout`` seconds in all.
+
+        Live sources blocked in a read finish within ``read_timeout_s``; their threads are
+        daemons, so they never keep the process alive. Sources still running get ``ended``.
+        """
+        deadline = time.monotonic() + timeout
+        for source in self._sources.values():
+            cancel = getattr(source, "cancel", None)
+            if cancel is not None:
+                cancel()
+        for thread in self._threads.values():
+            thread.stop(timeout=max(0.0, deadline - time.monotonic()))
+        with self._wake:
+            for sid in self._active:
+                if self._started:
+                    self._emit(status_event(sid, "ended", f"{sid}: stopped"))
+            self._active.clear()
+        alive = [sid for sid, t in self._threads.items() if t.is_alive()]
+        if alive:
+            log.warning("capture threads still finishing a read: %s", ", ".join(alive))
+
+    def __enter__(self) -> MultiCapture:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def _take(self, limit: int, skip: str | None = None) -> list[Item]:
+        """Up to ``limit`` ready items, one per source, in turn (call holding ``_wake``)."""
+        taken: list[Item] = []
+        for sid in list(self._active):
+            if len(taken) >= limit:
+                break
+            if sid == skip:
+                continue
+            item = self._threads[sid].get(timeout=0)
+            if item is None:
+                continue
+            self._active.remove(sid)
+            if isinstance(item, EndOfStream):
+                self._finish(item)
+            else:
+                self._active.append(sid)  # served: to the back of the line
+                self._count(item)
+            taken.append(item)
+        return taken
+
+    def _count(self, frame: Frame) -> None:
+        sid = frame.source
+        if self._frames[sid] == 0 and not self._specs[sid].live:
+            self._emit(status_event(sid, "connected", f"playing {self._specs[sid].label}"))
+        self._frames[sid] += 1
+        stale_after = self._configs[sid].stale_after_s
+        if stale_after and time.time() - frame.wall_time > stale_after:
+            self._stale[sid] += 1
+
+    def _finish(self, eos: EndOfStream) -> None:
+        if eos.error:
+            log.error("%s", eos.error)
+            self._emit(status_event(eos.source, "error", eos.error))
+        else:
+            self._emit(status_event(eos.source, "ended", f"{eos.source}: end of stream"))
+
+    def _notify(self) -> None:
+        with self._wake:
+            self._wake.notify_all()
+
+    def _emit(self, event: dict) -> None:
+        if self._on_status is None:
+            return
+        with self._status_lock:
+            try:
+                self._on_status(event)
+            except Exception:
+                log.exception("status callback failed for %s", event.get("source"))
+
+
+@contextlib.contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`KeyboardInterrupt` in the main thread, as Ctrl-C
+    does, so ``with MultiCapture(...)`` cleans up the same way. Main thread only."""
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
