@@ -12,9 +12,6 @@ from pathlib import Path
 
 import pytest
 
-# Every timeout in the suite scales from this one constant (seconds).
-TIMEOUT_S = float(os.environ.get("JEPA_STREAM_TEST_TIMEOUT", "60"))
-
 
 @pytest.fixture(scope="session", autouse=True)
 def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:

@@ -1,0 +1,141 @@
+"""`jepa-stream replay` and `run` end to end: real video, real models, real files, real exit codes."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testlimits import TIMEOUT_S
+from streamer.testvideo import Shot, write_video
+
+SCHEMA = Path(__file__).resolve().parents[2] / "streamer" / "schemas" / "caption.json"
+
+
+def jepa_stream(*args: str, timeout: float = 3 * TIMEOUT_S) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def read_events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def matched_boundaries(boundaries: list[float], times: list[float], before: float = 1.0, after: float = 2.0) -> int:
+    """Greedy one-to-one matching of decisions to true boundaries within [b - before, b + after]."""
+    free = sorted(times)
+    hits = 0
+    for b in boundaries:
+        for t in free:
+            if b - before <= t <= b + after:
+                free.remove(t)
+                hits += 1
+                break
+    return hits
+
+
+@pytest.fixture(scope="module")
+def replayed(scene_video, tmp_path_factory):
+    video, truth = scene_video
+    out = tmp_path_factory.mktemp("replay")
+    result = jepa_stream("replay", video, "--events-out", out / "events.jsonl", "--summary-json", out / "summary.json")
+    return result, read_events(out / "events.jsonl"), json.loads((out / "summary.json").read_text()), truth
+
+
+def test_replay_succeeds_and_prints_a_summary(replayed):
+    result, events, summary, _ = replayed
+    assert result.returncode == 0, result.stderr
+    assert "captions (caption/clip" in result.stdout and "x real time" in result.stdout
+    assert summary["captions"] == len(events) and summary["error"] is None
+    assert summary["media_s"] > 29
+
+
+def test_captions_land_at_the_scene_changes(replayed):
+    _, events, summary, truth = replayed
+    changes = [e["t"] for e in events if e["reason"] == "change"]
+    recall = matched_boundaries(truth["boundaries"], changes) / len(truth["boundaries"])
+    assert recall >= 0.8, (changes, truth["boundaries"])
+    assert len(events) <= summary["clips"] / 3
+    assert events[0]["reason"] == "start" and events[0]["t"] <= 1.0
+
+
+def test_each_caption_describes_the_new_scene(replayed):
+    _, events, _, truth = replayed
+    expected = [{"tabby", "tiger cat", "Egyptian cat"}, {"espresso", "cup", "coffee mug", "espresso maker"},
+                {"missile", "projectile", "space shuttle", "drilling platform"}, {"tripod", "reflex camera"},
+                {"espresso", "cup", "coffee mug", "espresso maker"}]
+    starts = [0.0, *truth["boundaries"]]
+    for event in events:
+        scene = max(i for i, s in enumerate(starts) if s <= event["t_start"] + 1e-6)
+        top3 = {label["text"] for label in event["labels"][:3]}
+        assert top3 & expected[scene], (event["t"], event["text"], top3)
+
+
+def test_every_event_line_follows_the_v1_schema(replayed):
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads(SCHEMA.read_text())
+    _, events, _, _ = replayed
+    for event in events:
+        jsonschema.validate(event, schema)
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    ts = [e["t"] for e in events]
+    assert ts == sorted(ts)
+    assert all(e["t_start"] < e["t_end"] == e["t"] for e in events)
+
+
+def test_a_missing_file_is_one_line_and_exit_2(tmp_path):
+    result = jepa_stream("replay", tmp_path / "nope.mp4")
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"jepa-stream: error: {tmp_path / 'nope.mp4'}: no such file"
+
+
+def test_a_file_that_is_not_a_video_is_one_line_and_exit_2(tmp_path):
+    bogus = tmp_path / "bogus.mp4"
+    bogus.write_bytes(b"\x00\x01not a video" * 1000)
+    result = jepa_stream("replay", bogus, "--events-out", tmp_path / "e.jsonl")
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"jepa-stream: error: {bogus}: not a readable video")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_truncated_video_keeps_the_events_before_the_damage(scene_video, tmp_path):
+    video, _ = scene_video
+    data = video.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) * 7 // 10])
+    events_out = tmp_path / "events.jsonl"
+    result = jepa_stream("replay", cut, "--events-out", events_out, "--quiet")
+    assert result.returncode == 1
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("jepa-stream: error:")]
+    assert len(error_lines) == 1 and "cut.mp4" in error_lines[0] and "truncated" in error_lines[0]
+    assert "Traceback" not in result.stderr
+    events = read_events(events_out)
+    assert len(events) >= 3 and events[0]["reason"] == "start"  # start + changes at 6 s and 12 s survive
+
+
+def test_a_bad_config_key_is_named(scene_video, tmp_path):
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("drift:\n  treshold: 0.2\n")
+    result = jepa_stream("replay", scene_video[0], "--config", cfg)
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith(f"jepa-stream: error: {cfg}: drift.treshold: unknown key")
+
+
+def test_an_unwritable_events_file_is_named(scene_video, tmp_path):
+    result = jepa_stream("replay", scene_video[0], "--events-out", tmp_path / "no" / "such" / "dir.jsonl")
+    assert result.returncode == 2
+    assert "dir.jsonl: cannot write events" in result.stderr
+
+
+def test_run_paces_a_file_and_prints_captions_as_they_come(photos, tmp_path):
+    video = tmp_path / "two.mp4"
+    write_video(video, [Shot(photos["chelsea"], 3.0), Shot(photos["coffee"], 3.0)], size=(320, 180))
+    result = jepa_stream("run", "--source", video, "--events-out", tmp_path / "e.jsonl")
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert len(lines) == 2 and "start" in lines[0] and "change" in lines[1]
+    summary = result.stdout.splitlines()[-1]
+    realtime_factor = float(summary.split("(")[1].split("x real time")[0])
+    assert 0.5 < realtime_factor <= 1.1  # paced at the stream's rate, not as fast as possible
