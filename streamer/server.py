@@ -76,6 +76,7 @@ class _Session:
         self.strikes = StrikeCounter(config.max_strikes, config.strike_window_s)
         self.closing = False
         self.sender: asyncio.Task | None = None
+        self.finisher: asyncio.Task | None = None  # closes the connection after close()
 
     def control(self, message: str) -> None:
         """Queue a control message (hello, subscribed, error, lagging) behind what is queued."""
@@ -83,8 +84,13 @@ class _Session:
         self.wake.set()
 
     def resubscribe(self, sub: Subscription, last_seq: int) -> None:
-        """Replace the subscription: pending events of the old one are dropped."""
-        self.queue = deque(item for item in self.queue if isinstance(item, str))
+        """Replace the subscription: pending events (and replays) of the old one are dropped.
+
+        Every subscribe still gets its ``subscribed``; one superseded before it
+        started is just followed by no events.
+        """
+        self.queue = deque(subscribed_message(item.sub, item.last_seq) if isinstance(item, _Start) else item
+                           for item in self.queue if not isinstance(item, Outgoing))
         self.events = 0
         self.sub = sub
         self.queue.append(_Start(sub, last_seq))
@@ -126,10 +132,19 @@ class _Session:
             return
         self.closing = True
         logger.info("closing %s: %d %s", self.ws.remote_address, code, reason)
+        pending = [item for item in self.queue if isinstance(item, str)]  # errors still go out first
         self.queue.clear()
         if self.sender is not None:
             self.sender.cancel()
-        self.feed.spawn(self.ws.close(code, reason))
+        self.finisher = self.feed.loop.create_task(self._finish(pending, code, reason))
+
+    async def _finish(self, pending: list[str], code: CloseCode, reason: str) -> None:
+        try:
+            for message in pending:
+                await self.ws.send(message)
+        except ConnectionClosed:
+            return
+        await self.ws.close(code, reason)
 
     def reject(self, error: ProtocolError) -> None:
         """Answer a bad client message; close with 1008 once the client keeps at it."""
@@ -207,15 +222,8 @@ class _Feed:
     def __init__(self, config: ServerConfig, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
         self.config, self.bus, self.loop = config, bus, loop
         self.sessions: set[_Session] = set()
-        self.tasks: set[asyncio.Task] = set()
         self.last_seq = 0
         self.server: Server | None = None
-
-    def spawn(self, coro) -> None:
-        """Run ``coro`` in the background, keeping a reference until it ends."""
-        task = self.loop.create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
 
     def sink(self, event: Outgoing) -> None:
         """The bus sink: runs on the publishing thread, hands the event to the loop."""
@@ -263,7 +271,7 @@ class _Feed:
         try:
             async for data in ws:
                 if session.closing:
-                    break
+                    continue  # the finisher is closing the connection
                 if not session.rate.allow(time.monotonic()):
                     session.reject(ProtocolError(ErrorReason.RATE_LIMITED, "too many messages; slow down"))
                     continue
@@ -279,6 +287,8 @@ class _Feed:
             self.sessions.discard(session)
             session.closing = True
             session.sender.cancel()
+            if session.finisher is not None:  # returning first would make websockets close with 1000
+                await asyncio.wait([session.finisher])
 
 
 class FeedServer:

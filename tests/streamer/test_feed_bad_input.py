@@ -1,0 +1,220 @@
+"""Hostile and broken clients: each gets its documented answer, and everyone else keeps being served."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import jsonschema
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from feedkit import TIMEOUT_S, caption, masked_frame, open_subscribed, publish, raw_connect, read_until_close, recv_json, running
+from streamer.protocol import CloseCode, load_schema
+from streamer.server_config import ServerConfig
+
+
+async def bystander_still_served(bus, bystander, expected_seq: int) -> None:
+    await publish(bus, caption(expected_seq))
+    event = await recv_json(bystander)
+    assert (event["type"], event["seq"]) == ("caption", expected_seq)
+
+
+async def expect_error(ws, reason: str) -> dict:
+    message = await recv_json(ws)
+    assert (message["type"], message["reason"]) == ("error", reason), message
+    jsonschema.validate(message, load_schema("error"))
+    return message
+
+
+@pytest.mark.parametrize("message, reason", [
+    ("{not json", "bad_json"),
+    (b"\x00\xff\xfe binary garbage", "binary_not_accepted"),
+    ('{"type": "subscribe", "from_seq": "yesterday"}', "bad_message"),
+    ('{"type": "subscribe", "types": ["caption", 7]}', "bad_message"),
+    ('{"type": "unsubscribe"}', "unknown_type"),
+    ('{"type": "subscribe", "v": 9}', "unsupported_version"),
+    ('"just a string"', "bad_message"),
+    ("x" * 10_000, "too_big"),
+])
+def test_each_bad_message_gets_an_error_and_the_connection_stays_usable(bus, server, message, reason):
+    async def main():
+        bystander, _, _ = await open_subscribed(server.url, types=["caption"])
+        ws, _, _ = await open_subscribed(server.url)
+        await ws.send(message)
+        await expect_error(ws, reason)
+        await ws.send(json.dumps({"type": "subscribe", "types": ["caption"], "from_seq": 0}))
+        assert (await recv_json(ws))["type"] == "subscribed", "the connection still works"
+        await bystander_still_served(bus, bystander, 1)
+        assert (await recv_json(ws))["seq"] == 1
+        await asyncio.gather(ws.close(), bystander.close())
+
+    asyncio.run(main())
+
+
+def test_a_frame_over_the_hard_limit_closes_with_1009_and_others_are_unaffected(bus, server):
+    async def main():
+        bystander, _, _ = await open_subscribed(server.url, types=["caption"])
+        ws = await connect(server.url, max_size=None)
+        await recv_json(ws)
+        await ws.send("x" * (ServerConfig().max_frame_bytes + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv_json(ws)
+        assert closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG
+        await bystander_still_served(bus, bystander, 1)
+        await bystander.close()
+
+    asyncio.run(main())
+
+
+def test_repeated_bad_messages_close_with_1008(bus, server):
+    async def main():
+        bystander, _, _ = await open_subscribed(server.url, types=["caption"])
+        ws, hello, _ = await open_subscribed(server.url)
+        strikes = hello["limits"]["max_strikes"]
+        for _ in range(strikes):
+            await ws.send("{oops")
+        for _ in range(strikes):
+            await expect_error(ws, "bad_json")
+        with pytest.raises(ConnectionClosed) as closed:
+            await recv_json(ws)
+        assert closed.value.rcvd.code == CloseCode.POLICY_VIOLATION
+        await bystander_still_served(bus, bystander, 1)
+        await bystander.close()
+
+    asyncio.run(main())
+
+
+def test_a_subscribe_flood_is_rate_limited_then_closed(bus, server):
+    async def main():
+        bystander, _, _ = await open_subscribed(server.url, types=["caption"])
+        ws, hello, _ = await open_subscribed(server.url)
+        burst = hello["limits"]["client_message_burst"]
+        try:
+            for _ in range(200):
+                await ws.send('{"type": "subscribe", "from_seq": 0}')
+        except ConnectionClosed:
+            pass
+        replies = []
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                replies.append(await recv_json(ws))
+        assert closed.value.rcvd.code == CloseCode.POLICY_VIOLATION
+        acks = [r for r in replies if r["type"] == "subscribed"]
+        limited = [r for r in replies if r.get("reason") == "rate_limited"]
+        assert burst - 1 <= len(acks) <= burst + 1 and len(limited) == hello["limits"]["max_strikes"]
+        await bystander_still_served(bus, bystander, 1)
+        await bystander.close()
+
+    asyncio.run(main())
+
+
+def test_websocket_protocol_garbage_only_costs_that_connection(bus, server):
+    async def main():
+        bystander, _, _ = await open_subscribed(server.url, types=["caption"])
+        sock = raw_connect(server.port)
+        sock.sendall(masked_frame(1, b'{"type":"subscribe"}', mask=False))  # clients must mask
+        _, code, _ = await asyncio.to_thread(read_until_close, sock)
+        assert code == 1002
+        sock.close()
+        sock = raw_connect(server.port)
+        sock.sendall(b"\xff" * 64)  # not even a frame
+        _, code, _ = await asyncio.to_thread(read_until_close, sock)
+        assert code == 1002
+        sock.close()
+        await bystander_still_served(bus, bystander, 1)
+        await bystander.close()
+
+    asyncio.run(main())
+
+
+def test_token_is_required_by_header_or_query(bus):
+    async def main():
+        with running(bus, token="s3cret") as server:
+            for headers, url in [(None, server.url), ({"Authorization": "Bearer wrong"}, server.url),
+                                 (None, server.url + "?token=wrong"), ({"Authorization": "Basic s3cret"}, server.url)]:
+                with pytest.raises(InvalidStatus) as refused:
+                    await connect(url, additional_headers=headers)
+                assert refused.value.response.status_code == 401
+                assert b"missing or wrong token" in refused.value.response.body
+            for headers, url in [({"Authorization": "Bearer s3cret"}, server.url), (None, server.url + "?token=s3cret")]:
+                ws = await connect(url, additional_headers=headers)
+                assert (await recv_json(ws))["type"] == "hello"
+                await ws.close()
+
+    asyncio.run(main())
+
+
+def test_browsers_need_an_allowed_origin(bus):
+    async def main():
+        with running(bus, allowed_origins=("http://dashboard.local:3000",)) as server:
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.url, origin="https://evil.example")
+            assert refused.value.response.status_code == 403
+            assert b"origin https://evil.example is not allowed" in refused.value.response.body
+            for origin in ("http://dashboard.local:3000", None):
+                ws = await connect(server.url, origin=origin)
+                assert (await recv_json(ws))["type"] == "hello"
+                await ws.close()
+        with running(bus) as server:  # by default no browser page may connect
+            with pytest.raises(InvalidStatus):
+                await connect(server.url, origin="http://localhost:8000")
+
+    asyncio.run(main())
+
+
+def test_connections_are_capped(bus):
+    async def main():
+        with running(bus, max_connections=3) as server:
+            clients = [(await open_subscribed(server.url))[0] for _ in range(3)]
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(server.url)
+            assert refused.value.response.status_code == 503
+            await clients.pop().close()
+            deadline = time.monotonic() + TIMEOUT_S
+            while server.connections >= 3 and time.monotonic() < deadline:
+                await asyncio.sleep(0.01)
+            clients.append((await open_subscribed(server.url))[0])
+            for ws in clients:
+                await ws.close()
+
+    asyncio.run(main())
+
+
+def test_a_client_that_stops_answering_pings_is_dropped(bus):
+    with running(bus, ping_interval_s=0.2, ping_timeout_s=0.2) as server:
+        sock = raw_connect(server.port)  # reads, but never answers a ping
+        deadline = time.monotonic() + TIMEOUT_S
+        while server.connections and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.connections == 0
+        sock.close()
+
+
+def test_serving_beyond_loopback_without_a_token_is_refused():
+    with pytest.raises(ValueError, match="refusing to serve the feed on 0.0.0.0 without a token.*JEPA_STREAM_TOKEN"):
+        ServerConfig(host="0.0.0.0")
+    assert ServerConfig(host="0.0.0.0", token="t").token == "t"
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert ServerConfig(host=host).token is None
+
+
+def test_server_config_rejects_unknown_keys_and_bad_limits_naming_them():
+    assert ServerConfig.from_mapping({"port": 9000, "allowed_origins": ["http://a"]}).allowed_origins == ("http://a",)
+    with pytest.raises(ValueError, match="unknown server setting.*max_clients"):
+        ServerConfig.from_mapping({"max_clients": 5})
+    with pytest.raises(ValueError, match="client_queue must be an integer >= 1"):
+        ServerConfig(client_queue=0)
+    with pytest.raises(ValueError, match="port must be an integer in 0..65535"):
+        ServerConfig(port=70000)
+    with pytest.raises(ValueError, match="max_frame_bytes"):
+        ServerConfig(max_message_bytes=10_000, max_frame_bytes=5_000)
+
+
+def test_a_busy_port_is_a_clear_error(bus, server):
+    from streamer.server import FeedServer
+
+    with pytest.raises(OSError, match=f"cannot serve the feed on 127.0.0.1:{server.port}"):
+        FeedServer(ServerConfig(port=server.port), bus).start()
