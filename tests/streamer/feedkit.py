@@ -53,7 +53,7 @@ def embedding(source: str = "cam0", dim: int = 384):
 @contextmanager
 def running(bus: EventBus, **settings):
     """A FeedServer on a free loopback port, stopped on exit."""
-    server = FeedServer(ServerConfig(port=0, **settings), bus)
+    server = FeedServer(ServerConfig(**{"port": 0, **settings}), bus)
     server.start()
     try:
         yield server

@@ -1,0 +1,38 @@
+"""A feed server in its own process, for restart tests: ``python feed_process.py LOG PORT FIRST COUNT``.
+
+Serves on 127.0.0.1:PORT over the event log LOG, prints ``ready``, publishes
+captions FIRST .. FIRST+COUNT-1, prints ``published <last seq>``, then serves
+until stdin closes or the process is killed.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from feedkit import caption  # noqa: E402
+from streamer.bus import EventBus  # noqa: E402
+from streamer.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.server import FeedServer  # noqa: E402
+from streamer.server_config import ServerConfig  # noqa: E402
+
+
+def main() -> None:
+    log_path, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    bus = EventBus(EventLog(EventLogConfig(path=log_path)), sources=["cam0"])
+    server = FeedServer(ServerConfig(port=port), bus)
+    server.start()
+    print("ready", flush=True)
+    for i in range(first, first + count):
+        sent = bus.publish(caption(i))
+    print("published", sent["seq"] if count else bus.last_seq, flush=True)
+    sys.stdin.read()
+    server.stop()
+    bus.close()
+
+
+if __name__ == "__main__":
+    main()

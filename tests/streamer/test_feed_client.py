@@ -1,0 +1,151 @@
+"""The Python client API and the ``subscribe`` command, against real servers (in-process and in a subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from feedkit import TIMEOUT_S, caption, embedding, publish, running, status
+from streamer.bus import EventBus
+from streamer.client import FeedRefused, subscribe
+from streamer.eventlog import EventLog
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+#: Runs ``subscribe`` the way the CLI does: a parser with the subcommand registered, then its handler.
+SUBSCRIBE_CLI = ("import argparse, sys; from streamer.client import add_subscribe_parser; "
+                 "p = argparse.ArgumentParser(prog='jepa-stream'); add_subscribe_parser(p.add_subparsers()); "
+                 "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_feed_process(log_path: Path, port: int, first: int, count: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, str(HERE / "feed_process.py"), str(log_path), str(port), str(first),
+                             str(count)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout.readline().startswith("published")
+    return proc
+
+
+async def take(events, n: int) -> list[dict]:
+    out = []
+    async for event in events:
+        out.append(event)
+        if len(out) == n:
+            return out
+    return out
+
+
+def test_client_resumes_by_itself_across_a_killed_server_process(tmp_path):
+    log_path, port = tmp_path / "events.sqlite", free_port()
+    first = start_feed_process(log_path, port, first=0, count=5)
+    procs = [first]
+
+    async def main():
+        events = subscribe(f"ws://127.0.0.1:{port}/", types=["caption"], from_seq=0, max_backoff_s=0.3)
+        got = await asyncio.wait_for(take(events, 5), TIMEOUT_S)
+        first.send_signal(signal.SIGKILL)  # a crash: no close frame, no clean shutdown of the log
+        first.wait()
+        procs.append(await asyncio.to_thread(start_feed_process, log_path, port, 5, 3))
+        got += await asyncio.wait_for(take(events, 3), TIMEOUT_S)
+        await events.aclose()
+        return got
+
+    try:
+        got = asyncio.run(main())
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert [e["seq"] for e in got] == list(range(1, 9)), "the log survived the crash; seq continued; no gap"
+    assert [e["text"] for e in got] == [f"caption {i}" for i in range(8)]
+
+
+def test_client_resumes_across_an_in_process_server_restart_on_the_same_port(log_config):
+    port = free_port()
+    bus = EventBus(EventLog(log_config))
+
+    async def main():
+        events = subscribe(f"ws://127.0.0.1:{port}/", types=["caption", "status"], max_backoff_s=0.3)
+        with running(bus, port=port):
+            anext_event = asyncio.ensure_future(events.__anext__())
+            await asyncio.sleep(0.3)  # connected and subscribed live
+            await publish(bus, caption(1))
+            got = [await asyncio.wait_for(anext_event, TIMEOUT_S)]
+        await publish(bus, status("reconnecting"))  # published while no server runs: only in the log
+        with running(bus, port=port):
+            await publish(bus, caption(2))
+            got += await asyncio.wait_for(take(events, 2), TIMEOUT_S)
+        await events.aclose()
+        return got
+
+    got = asyncio.run(main())
+    bus.close()
+    assert [(e["seq"], e["type"]) for e in got] == [(1, "caption"), (2, "status"), (3, "caption")]
+
+
+def test_client_gets_embeddings_as_binary_frames(bus, server):
+    async def main():
+        events = subscribe(server.url, types=["embedding"], embedding_format="binary")
+        pending = asyncio.ensure_future(events.__anext__())
+        await asyncio.sleep(0.3)
+        sent = embedding(dim=32)
+        await publish(bus, sent)
+        got = await asyncio.wait_for(pending, TIMEOUT_S)
+        await events.aclose()
+        return sent, got
+
+    sent, got = asyncio.run(main())
+    assert got["type"] == "embedding" and got["dim"] == 32 and "data" not in got
+    np.testing.assert_array_equal(got["embedding"], sent["embedding"].astype(np.float16))
+
+
+def test_client_refuses_to_retry_a_wrong_token(bus):
+    async def main():
+        with running(bus, token="right") as server:
+            with pytest.raises(FeedRefused, match="HTTP 401"):
+                await take(subscribe(server.url, token="wrong"), 1)
+
+    asyncio.run(main())
+
+
+def run_cli(*args: str, timeout: float = TIMEOUT_S, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", SUBSCRIBE_CLI, "subscribe", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT, env=env)
+
+
+def test_subscribe_command_prints_one_json_event_per_line(bus):
+    for i in range(5):
+        bus.publish(caption(i, source=f"cam{i % 2}"))
+    bus.publish(status())
+    with running(bus, token="tok") as server:
+        done = run_cli(server.url, "--types", "caption", "--sources", "cam0", "--from-seq", "1", "--limit", "2",
+                       "--token", "tok")
+        assert done.returncode == 0, done.stderr
+        lines = [json.loads(line) for line in done.stdout.splitlines()]
+        assert [(e["seq"], e["source"]) for e in lines] == [(3, "cam0"), (5, "cam0")]
+
+        import os
+        env = {**os.environ, "JEPA_STREAM_TOKEN": "tok"}
+        done = run_cli(server.url, "--types", "status,caption", "--from-seq", "4", "--limit", "2", env=env)
+        assert [json.loads(line)["seq"] for line in done.stdout.splitlines()] == [5, 6]
+
+        refused = run_cli(server.url, "--token", "nope", "--limit", "1")
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert refused.stderr.strip().count("\n") == 0 and "HTTP 401" in refused.stderr
+
+    bad = run_cli("ws://127.0.0.1:1/", "--types", "gossip")
+    assert bad.returncode == 2 and "--types" in bad.stderr
