@@ -60,8 +60,8 @@ class CaptureConfig:
         ``backoff_initial_s``; a flapping camera keeps backing off. Defaults to 30 s.
     max_attempts: Consecutive failed attempts before a live source gives up; 0 retries forever
         (the default).
-    stale_after_s: A frame handed to the pipeline this long after capture counts as stale.
-        Defaults to 2 s.
+    stale_after_s: A frame of a live source (or ``realtime`` file) handed to the pipeline this
+        long after capture counts as stale; 0 counts none. Defaults to 2 s.
     overrides: Per-source configs, keyed by source id; see :meth:`for_source`.
     """
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from streamer.capture import CaptureThread, FrameSource
+from streamer.capture import BufferPolicy, CaptureThread, FrameSource
 from streamer.capture_config import CaptureConfig
 from streamer.frames import EndOfStream, Frame
 from streamer.live import StreamSource, WebcamSource
@@ -42,7 +42,8 @@ class CaptureCounters:
     """Running totals for one source since start. ``since(earlier)`` gives a window's share.
 
     ``frames``: handed to the reader. ``dropped``: discarded by the buffer policy.
-    ``stale``: handed over later than ``stale_after_s`` after capture. ``connections``:
+    ``stale``: handed over later than ``stale_after_s`` after capture (counted only for sources
+    that drop, i.e. live ones and ``realtime`` files; a waiting file is late by design). ``connections``:
     successful opens (a file counts one once it delivers).
     """
 
@@ -145,6 +146,7 @@ class MultiCapture:
                 on_ready=self._notify,
             )
         self._specs = {s.id: s for s in specs}
+        self._dropping = {sid: t.policy is BufferPolicy.DROP_OLDEST for sid, t in self._threads.items()}
         self._active = list(self._threads)  # round-robin order of sources not yet ended
         self._frames = dict.fromkeys(self._threads, 0)
         self._stale = dict.fromkeys(self._threads, 0)
@@ -259,7 +261,7 @@ class MultiCapture:
             self._emit(status_event(sid, "connected", f"playing {self._specs[sid].label}"))
         self._frames[sid] += 1
         stale_after = self._configs[sid].stale_after_s
-        if stale_after and time.time() - frame.wall_time > stale_after:
+        if stale_after and self._dropping[sid] and time.time() - frame.wall_time > stale_after:
             self._stale[sid] += 1
 
     def _finish(self, eos: EndOfStream) -> None:

@@ -107,7 +107,7 @@ def test_a_slow_reader_loses_frames_only_when_paced_like_a_live_source(short_vid
         assert counters.dropped >= 10 and counters.stale > 0
         assert max(b.index - a.index for a, b in zip(frames, frames[1:])) > 1  # gaps: newest frames won
     else:
-        assert counters.dropped == 0 and [f.index for f in frames] == list(range(30))
+        assert counters.dropped == 0 and counters.stale == 0 and [f.index for f in frames] == list(range(30))
 
 
 def test_stop_ends_every_thread_within_two_seconds(rtsp_server, short_video):
