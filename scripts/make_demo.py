@@ -54,7 +54,7 @@ def main() -> None:
         *[f"- `{name}`: {credit}" for name, credit in CREDITS.items()],
         "",
         "The video itself (camera motion, cuts, exposure drift and noise added by the script) is",
-        "released under CC0 like the code that made it is under the project's licence.",
+        "released under CC0.",
         "",
     ]
     (out / "ATTRIBUTION.md").write_text("\n".join(lines))
