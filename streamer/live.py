@@ -1,6 +1,6 @@
 """Live sources, one connection each: network streams through PyAV, webcams through OpenCV.
 
-Exports :class:`StreamSource`, :class:`WebcamSource` and :func:`frame_to_rgb`.
+Exports :class:`StreamSource`, :class:`WebcamSource`, :class:`MediaClock` and :func:`frame_to_rgb`.
 
 A live source is one connection: :meth:`open` connects (raising :class:`SourceError` with a
 one-line reason), :meth:`frames` yields sampled frames until the peer hangs up (it returns) or
@@ -24,7 +24,7 @@ from streamer.frames import Frame
 from streamer.source_spec import redact
 from streamer.sources import RateSampler, SourceError, _reason
 
-__all__ = ["StreamSource", "WebcamSource", "frame_to_rgb"]
+__all__ = ["MediaClock", "StreamSource", "WebcamSource", "frame_to_rgb"]
 
 # When a stream states no frame rate, a frame without a timestamp is placed this far after the last.
 _FALLBACK_FPS = 25.0
@@ -40,25 +40,33 @@ def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
     return vf.to_ndarray(format="rgb24")
 
 
-class _Clock:
-    """Per-connection media time: 0 at the first frame, monotonic, one period per missing stamp."""
+class MediaClock:
+    """Media time of one connection: 0 at the first frame, strictly increasing.
 
-    def __init__(self, period: float):
+    A frame without a stamp is placed ``period`` after the last. A stamp that goes backwards or
+    jumps forward by more than ``max_jump`` seconds (a camera clock reset or RTP wrap, which a
+    live stream cannot really contain) re-anchors the clock: that frame lands ``period`` after
+    the last and later frames keep their spacing from it.
+    """
+
+    def __init__(self, period: float, max_jump: float = math.inf):
         self.period = period
+        self.max_jump = max_jump
         self.origin: float | None = None
         self.last = -math.inf
 
     def pts(self, stamp: float | None) -> float:
-        """Media seconds for a frame stamped ``stamp`` (``None``: one period after the last)."""
-        first = self.last == -math.inf
+        """Media seconds for a frame stamped ``stamp`` (any unit-seconds clock, or ``None``)."""
+        expected = 0.0 if self.last == -math.inf else self.last + self.period
         if stamp is None:
-            pts = 0.0 if first else self.last + self.period
+            pts = expected
         else:
             if self.origin is None:
-                self.origin = stamp - (0.0 if first else self.last + self.period)
+                self.origin = stamp - expected
             pts = stamp - self.origin
-        if pts <= self.last:
-            pts = self.last + self.period
+            if pts <= self.last or pts - self.last > self.max_jump:
+                self.origin = stamp - expected
+                pts = expected
         self.last = pts
         return pts
 
@@ -69,7 +77,8 @@ class StreamSource:
     ``open_timeout_s`` bounds connecting; a single read that waits longer than
     ``min(read_timeout_s, stall_timeout_s)`` fails the connection, and so does decoding no
     frame for ``stall_timeout_s`` while packets still arrive. ``transport`` applies to RTSP;
-    ``probe_s`` is FFmpeg's ``analyzeduration``.
+    ``probe_s`` is FFmpeg's ``analyzeduration``. Timestamps go through :class:`MediaClock`
+    with ``max_jump = stall_timeout_s``.
     Messages name the URL with any password replaced by ``***``.
     """
 
@@ -124,7 +133,7 @@ class StreamSource:
             self.open()
         container = self._container
         stream = container.streams.video[0]
-        clock = _Clock(1.0 / (self.frame_rate or _FALLBACK_FPS))
+        clock = MediaClock(1.0 / (self.frame_rate or _FALLBACK_FPS), max_jump=self.stall_timeout_s)
         sampler = RateSampler(self.sample_fps)
         index = -1
         last_frame = time.monotonic()
@@ -207,7 +216,7 @@ class WebcamSource:
             self.open()
         cap = self._cap
         sampler = RateSampler(self.sample_fps)
-        clock = _Clock(1e-3)
+        clock = MediaClock(1e-3)
         index = -1
         while True:
             if not cap.grab():

@@ -34,6 +34,9 @@ __all__ = ["CaptureCounters", "MultiCapture", "make_source", "sigterm_as_interru
 
 log = logging.getLogger(__name__)
 
+STOP_TIMEOUT_S = 1.5
+"""How long :meth:`MultiCapture.stop` waits for capture threads by default."""
+
 Item = Frame | EndOfStream
 
 
@@ -207,17 +210,21 @@ class MultiCapture:
             out[sid] = CaptureCounters(self._frames[sid], thread.dropped, self._stale[sid], connections)
         return out
 
-    def stop(self, timeout: float = 2.0) -> None:
+    def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop every source and thread, waiting at most ``timeout`` seconds in all.
 
-        Live sources blocked in a read finish within ``read_timeout_s``; their threads are
-        daemons, so they never keep the process alive. Sources still running get ``ended``.
+        Sources waiting to retry, files and flowing streams stop at once. A live source blocked
+        in a read (a frozen camera) finishes within ``read_timeout_s``; its thread is a daemon,
+        so it never keeps the process alive, and the default ``timeout`` leaves the process half
+        a second to exit within 2 s of Ctrl-C. Sources still running get ``ended``.
         """
         deadline = time.monotonic() + timeout
         for source in self._sources.values():
             cancel = getattr(source, "cancel", None)
             if cancel is not None:
                 cancel()
+        for thread in self._threads.values():  # ask them all first, then wait
+            thread.stop(timeout=0)
         for thread in self._threads.values():
             thread.stop(timeout=max(0.0, deadline - time.monotonic()))
         with self._wake:

@@ -9,7 +9,7 @@ import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S
 from streamer.capture_config import RtspTransport
-from streamer.live import StreamSource, WebcamSource
+from streamer.live import MediaClock, StreamSource, WebcamSource
 from streamer.sources import SourceError
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S)
@@ -120,3 +120,14 @@ def test_webcam_errors_name_the_device(live_video):
 def _opened(source):
     source.open()
     return source
+
+
+def test_media_clock_starts_at_zero_and_never_goes_back():
+    clock = MediaClock(period=0.1, max_jump=5.0)
+    stamps = [1000.0, 1000.1, None, 1000.3, 999.0, 999.1, 5000.0, 5000.1]
+    assert [round(clock.pts(s), 6) for s in stamps] == [
+        0.0, 0.1, 0.2, 0.3,  # a missing stamp takes one period
+        0.4, 0.5,  # the camera clock went back: re-anchored, spacing kept
+        0.6, 0.7,  # a jump of an hour inside one connection: re-anchored too
+    ]  # fmt: skip
+    assert MediaClock(period=0.1).pts(None) == 0.0
