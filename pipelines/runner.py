@@ -90,8 +90,9 @@ def run_source(
                 error = item.error
                 break
             drops, reported_drops = capture.dropped - reported_drops, capture.dropped
-            for event in pipeline.feed(item, dropped_frames=drops):
-                publish(event.to_dict())
+            for result in pipeline.feed(item, dropped_frames=drops):
+                if result.caption is not None:
+                    publish(result.caption.to_dict())
             if progress:
                 progress.update(pipeline.stats.last_t, pipeline.stats.decodes)
     finally:

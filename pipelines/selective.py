@@ -1,14 +1,16 @@
-"""The selective-decoding step: frames in, caption events out, text decoded only on drift.
+"""The selective-decoding step: frames in, clip results out, text decoded only on drift.
 
-Exports :class:`PipelineStats` and :class:`SelectivePipeline`.
+Exports :class:`PipelineStats`, :class:`ClipResult` and :class:`SelectivePipeline`.
 
 One :class:`SelectivePipeline` per source holds that source's state (clip buffer, feature
 cache, drift reference). It is sans-I/O and single-threaded: :meth:`SelectivePipeline.feed`
-takes one sampled frame and returns the caption events it causes (usually none).
+takes one sampled frame and returns a :class:`ClipResult` for each clip it closes: the clip's
+embedding (the continuous stream) and, when drift fired, the caption event.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from pipelines.events import CaptionEvent, StageLatency
 from pipelines.profiles import ModelStack
 from streamer.frames import Frame
 
-__all__ = ["PipelineStats", "SelectivePipeline"]
+__all__ = ["PipelineStats", "ClipResult", "SelectivePipeline"]
 
 # Per-stage latencies kept for percentiles: the most recent this many clips.
 LATENCY_HISTORY = 4096
@@ -48,6 +50,20 @@ class PipelineStats:
         return float(np.percentile(values, q)) if values else 0.0
 
 
+@dataclass(frozen=True)
+class ClipResult:
+    """One clip through the step. ``embedding`` is the clip's unit vector in the text space
+    ``(D,)``; ``caption`` is set only when the drift detector fired for this clip."""
+
+    source: str
+    t_start: float
+    t_end: float
+    embedding: np.ndarray
+    drift: float
+    step_ms: float
+    caption: CaptionEvent | None
+
+
 class SelectivePipeline:
     def __init__(self, source: str, models: ModelStack, clip: ClipConfig, drift: DriftConfig):
         self.source = source
@@ -59,8 +75,8 @@ class SelectivePipeline:
         self._features: dict[int, np.ndarray] = {}  # frame index → features, for frames still in a window
         self._pending_drops = 0
 
-    def feed(self, frame: Frame, dropped_frames: int = 0) -> list[CaptionEvent]:
-        """Add one sampled frame; return the caption events of the clips it closes.
+    def feed(self, frame: Frame, dropped_frames: int = 0) -> list[ClipResult]:
+        """Add one sampled frame; return the results of the clips it closes, oldest first.
 
         ``dropped_frames`` is how many frames the capture buffer dropped since the last call;
         it is reported on the next caption.
@@ -71,14 +87,9 @@ class SelectivePipeline:
             st.first_t = frame.pts
         st.last_t = frame.pts
         self._pending_drops += dropped_frames
-        events = []
-        for clip in self.assembler.push(frame):
-            event = self._on_clip(clip)
-            if event is not None:
-                events.append(event)
-        return events
+        return [self._on_clip(clip) for clip in self.assembler.push(frame)]
 
-    def _on_clip(self, clip: ClipWindow) -> CaptionEvent | None:
+    def _on_clip(self, clip: ClipWindow) -> ClipResult:
         start = time.perf_counter()
         fresh = [f for f in clip.frames if f.index not in self._features]
         if fresh:
@@ -95,24 +106,26 @@ class SelectivePipeline:
         y_now = y_clip if len(recent) == len(clip.frames) else self.models.predict(tokens[recent])  # (D,)
         predicted = time.perf_counter()
         decision = self.detector.feed(clip.t_end, y_clip, current=y_now)
+        step_ms = (time.perf_counter() - start) * 1e3
         self.stats.clips += 1
-        self.stats.step_ms.append((time.perf_counter() - start) * 1e3)
+        self.stats.step_ms.append(step_ms)
+        result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift, step_ms, None)
         if decision is None:
-            return None
+            return result
         before_decode = time.perf_counter()
-        caption = self.models.decoder.decode(y_now)
+        decoded = self.models.decoder.decode(y_now)
         done = time.perf_counter()
         self.stats.decodes += 1
         self.stats.decode_ms.append((done - before_decode) * 1e3)
         dropped, self._pending_drops = self._pending_drops, 0
-        return CaptionEvent(
+        caption = CaptionEvent(
             source=self.source,
             t=decision.t,
             t_start=caption_start,
             t_end=clip.t_end,
             wall_time=time.time(),
-            text=caption.text,
-            labels=caption.labels,
+            text=decoded.text,
+            labels=decoded.labels,
             drift=decision.drift,
             reason=decision.reason.value,
             threshold=decision.threshold,
@@ -124,3 +137,4 @@ class SelectivePipeline:
             ),
             dropped_frames=dropped,
         )
+        return dataclasses.replace(result, caption=caption)

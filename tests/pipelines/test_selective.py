@@ -1,0 +1,44 @@
+"""The selective step: each frame encoded once, one result per clip, captions only on drift."""
+
+import dataclasses
+
+import numpy as np
+
+from pipelines.clips import ClipConfig
+from pipelines.drift import DriftConfig
+from pipelines.selective import SelectivePipeline
+from streamer.sources import VideoFileSource
+from streamer.testvideo import Shot, write_video
+
+
+def test_each_frame_is_encoded_once_and_every_clip_yields_an_embedding(lite_models, photos, tmp_path):
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(photos["chelsea"], 4.0), Shot(photos["rocket"], 4.0)], size=(320, 180))
+    encoded = []
+
+    def counting_encoder(images):
+        encoded.append(len(images))
+        return lite_models.encode_frames(images)
+
+    models = dataclasses.replace(lite_models, encode_frames=counting_encoder)
+    pipeline = SelectivePipeline("v", models, ClipConfig(), DriftConfig())
+    results = [r for f in VideoFileSource(video).frames() for r in pipeline.feed(f)]
+
+    assert sum(encoded) == pipeline.stats.frames - 1  # every frame once; the last closes no clip
+    assert [r.t_end for r in results] == [0.5 * k for k in range(1, 16)]
+    assert all(r.embedding.shape == (384,) and abs(np.linalg.norm(r.embedding) - 1) < 1e-5 for r in results)
+    captions = [r.caption for r in results if r.caption]
+    assert [c.reason for c in captions] == ["start", "change"]
+    assert 4.0 <= captions[1].t <= 6.0
+    assert pipeline.stats.clips == len(results) and pipeline.stats.decodes == 2
+
+
+def test_dropped_frames_are_reported_on_the_next_caption(lite_models, photos, tmp_path):
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(photos["coffee"], 2.0), Shot(photos["chelsea"], 3.0)], size=(320, 180))
+    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig())
+    frames = list(VideoFileSource(video).frames())
+    captions = []
+    for i, frame in enumerate(frames):
+        captions += [r.caption for r in pipeline.feed(frame, dropped_frames=3 if i == 4 else 0) if r.caption]
+    assert [c.dropped_frames for c in captions] == [0, 3]
