@@ -80,6 +80,7 @@ class CloseCode(IntEnum):
     POLICY_VIOLATION = 1008  # repeated bad messages (abuse)
     MESSAGE_TOO_BIG = 1009  # a frame above the hard frame limit
     INTERNAL_ERROR = 1011  # keepalive timeout or server fault
+    TRY_AGAIN_LATER = 1013  # connection cap reached by handshakes that raced past the HTTP 503 check
     RESUME = 4000  # queue overflowed with captions/status: reconnect with from_seq
 
 

@@ -7,10 +7,11 @@ the loop with ``call_soon_threadsafe`` and goes into each matching client's
 bounded queue. One sender task per client drains that queue, so a slow client
 only ever fills its own queue:
 
-* a full queue drops the client's embeddings first, then its stats (counted;
-  the client gets a ``lagging`` message);
-* a full queue that must take a caption or status event closes the connection
-  with :attr:`~streamer.protocol.CloseCode.RESUME` (4000): reconnect with
+* a full queue gives up the client's embeddings first, then its stats
+  (counted; the client gets a ``lagging`` message);
+* a full queue that must take a caption or status event and holds nothing
+  else to give up closes the connection with
+  :attr:`~streamer.protocol.CloseCode.RESUME` (4000): reconnect with
   ``from_seq`` = the last seq received, nothing is lost.
 
 Every rule a client sees is in ``docs/PROTOCOL.md``; the message rules
@@ -32,7 +33,7 @@ from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
@@ -223,7 +224,6 @@ class _Feed:
         self.config, self.bus, self.loop = config, bus, loop
         self.sessions: set[_Session] = set()
         self.last_seq = 0
-        self.server: Server | None = None
 
     def sink(self, event: Outgoing) -> None:
         """The bus sink: runs on the publishing thread, hands the event to the loop."""
@@ -261,7 +261,7 @@ class _Feed:
         """One connection: hello, default live subscription, then read client messages."""
         session = _Session(ws, self.config, self)
         if len(self.sessions) >= self.config.max_connections:  # handshakes that raced past check_request
-            await ws.close(CloseCode.GOING_AWAY, "too many connections; retry later")
+            await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections; retry later")
             return
         self.sessions.add(session)
         session.control(hello_message(server=SERVER_NAME, sources=self.bus.sources, profile=self.bus.profile,
@@ -381,7 +381,6 @@ class FeedServer:
             max_size=c.max_frame_bytes, ping_interval=c.ping_interval_s, ping_timeout=c.ping_timeout_s,
             close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, max_queue=16,
         )
-        feed.server = server
         self._port = server.sockets[0].getsockname()[1]
         feed.last_seq = self.bus.add_sink(feed.sink)
         self._feed = feed

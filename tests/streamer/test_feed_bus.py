@@ -84,3 +84,9 @@ def test_add_sink_reports_the_last_seq_it_will_not_see(bus):
     bus.remove_sink(received.append)
     bus.publish(caption(3))
     assert [o.seq for o in received] == [2]
+
+
+def test_what_publish_returns_is_exactly_what_the_log_holds(bus):
+    """The pipeline writes publish()'s return value to --events-out, so the JSONL file and the log agree."""
+    returned = [bus.publish(caption(1)), bus.publish(status("ended"))]
+    assert bus.log.read_after(0) == returned

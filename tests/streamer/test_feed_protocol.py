@@ -158,4 +158,5 @@ def test_strikes_close_only_when_enough_fall_within_the_window():
 
 def test_close_codes_are_the_documented_ones():
     assert {c.name: c.value for c in CloseCode} == {"GOING_AWAY": 1001, "POLICY_VIOLATION": 1008,
-                                                     "MESSAGE_TOO_BIG": 1009, "INTERNAL_ERROR": 1011, "RESUME": 4000}
+                                                     "MESSAGE_TOO_BIG": 1009, "INTERNAL_ERROR": 1011, "TRY_AGAIN_LATER": 1013,
+                                                     "RESUME": 4000}
