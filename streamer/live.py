@@ -76,7 +76,8 @@ class StreamSource:
 
     ``open_timeout_s`` bounds connecting; a single read that waits longer than
     ``min(read_timeout_s, stall_timeout_s)`` fails the connection, and so does decoding no
-    frame for ``stall_timeout_s`` while packets still arrive. ``transport`` applies to RTSP;
+    frame for ``stall_timeout_s`` while packets still arrive. A packet the decoder rejects as
+    damaged is skipped. ``transport`` applies to RTSP;
     ``probe_s`` is FFmpeg's ``analyzeduration``. Timestamps go through :class:`MediaClock`
     with ``max_jump = stall_timeout_s``.
     Messages name the URL with any password replaced by ``***``.
@@ -139,12 +140,16 @@ class StreamSource:
         last_frame = time.monotonic()
         try:
             for packet in container.demux(stream):
-                for vf in packet.decode():
+                try:
+                    decoded = packet.decode()
+                except av.InvalidDataError:  # damaged data (lost UDP packets): skip; a dead stream stalls
+                    decoded = ()
+                for vf in decoded:
                     index += 1
-                    last_frame = time.monotonic()
                     pts = clock.pts(vf.time)
                     if sampler.keep(pts):
                         yield Frame(self.source_id, index, pts, time.time(), frame_to_rgb(vf, self.max_side))
+                    last_frame = time.monotonic()  # after the yield: a waiting reader is not a stall
                 if time.monotonic() - last_frame > self.stall_timeout_s:
                     raise SourceError(f"{self.label}: stalled: no frame decoded for {self.stall_timeout_s:g} s")
         except av.ExitError:

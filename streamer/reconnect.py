@@ -89,9 +89,10 @@ class LiveSource(Protocol):
 class ReconnectingSource:
     """Runs connections made by ``connect()`` one after another, forever by default.
 
-    A connection that fails to open, fails while reading, stalls (the live source raises) or
-    ends is closed; the next attempt waits :class:`Backoff` delays that grow with consecutive
-    failures and reset once a connection has delivered frames for ``backoff_reset_s``. After
+    A connection that fails to open, fails while reading, stalls (the live source raises
+    :class:`SourceError`), raises anything else (logged with its traceback) or ends is closed;
+    the next attempt waits :class:`Backoff` delays that grow with consecutive failures and
+    reset once a connection has delivered frames for ``backoff_reset_s``. After
     ``max_attempts`` (> 0) consecutive failures :meth:`frames` raises :class:`SourceError`.
 
     Timestamps never go backwards: a new connection's first frame is placed after the last
@@ -153,6 +154,9 @@ class ReconnectingSource:
                 reason = f"{source.label}: stream ended"
             except SourceError as exc:
                 reason = str(exc)
+            except Exception as exc:  # a library surprise must not end a camera left running for days
+                log.exception("%s: unexpected error from %s", self.source_id, source.label)
+                reason = f"{source.label}: unexpected {type(exc).__name__}: {str(exc).partition(chr(10))[0]}"
             finally:
                 self._current = None
                 source.close()

@@ -177,3 +177,29 @@ def test_cancel_interrupts_the_backoff_wait():
         start = time.monotonic()
     assert time.monotonic() - start < 1.0
     assert not rig.thread.is_alive()
+
+
+def test_an_unexpected_error_is_retried_not_fatal(caplog):
+    class Flaky:
+        label = "flaky://cam"
+        source_id = "cam0"
+        opened = 0
+
+        def open(self):
+            Flaky.opened += 1
+
+        def frames(self):
+            if Flaky.opened == 1:
+                raise RuntimeError("decoder exploded\nsecond line")
+            yield from ()
+
+        def close(self):
+            pass
+
+    statuses = []
+    source = ReconnectingSource("cam0", Flaky, dataclasses.replace(FAST, max_attempts=2), statuses.append)
+    with pytest.raises(Exception, match="giving up after 2 failed attempts: flaky://cam: stream ended"):
+        list(source.frames())
+    first = [s for s in statuses if s["state"] == "disconnected"][0]
+    assert first["detail"] == "flaky://cam: unexpected RuntimeError: decoder exploded"
+    assert "Traceback" in caplog.text
