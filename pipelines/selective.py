@@ -81,20 +81,43 @@ class SelectivePipeline:
         ``dropped_frames`` is how many frames the capture buffer dropped since the last call;
         it is reported on the next caption.
         """
+        clips = self.close_clips(frame, dropped_frames)
+        fresh = self.frames_to_encode(clips)
+        encode_start = time.perf_counter()
+        self.store_features(fresh, self.models.encode_frames([f.image for f in fresh]) if fresh else [])
+        encode_ms = (time.perf_counter() - encode_start) * 1e3
+        return [self.finish_clip(clip, encode_ms if i == 0 else 0.0) for i, clip in enumerate(clips)]
+
+    # The three phases of feed(), public so that a runner with several sources can encode the
+    # fresh frames of all of them in one batch: close_clips → frames_to_encode → (encode) →
+    # store_features → finish_clip.
+
+    def close_clips(self, frame: Frame, dropped_frames: int = 0) -> list[ClipWindow]:
         st = self.stats
         st.frames += 1
         if st.first_t is None:
             st.first_t = frame.pts
         st.last_t = frame.pts
         self._pending_drops += dropped_frames
-        return [self._on_clip(clip) for clip in self.assembler.push(frame)]
+        return self.assembler.push(frame)
 
-    def _on_clip(self, clip: ClipWindow) -> ClipResult:
-        start = time.perf_counter()
-        fresh = [f for f in clip.frames if f.index not in self._features]
-        if fresh:
-            for f, feats in zip(fresh, self.models.encode_frames([f.image for f in fresh])):
-                self._features[f.index] = feats
+    def frames_to_encode(self, clips: list[ClipWindow]) -> list[Frame]:
+        """Frames of ``clips`` whose features are not cached yet, each once."""
+        fresh: dict[int, Frame] = {}
+        for clip in clips:
+            for f in clip.frames:
+                if f.index not in self._features:
+                    fresh[f.index] = f
+        return list(fresh.values())
+
+    def store_features(self, frames: list[Frame], features) -> None:
+        for f, feats in zip(frames, features, strict=True):
+            self._features[f.index] = feats
+
+    def finish_clip(self, clip: ClipWindow, encode_ms: float) -> ClipResult:
+        """Predict, run the drift detector and, if it fires, decode. ``encode_ms`` is the time
+        spent encoding this clip's fresh frames (reported as the ``encode`` stage)."""
+        start = time.perf_counter() - encode_ms / 1e3
         oldest = clip.frames[0].index
         for index in [i for i in self._features if i < oldest]:
             del self._features[index]
