@@ -1,9 +1,8 @@
 """Protocol v1 of the jepa-stream event feed, with no I/O.
 
 Everything here takes values and returns values: event dicts become wire
-messages, client text becomes a :class:`Subscription` or a
-:class:`ProtocolError`, and the two limiters take the current time as an
-argument. The bus and the server wrap these rules around sockets and threads;
+messages, and client text becomes a :class:`Subscription` or a
+:class:`ProtocolError`. The per-client limits are in :mod:`streamer.limits`. The bus and the server wrap these rules around sockets and threads;
 ``docs/PROTOCOL.md`` describes them for client authors.
 
 Exports: ``PROTOCOL_VERSION``, ``TOKEN_ENV``, ``EventType``, ``LOGGED_TYPES``,
@@ -11,7 +10,7 @@ Exports: ``PROTOCOL_VERSION``, ``TOKEN_ENV``, ``EventType``, ``LOGGED_TYPES``,
 ``Subscription``, ``Outgoing``, ``dumps``, ``event_type``, ``prepare_event``, ``parse_client_message``,
 ``hello_message``, ``subscribed_message``, ``error_message``,
 ``lagging_message``, ``encode_embedding_frame``, ``decode_embedding_frame``,
-``embedding_array``, ``RateLimiter``, ``StrikeCounter``, ``load_schema``.
+``embedding_array``, ``load_schema``.
 """
 
 from __future__ import annotations
@@ -19,7 +18,6 @@ from __future__ import annotations
 import base64
 import json
 import struct
-from collections import deque
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 from functools import lru_cache
@@ -319,35 +317,3 @@ def lagging_message(dropped: Mapping[str, int], queued: int, queue_max: int) -> 
     """A ``lagging`` notice: cumulative counts of events dropped for this client."""
     return dumps({"v": PROTOCOL_VERSION, "type": "lagging", "dropped": dict(dropped),
                    "queued": queued, "queue_max": queue_max})
-
-
-class RateLimiter:
-    """Token bucket: ``rate`` messages per second on average, bursts up to ``burst``."""
-
-    def __init__(self, rate: float, burst: int, now: float) -> None:
-        self.rate, self.burst = rate, burst
-        self._tokens, self._last = float(burst), now
-
-    def allow(self, now: float) -> bool:
-        """Take one token if there is one; return whether the message is allowed."""
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-        self._last = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-
-class StrikeCounter:
-    """Counts bad messages; ``strike`` says True once ``limit`` of them fall within ``window_s``."""
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self.limit, self.window_s = limit, window_s
-        self._times: deque[float] = deque()
-
-    def strike(self, now: float) -> bool:
-        """Record one bad message at ``now``; return whether the client is now abusive."""
-        self._times.append(now)
-        while self._times and self._times[0] <= now - self.window_s:
-            self._times.popleft()
-        return len(self._times) >= self.limit

@@ -27,7 +27,6 @@ import hmac
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
@@ -38,9 +37,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .bus import EventBus
-from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, EventType, Outgoing, ProtocolError,
-                       RateLimiter, StrikeCounter, Subscription, dumps, error_message, hello_message, lagging_message,
-                       parse_client_message, subscribed_message)
+from .limits import ClientQueue, RateLimiter, StrikeCounter
+from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
+                       dumps, error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
 from .server_config import ServerConfig
 
 logger = logging.getLogger(__name__)
@@ -65,10 +64,8 @@ class _Session:
     def __init__(self, ws: ServerConnection, config: ServerConfig, feed: "_Feed") -> None:
         self.ws, self.config, self.feed = ws, config, feed
         self.sub = Subscription()
-        self.queue: deque[Outgoing | str | _Start] = deque()  # str: a control message, never dropped
-        self.events = 0  # Outgoing items in the queue; the bound applies to these
+        self.queue = ClientQueue(config.client_queue)  # events, control messages (str) and _Start markers
         self.wake = asyncio.Event()
-        self.dropped = {EventType.EMBEDDING.value: 0, EventType.STATS.value: 0}
         self.notified = 0
         self.last_notice = 0.0
         self.last_sent_seq = 0
@@ -81,7 +78,7 @@ class _Session:
 
     def control(self, message: str) -> None:
         """Queue a control message (hello, subscribed, error, lagging) behind what is queued."""
-        self.queue.append(message)
+        self.queue.put(message)
         self.wake.set()
 
     def resubscribe(self, sub: Subscription, last_seq: int) -> None:
@@ -90,38 +87,18 @@ class _Session:
         Every subscribe still gets its ``subscribed``; one superseded before it
         started is just followed by no events.
         """
-        self.queue = deque(subscribed_message(item.sub, item.last_seq) if isinstance(item, _Start) else item
-                           for item in self.queue if not isinstance(item, Outgoing))
-        self.events = 0
+        self.queue.discard_events(lambda item: subscribed_message(item.sub, item.last_seq)
+                                  if isinstance(item, _Start) else item)
         self.sub = sub
-        self.queue.append(_Start(sub, last_seq))
+        self.queue.put(_Start(sub, last_seq))
         self.wake.set()
 
     def offer(self, event: Outgoing) -> None:
-        """Queue ``event`` under the backpressure rules (module docstring)."""
-        if self.events >= self.config.client_queue:
-            if event.type is EventType.EMBEDDING or not self._evict(EventType.EMBEDDING):
-                if event.type is EventType.EMBEDDING:
-                    self.dropped[EventType.EMBEDDING.value] += 1
-                    return
-                if event.type is EventType.STATS or not self._evict(EventType.STATS):
-                    if event.type is EventType.STATS:
-                        self.dropped[EventType.STATS.value] += 1
-                        return
-                    self.overflow()
-                    return
-        self.queue.append(event)
-        self.events += 1
-        self.wake.set()
-
-    def _evict(self, kind: EventType) -> bool:
-        for i, item in enumerate(self.queue):
-            if isinstance(item, Outgoing) and item.type is kind:
-                del self.queue[i]
-                self.events -= 1
-                self.dropped[kind.value] += 1
-                return True
-        return False
+        """Queue ``event`` under the backpressure rules of :class:`~streamer.limits.ClientQueue`."""
+        if self.queue.offer(event):
+            self.wake.set()
+        else:
+            self.overflow()
 
     def overflow(self) -> None:
         """The queue cannot take a logged event: close so the client resumes from its last seq."""
@@ -133,8 +110,7 @@ class _Session:
             return
         self.closing = True
         logger.info("closing %s: %d %s", self.ws.remote_address, code, reason)
-        pending = [item for item in self.queue if isinstance(item, str)]  # errors still go out first
-        self.queue.clear()
+        pending = [item for item in self.queue.take_all() if isinstance(item, str)]  # errors still go out first
         if self.sender is not None:
             self.sender.cancel()
         self.finisher = self.feed.loop.create_task(self._finish(pending, code, reason))
@@ -163,7 +139,7 @@ class _Session:
                     if not self.queue:  # no await between this check and wait(): no lost wake-up
                         self.wake.clear()
                         await self.wake.wait()
-                item = self.queue.popleft()
+                item = self.queue.pop()
                 if isinstance(item, str):
                     await self.ws.send(item)
                 elif isinstance(item, _Start):
@@ -172,7 +148,6 @@ class _Session:
                     if item.sub.from_seq is not None:
                         await self._replay(item)
                 else:
-                    self.events -= 1
                     if item.seq is not None and item.seq <= self.skip_through:
                         continue
                     await self._notify_lagging(force=False)
@@ -186,11 +161,11 @@ class _Session:
             pass
 
     async def _notify_lagging(self, force: bool) -> None:
-        total = sum(self.dropped.values())
+        total = sum(self.queue.dropped.values())
         now = time.monotonic()
         if total > self.notified and (force or now - self.last_notice >= self.config.lagging_notice_interval_s):
             self.notified, self.last_notice = total, now
-            await self.ws.send(lagging_message(self.dropped, self.events, self.config.client_queue))
+            await self.ws.send(lagging_message(self.queue.dropped, self.queue.events, self.queue.limit))
 
     async def _replay(self, replay: _Start) -> None:
         log, sub = self.feed.bus.log, replay.sub

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from feedkit import (TIMEOUT_S, caption, embedding, masked_frame, open_subscribed, publish, raw_connect, read_frame,
                      read_until_close, recv_json, recv_until, running, stats, status)
 from streamer.bus import EventBus
-from streamer.eventlog import EventLog
+from streamer.eventlog import EventLog, EventLogConfig
 from streamer.protocol import CloseCode, load_schema
 
 
@@ -117,6 +117,47 @@ def test_from_seq_replays_from_the_log_with_filters_then_goes_live(bus, server):
         assert [(e["seq"], e["source"]) for e in replayed] == [(5, "cam0"), (9, "cam0")]
         await publish(bus, caption(9, source="cam0"))
         assert (await recv_json(ws))["seq"] == 11
+        await ws.close()
+
+    asyncio.run(main())
+
+
+def test_resume_from_seqs_the_log_no_longer_or_never_held(tmp_path):
+    async def main():
+        bus = EventBus(EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_events=3)))
+        for i in range(6):
+            bus.publish(caption(i))
+        bus.log.prune()
+        with running(bus) as server:
+            ws, hello, _ = await open_subscribed(server.url, from_seq=1)
+            assert hello["first_seq"] == 4
+            error = await recv_json(ws)
+            assert (error["type"], error["reason"]) == ("error", "from_seq_expired") and "2..3" in error["detail"]
+            assert [e["seq"] for e in await recv_until(ws, 3)] == [4, 5, 6]
+            await ws.close()
+
+            ws, _, _ = await open_subscribed(server.url, from_seq=99)
+            error = await recv_json(ws)
+            assert (error["type"], error["reason"]) == ("error", "from_seq_ahead")
+            await publish(bus, caption(7))
+            assert (await recv_json(ws))["seq"] == 7, "live events still flow"
+            await ws.close()
+        bus.close()
+
+    asyncio.run(main())
+
+
+def test_ephemeral_events_are_not_replayed(bus, server):
+    bus.publish(caption(1))
+    bus.publish(stats())
+    bus.publish(embedding(dim=8))
+    bus.publish(caption(2))
+
+    async def main():
+        ws, _, _ = await open_subscribed(server.url, types=["caption", "stats", "embedding"], from_seq=0)
+        assert [(e["type"], e["seq"]) for e in await recv_until(ws, 2)] == [("caption", 1), ("caption", 2)]
+        await publish(bus, stats())
+        assert (await recv_json(ws))["type"] == "stats"
         await ws.close()
 
     asyncio.run(main())

@@ -8,8 +8,8 @@ import jsonschema
 import numpy as np
 import pytest
 
-from streamer.protocol import (CloseCode, EmbeddingFormat, ErrorReason, EventType, ProtocolError, RateLimiter,
-                               StrikeCounter, Subscription, decode_embedding_frame, embedding_array, error_message,
+from streamer.protocol import (CloseCode, EmbeddingFormat, ErrorReason, EventType, ProtocolError, Subscription,
+                               decode_embedding_frame, embedding_array, error_message,
                                hello_message, lagging_message, load_schema, parse_client_message, prepare_event,
                                subscribed_message)
 
@@ -141,19 +141,6 @@ def test_server_messages_match_their_schemas():
                            first_seq=None, limits={"client_queue": 256}))
     validate(subscribed_message(Subscription(), last_seq=5))
     validate(lagging_message({"embedding": 3, "stats": 0}, queued=256, queue_max=256))
-
-
-def test_rate_limiter_allows_bursts_then_the_average_rate():
-    limiter = RateLimiter(rate=1.0, burst=3, now=0.0)
-    assert [limiter.allow(0.0) for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow(0.5) is False and limiter.allow(1.0) is True
-
-
-def test_strikes_close_only_when_enough_fall_within_the_window():
-    strikes = StrikeCounter(limit=3, window_s=10.0)
-    assert [strikes.strike(t) for t in (0.0, 1.0)] == [False, False]
-    assert strikes.strike(20.0) is False, "old strikes expire"
-    assert [strikes.strike(t) for t in (21.0, 22.0)] == [False, True]
 
 
 def test_close_codes_are_the_documented_ones():

@@ -1,0 +1,119 @@
+"""Per-client limits of the event feed, with no I/O: the bounded queue, the rate limiter, the strike counter.
+
+Each takes the current time (where it needs one) as an argument, so the rules
+are tested without sockets or clocks. :mod:`streamer.server` applies them to
+each connection; ``docs/PROTOCOL.md`` states them for client authors.
+
+Exports: ``ClientQueue``, ``RateLimiter``, ``StrikeCounter``.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any, Callable
+
+from .protocol import LOGGED_TYPES, EventType, Outgoing
+
+
+class ClientQueue:
+    """The bounded queue in front of one client, with the backpressure rules.
+
+    It holds events (:class:`Outgoing`) and control items (anything else:
+    server messages, markers), in order. ``limit`` bounds the events; control
+    items are never dropped and do not count. When the events are at the limit:
+
+    * a new embedding is dropped;
+    * a new stats event replaces the oldest queued embedding, else is dropped;
+    * a new caption or status event replaces the oldest queued embedding, else
+      the oldest queued stats event; if there is neither, :meth:`offer` returns
+      False and the caller must disconnect the client (close code 4000).
+
+    ``dropped`` counts the embeddings and stats given up, cumulatively.
+    """
+
+    def __init__(self, limit: int) -> None:
+        if type(limit) is not int or limit < 1:
+            raise ValueError(f"client queue limit must be an integer >= 1, got {limit!r}")
+        self.limit = limit
+        self.events = 0
+        self.dropped = {EventType.EMBEDDING.value: 0, EventType.STATS.value: 0}
+        self._items: deque[Any] = deque()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def put(self, item: Any) -> None:
+        """Append a control item (never dropped, not bounded)."""
+        self._items.append(item)
+
+    def offer(self, event: Outgoing) -> bool:
+        """Queue ``event`` under the rules above; False means overflow (nothing was queued)."""
+        if self.events >= self.limit:
+            give_up = {EventType.EMBEDDING: (), EventType.STATS: (EventType.EMBEDDING,)}.get(
+                event.type, (EventType.EMBEDDING, EventType.STATS))
+            if not any(self._evict(kind) for kind in give_up):
+                if event.type in LOGGED_TYPES:
+                    return False
+                self.dropped[event.type.value] += 1
+                return True
+        self._items.append(event)
+        self.events += 1
+        return True
+
+    def _evict(self, kind: EventType) -> bool:
+        for i, item in enumerate(self._items):
+            if isinstance(item, Outgoing) and item.type is kind:
+                del self._items[i]
+                self.events -= 1
+                self.dropped[kind.value] += 1
+                return True
+        return False
+
+    def pop(self) -> Any:
+        """Remove and return the oldest item (IndexError when empty)."""
+        item = self._items.popleft()
+        if isinstance(item, Outgoing):
+            self.events -= 1
+        return item
+
+    def discard_events(self, convert: Callable[[Any], Any] = lambda item: item) -> None:
+        """Drop every queued event; replace each control item by ``convert(item)``."""
+        self._items = deque(convert(item) for item in self._items if not isinstance(item, Outgoing))
+        self.events = 0
+
+    def take_all(self) -> list[Any]:
+        """Remove and return every item, oldest first."""
+        items, self._items, self.events = list(self._items), deque(), 0
+        return items
+
+
+class RateLimiter:
+    """Token bucket: ``rate`` messages per second on average, bursts up to ``burst``."""
+
+    def __init__(self, rate: float, burst: int, now: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens, self._last = float(burst), now
+
+    def allow(self, now: float) -> bool:
+        """Take one token if there is one; return whether the message is allowed."""
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+
+class StrikeCounter:
+    """Counts bad messages; ``strike`` says True once ``limit`` of them fall within ``window_s``."""
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self.limit, self.window_s = limit, window_s
+        self._times: deque[float] = deque()
+
+    def strike(self, now: float) -> bool:
+        """Record one bad message at ``now``; return whether the client is now abusive."""
+        self._times.append(now)
+        while self._times and self._times[0] <= now - self.window_s:
+            self._times.popleft()
+        return len(self._times) >= self.limit
