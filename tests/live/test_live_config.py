@@ -72,3 +72,10 @@ def test_backoff_grows_to_the_cap_with_bounded_jitter():
     assert 4 * 0.8 <= min(third) < max(third) <= 4 * 1.2
     assert len(set(third)) > 100  # really random, so cameras do not retry in lockstep
     assert max(jittery.delay(50) for _ in range(200)) <= 30.0
+
+
+def test_command_line_changes_reach_every_override():
+    config = CaptureConfig.from_mapping({"sources": {"cam1": {"buffer_size": 2}}}).updated(realtime=True)
+    assert config.realtime and config.for_source("cam1").realtime and config.for_source("cam1").buffer_size == 2
+    with pytest.raises(ValueError, match="buffer_size: must be an integer >= 1"):
+        config.updated(buffer_size=0)
