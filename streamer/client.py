@@ -57,8 +57,9 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
     embedding_format: ``"base64"`` yields embedding messages as sent (see
         :func:`streamer.protocol.embedding_array`); ``"binary"`` yields the
         frame header with the float16 vector under ``"embedding"``.
-    reconnect: Reconnect after a disconnection (default). If False, iteration
-        ends when the connection closes.
+    reconnect: Reconnect after a disconnection or a failed attempt (default).
+        If False, iteration ends when the connection closes, and a failed
+        connection attempt raises (OSError, TimeoutError, InvalidHandshake).
     max_backoff_s: Largest delay between reconnect attempts; delays start at
         0.25 s and double.
     open_timeout_s: Time allowed for each opening handshake.
@@ -110,7 +111,9 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
             logger.warning("feed %s: HTTP %d; retrying in %.2f s", url, status, delay)
         except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as exc:
             if not reconnect:
-                return
+                if isinstance(exc, ConnectionClosed):
+                    return
+                raise
             logger.warning("feed %s: %s; reconnecting in %.2f s (resume after seq %s)", url, exc or type(exc).__name__,
                            delay, resume)
         else:
@@ -149,8 +152,9 @@ def add_subscribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
 def run_subscribe(args: argparse.Namespace) -> int:
     """Run ``jepa-stream subscribe``: print events until interrupted, ``--limit`` or (``--no-reconnect``) close.
 
-    Returns 0 on a normal end, 2 when the server refuses the connection or an
-    argument is wrong (one line on stderr either way).
+    Returns 0 on a normal end, 1 when ``--no-reconnect`` was given and the
+    connection cannot be opened, 2 when the server refuses the connection or
+    an argument is wrong (one line on stderr in both cases).
     """
     token = args.token or os.environ.get(TOKEN_ENV) or None
     try:
@@ -180,6 +184,9 @@ def run_subscribe(args: argparse.Namespace) -> int:
     except (FeedRefused, InvalidURI) as exc:
         print(f"jepa-stream subscribe: {exc}", file=sys.stderr)
         return 2
+    except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:  # only without reconnecting
+        print(f"jepa-stream subscribe: cannot connect to {args.url}: {exc or type(exc).__name__}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         pass
     return 0

@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -149,3 +150,19 @@ def test_subscribe_command_prints_one_json_event_per_line(bus):
 
     bad = run_cli("ws://127.0.0.1:1/", "--types", "gossip")
     assert bad.returncode == 2 and "--types" in bad.stderr
+    down = run_cli(f"ws://127.0.0.1:{free_port()}/", "--no-reconnect")
+    assert down.returncode == 1 and down.stderr.startswith("jepa-stream subscribe: cannot connect to ws://127.0.0.1:")
+    assert down.stderr.count("\n") == 1
+
+
+def test_subscribe_command_ends_on_close_without_reconnect(bus):
+    with running(bus) as server:
+        proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBE_CLI, "subscribe", server.url, "--no-reconnect"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        deadline = time.monotonic() + TIMEOUT_S
+        while server.connections == 0 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        bus.publish(caption(1))  # after its hello (last_seq 0): it resumes from 0, so it gets this one
+    out, err = proc.communicate(timeout=TIMEOUT_S)  # the server stopped: 1001, and the command ends
+    assert proc.returncode == 0, err
+    assert [json.loads(line)["seq"] for line in out.splitlines()] == [1]
