@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from models.label_bridge import LabelBridgeConfig
-from models.lite_encoder import LiteEncoderConfig
+from models.encoders import EncoderBackend, EncoderConfig
+from models.learned_predictor import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
@@ -54,16 +54,22 @@ class SamplingConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """``profile``: which model stack runs; ``lite`` is the embedded CPU default."""
+    """``profile``: which network is the X-encoder: ``lite`` (the embedded CPU default) or
+    ``vjepa2`` (``configs/vjepa2.yaml``). ``encoder.backend`` is the profile's own runtime (its
+    name) or ``onnx``; the ``label-bridge`` predictor needs the lite ImageNet head."""
 
     profile: str = "lite"
-    encoder: LiteEncoderConfig = field(default_factory=LiteEncoderConfig)
-    predictor: LabelBridgeConfig = field(default_factory=LabelBridgeConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
     decoder: RetrievalConfig = field(default_factory=RetrievalConfig)
 
     def __post_init__(self) -> None:
-        if self.profile != "lite":
-            raise ValueError(f"unknown profile {self.profile!r} (available: lite)")
+        if self.profile not in ("lite", "vjepa2"):
+            raise ValueError(f"unknown profile {self.profile!r} (available: lite, vjepa2)")
+        if self.encoder.backend.value not in (self.profile, EncoderBackend.ONNX.value):
+            raise ValueError(f"encoder.backend {self.encoder.backend.value} does not run profile {self.profile} (use {self.profile} or onnx)")
+        if self.profile != "lite" and self.predictor.type is PredictorType.LABEL_BRIDGE:
+            raise ValueError(f"predictor.type label-bridge needs the lite ImageNet head; profile {self.profile} needs predictor.type learned")
 
 
 @dataclass(frozen=True)

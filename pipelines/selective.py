@@ -102,8 +102,10 @@ class SelectivePipeline:
         return self.assembler.push(frame)
 
     def frames_to_encode(self, clips: list[ClipWindow]) -> list[Frame]:
-        """Frames of ``clips`` whose features are not cached yet, each once."""
+        """Frames of ``clips`` whose features are not cached yet, each once (none for a clip encoder)."""
         fresh: dict[int, Frame] = {}
+        if self.models.encode_frames is None:
+            return []
         for clip in clips:
             for f in clip.frames:
                 if f.index not in self._features:
@@ -121,12 +123,20 @@ class SelectivePipeline:
         oldest = clip.frames[0].index
         for index in [i for i in self._features if i < oldest]:
             del self._features[index]
-        tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
+        if self.models.encode_frames is None:  # a clip encoder (vjepa2): the whole window at once
+            encoded_clip = self.models.encode_clip([f.image for f in clip.frames])
+            tokens, frame_of_token = encoded_clip.tokens, encoded_clip.frame_of_token  # (N, F), (N,)
+        else:
+            tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
+            frame_of_token = np.arange(len(clip.frames))  # (T,)
         encoded = time.perf_counter()
         caption_start = max(clip.t_start, clip.t_end - self.caption_window_s)
         recent = [i for i, f in enumerate(clip.frames) if f.pts >= caption_start - 1e-9] or [len(clip.frames) - 1]
         y_clip = self.models.predict(tokens)  # (D,)
-        y_now = y_clip if len(recent) == len(clip.frames) else self.models.predict(tokens[recent])  # (D,)
+        rows = np.flatnonzero(np.isin(frame_of_token, recent))  # token rows of the newest frames
+        if rows.size == 0:
+            rows = np.flatnonzero(frame_of_token == frame_of_token.max())
+        y_now = y_clip if len(rows) == len(tokens) else self.models.predict(tokens[rows])  # (D,)
         predicted = time.perf_counter()
         decision = self.detector.feed(clip.t_end, y_clip, current=y_now)
         step_ms = (time.perf_counter() - start) * 1e3

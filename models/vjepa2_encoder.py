@@ -1,0 +1,146 @@
+"""The ``vjepa2`` X-encoder: a clip of frames → V-JEPA 2 patch tokens, through ``transformers.VJEPA2Model``.
+
+Exports :data:`DEFAULT_VJEPA2`, :class:`ModelLoadError`, :func:`load_vjepa2`, :func:`preprocess_clip`,
+:func:`resample_indices` and :class:`VJEPA2ClipEncoder`.
+
+Frames are prepared as ``VJEPA2VideoProcessor`` does: the shorter side resized (bilinear) to
+``int(crop * 256 / 224)``, centre-cropped to ``crop``, scaled to [0, 1], normalised with
+ImageNet mean/std. ``crop`` is the checkpoint's ``config.crop_size``: the HF rotary positions
+assume a ``crop_size / patch_size`` grid, so any other size would scramble them. The clip's
+frames are resampled (evenly, oldest to newest) to ``frames`` (default: the checkpoint's
+``frames_per_clip``). The predictor is skipped (``skip_predictor=True``); tokens are the
+encoder's final-LayerNorm patch tokens ``(T/tubelet · (crop/patch)², hidden)``, in time-major order.
+On CUDA the network runs under bf16 (or fp16) autocast; tokens come back as float32.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from models.encoders import EncodedClip, EncoderConfig, resolve_device, resolve_dtype
+
+__all__ = ["DEFAULT_VJEPA2", "ModelLoadError", "load_vjepa2", "preprocess_clip", "resample_indices", "VJEPA2ClipEncoder"]
+
+DEFAULT_VJEPA2 = "facebook/vjepa2-vitl-fpc64-256"
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+class ModelLoadError(ValueError):
+    """A checkpoint cannot be found or read; the message says what to do."""
+
+
+def load_vjepa2(model: str):
+    """``VJEPA2Model`` from a local directory, the local Hugging Face cache, or (if reachable) the hub."""
+    from transformers import VJEPA2Model
+
+    model = model or DEFAULT_VJEPA2
+    path = Path(model).expanduser()
+    if path.is_dir():
+        try:
+            return VJEPA2Model.from_pretrained(str(path))
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(f"vjepa2 checkpoint {path}: cannot load it ({str(exc).splitlines()[0]})") from None
+    if path.suffix or model.startswith((".", "/", "~")) or model.count("/") != 1:
+        raise ModelLoadError(f"vjepa2 checkpoint {model!r}: no such directory (give a local directory or an HF id like {DEFAULT_VJEPA2})")
+    try:
+        return VJEPA2Model.from_pretrained(model, local_files_only=True)
+    except OSError:
+        pass
+    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE"):
+        raise ModelLoadError(f"vjepa2 checkpoint {model}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+                             f"download it on a connected machine or pass --model DIR")
+    try:
+        return VJEPA2Model.from_pretrained(model)
+    except OSError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(
+            f"vjepa2 checkpoint {model}: weights are not in the local cache and the hub cannot be reached ({first}); "
+            f"download them with `hf download {model}` on a connected machine, or pass --model DIR"
+        ) from None
+
+
+def resample_indices(n: int, frames: int) -> np.ndarray:
+    """Indices of ``frames`` frames spread evenly over ``n`` (repeating frames when ``n < frames``)."""
+    return np.round(np.linspace(0, n - 1, frames)).astype(np.int64)
+
+
+def preprocess_clip(frames: Sequence[np.ndarray], crop: int) -> torch.Tensor:
+    """``T`` frames ``(H, W, 3)`` uint8 RGB → ``(1, T, 3, crop, crop)`` float32, as VJEPA2VideoProcessor does."""
+    short = int(crop * 256 / 224)
+    out = np.empty((len(frames), 3, crop, crop), dtype=np.float32)
+    for i, image in enumerate(frames):
+        h, w = image.shape[:2]
+        if h <= w:
+            rh, rw = short, max(short, int(short * w / h))
+        else:
+            rh, rw = max(short, int(short * h / w)), short
+        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        y, x = (rh - crop) // 2, (rw - crop) // 2
+        patch = resized[y : y + crop, x : x + crop].astype(np.float32) / 255.0  # (crop, crop, 3)
+        out[i] = ((patch - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)  # (3, crop, crop)
+    return torch.from_numpy(out)[None]  # (1, T, 3, crop, crop)
+
+
+class VJEPA2ClipEncoder:
+    """``encode_clip(frames)`` → V-JEPA 2 patch tokens ``(N, hidden)``; no per-frame path."""
+
+    encode_frames = None  # tokens depend on the whole clip
+
+    def __init__(self, model, config: EncoderConfig = EncoderConfig(), source: str = "in-memory"):
+        c = model.config
+        self.model = model.eval()
+        self.source = source
+        self.crop = int(c.crop_size)
+        self.patch = int(c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0])
+        self.tubelet = int(c.tubelet_size)
+        self.frames = config.frames or int(c.frames_per_clip)
+        if self.frames % self.tubelet:
+            raise ValueError(f"encoder.frames ({self.frames}) must be a multiple of the tubelet size ({self.tubelet})")
+        self.dim = int(c.hidden_size)
+        self.device = resolve_device(config.device)
+        self.autocast = resolve_dtype(config.dtype, self.device)
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        self.model.to(self.device)
+        self.name = "vjepa2/torch"
+
+    @classmethod
+    def from_config(cls, config: EncoderConfig) -> "VJEPA2ClipEncoder":
+        return cls(load_vjepa2(config.model), config, source=config.model or DEFAULT_VJEPA2)
+
+    @property
+    def tokens_per_clip(self) -> int:
+        return (self.frames // self.tubelet) * (self.crop // self.patch) ** 2
+
+    def pixel_values(self, frames: Sequence[np.ndarray]) -> tuple[torch.Tensor, np.ndarray]:
+        """The model input ``(1, frames, 3, crop, crop)`` and which input frame each clip frame is."""
+        index = resample_indices(len(frames), self.frames)
+        return preprocess_clip([frames[i] for i in index], self.crop), index
+
+    @torch.inference_mode()
+    def tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """``(B, T, 3, crop, crop)`` → ``(B, N, hidden)`` float32 on the CPU."""
+        x = pixel_values.to(self.device)
+        if self.autocast is not None:
+            with torch.autocast("cuda", dtype=self.autocast):
+                out = self.model(pixel_values_videos=x, skip_predictor=True)
+        else:
+            out = self.model(pixel_values_videos=x, skip_predictor=True)
+        return out.last_hidden_state.float().cpu()
+
+    def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
+        if not frames:
+            raise ValueError("encode_clip needs at least one frame")
+        pixels, index = self.pixel_values(frames)
+        tokens = self.tokens(pixels)[0].numpy()  # (N, hidden)
+        per_tubelet = (self.crop // self.patch) ** 2
+        newest = index[self.tubelet - 1 :: self.tubelet]  # (T/tubelet,): newest input frame of each tubelet
+        frame_of_token = np.repeat(newest, per_tubelet)  # (N,)
+        return EncodedClip(tokens, tokens.mean(axis=0), frame_of_token)
