@@ -109,3 +109,111 @@ def test_a_decision_records_why_it_fired():
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
         DriftConfig(**bad)
+
+
+# --- hysteresis, adaptive threshold, robustness -------------------------------------------------
+
+
+def wobble(base, n, sigma, seed=2):
+    """Unit vectors around ``base`` with Gaussian noise: a static scene seen by a noisy model."""
+    return [v / np.linalg.norm(v) for v in noisy(base, n, sigma, seed)]
+
+
+def test_noise_wobbling_around_the_threshold_fires_once_with_hysteresis_and_repeatedly_without():
+    # After a cut to a noisy scene, drift to the (noisy) reference wobbles around the threshold.
+    seq = [A] * 10 + wobble(B, 60, sigma=0.08)
+    drifts = [1 - float(seq[10] @ b) for b in seq[11:]]
+    assert min(drifts) < 0.15 < max(drifts)  # the wobble really crosses the threshold
+    with_band = fires(DriftDetector(config(threshold=0.15)), seq)
+    no_band = fires(DriftDetector(config(threshold=0.15, exit_threshold=0.15)), seq)
+    assert [r for _, r in with_band] == [Reason.START, Reason.CHANGE]
+    assert [r for _, r in no_band].count(Reason.CHANGE) >= 3
+
+
+def test_the_detector_rearms_when_drift_falls_below_the_exit_threshold():
+    detector = DriftDetector(config())
+    got = fires(detector, [A] * 4 + [B] * 4 + [C] * 4)
+    assert [r for _, r in got] == [Reason.START, Reason.CHANGE, Reason.CHANGE]
+    assert detector.state.value == "armed" and detector.exit_threshold == pytest.approx(0.15)
+
+
+def test_a_second_cut_during_settling_fires_once_the_stream_is_steady_elsewhere():
+    # A → B fires with the reference on a mid-transition mix; the stream never comes back below
+    # the exit threshold of that reference, but it is steady on B (between exit and enter: no
+    # caption), so the steady rule re-arms and the cut to C fires.
+    mid = (A + B) / np.linalg.norm(A + B)
+    detector = DriftDetector(config(debounce=2, threshold=0.4))
+    out = []
+    seq = [A] * 6 + [B] * 4 + [C] * 10
+    for i, e in enumerate(seq):
+        d = detector.feed(i * STEP, e, current=mid if 6 <= i < 10 else None)
+        if d:
+            out.append((i * STEP, d.reason))
+    assert out == [(0.0, Reason.START), (3.5, Reason.CHANGE), (5.5, Reason.CHANGE)]
+
+
+def test_adaptive_threshold_rises_on_a_noisy_source_and_never_fires_on_its_noise():
+    seq = wobble(A, 200, sigma=0.06)
+    fixed = fires(DriftDetector(config(threshold=0.1, exit_threshold=0.1)), seq)
+    detector = DriftDetector(config(threshold=0.1, adaptive=True, adaptive_warmup=20))
+    adaptive = fires(detector, seq)
+    assert len(fixed) > 5
+    assert adaptive == [(0.0, Reason.START)]
+    assert detector.enter_threshold > 0.15
+
+
+def test_adaptive_threshold_falls_on_a_quiet_source_and_catches_a_small_change():
+    small = A + 0.5 * B  # drift to A about 0.1: below the fixed threshold of 0.3
+    seq = wobble(A, 40, sigma=0.01) + wobble(small / np.linalg.norm(small), 20, sigma=0.01, seed=5)
+    assert [r for _, r in fires(DriftDetector(config()), seq)] == [Reason.START]
+    detector = DriftDetector(config(adaptive=True, adaptive_min=0.03))
+    got = fires(detector, seq)
+    assert [r for _, r in got] == [Reason.START, Reason.CHANGE] and 20.0 <= got[1][0] <= 21.0
+    assert got and detector.enter_threshold < 0.1
+
+
+def test_adaptive_mode_learns_before_the_first_change_can_fire():
+    # B arrives while the detector is still learning the source (10 samples = 5 s): nothing fires
+    # until the learning ends; a drift above adaptive_max then fires at once.
+    got = fires(DriftDetector(config(adaptive=True, adaptive_warmup=10, adaptive_max=0.5)), [A] * 4 + [B] * 20)
+    assert got == [(0.0, Reason.START), (5.5, Reason.CHANGE)]
+
+
+def test_a_slow_ramp_below_the_threshold_per_cooldown_never_fires():
+    # Exposure ramps move a good embedding a little and slowly; the reference stays put, so a
+    # ramp fires only if its total drift reaches the threshold.
+    ramp = [(1 - w) * A + w * (A + 0.3 * B) for w in np.linspace(0, 1, 60)]
+    assert fires(DriftDetector(config()), ramp) == [(0.0, Reason.START)]
+
+
+def test_a_repeated_clip_never_fires():
+    clip = wobble(A, 8, sigma=0.03)
+    assert fires(DriftDetector(config(smoothing=Smoothing.EMA, smoothing_window=3)), clip * 10) == [(0.0, Reason.START)]
+
+
+def test_broken_samples_are_skipped_and_time_must_not_go_backwards():
+    detector = DriftDetector(config())
+    assert detector.feed(0.0, A).reason is Reason.START
+    assert detector.feed(0.5, np.full(DIM, np.nan)) is None
+    assert detector.feed(1.0, np.zeros(DIM)) is None
+    assert detector.skipped == 2
+    assert detector.feed(1.5, B).reason is Reason.CHANGE
+    with pytest.raises(ValueError):
+        detector.feed(1.0, A)
+
+
+def test_a_decision_records_the_adaptive_threshold_in_effect():
+    detector = DriftDetector(config(adaptive=True, adaptive_warmup=5, adaptive_min=0.05))
+    decisions = [d for i, e in enumerate(wobble(A, 20, 0.01) + [B] * 4) if (d := detector.feed(i * STEP, e))]
+    assert decisions[-1].reason is Reason.CHANGE
+    assert decisions[-1].threshold == pytest.approx(0.05) and decisions[-1].drift >= decisions[-1].threshold
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [dict(exit_threshold=0.5, threshold=0.3), dict(exit_threshold=0.0), dict(adaptive_window=1),
+     dict(adaptive_warmup=500), dict(adaptive_k=0.0), dict(adaptive_min=0.6, adaptive_max=0.5)],
+)
+def test_bad_hysteresis_and_adaptive_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        DriftConfig(**bad)
