@@ -1,32 +1,42 @@
 """The ``jepa-stream`` command line.
 
-Exports :func:`main`.
+Exports :func:`main` and :class:`UsageError`.
 
 Every failure a user can cause (a missing or damaged video, a bad config key, an unwritable
-output) ends with one line ``jepa-stream: error: …`` on stderr and a non-zero exit status;
-events produced before the failure stay in the ``--events-out`` file.
+output, a port in use) ends with one line ``jepa-stream: error: …`` on stderr and a non-zero
+exit status; events produced before the failure stay in the ``--events-out`` file and the log.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
-import signal
+import os
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from pipelines.config import Config, ConfigError, load_config
 from pipelines.progress import Progress
-from pipelines.runner import EventPublisher, RunSummary, run_source
-from streamer.sinks import JsonlSink, format_caption
+from pipelines.runner import RunSummary, run_sources
+from streamer.bus import EventBus
+from streamer.client import add_subscribe_parser, run_subscribe
+from streamer.eventlog import EventLog, EventLogConfig
+from streamer.multicapture import MultiCapture, sigterm_as_interrupt
+from streamer.protocol import LOGGED_TYPES, TOKEN_ENV, EventType
+from streamer.server import FeedServer
+from streamer.sinks import JsonlSink, format_caption, format_status
+from streamer.source_spec import SourceKind, SourceSpec, parse_sources
 from streamer.sources import SourceError, VideoFileSource
 
-__all__ = ["main"]
+__all__ = ["main", "UsageError"]
 
-EXIT_FAILED = 1  # the analysis started but the source failed (events so far are kept)
+EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
+EXIT_INTERRUPTED = 130
 
 
 class UsageError(Exception):
@@ -35,7 +45,7 @@ class UsageError(Exception):
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML laid over the built-in defaults (configs/default.yaml)")
-    parser.add_argument("--events-out", metavar="FILE.jsonl", help="write every event as one JSON line here")
+    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every caption and status event here, one JSON per line")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,47 +59,120 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="analyse a video file as fast as possible and print a summary")
     replay.add_argument("video", metavar="VIDEO", help="a video file that FFmpeg can read")
     _add_common(replay)
+    replay.add_argument("--event-log", metavar="FILE", help="also append the events to this durable SQLite log")
     replay.add_argument("--quiet", action="store_true", help="print only the summary, not each caption")
     replay.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON here")
     replay.set_defaults(handler=_cmd_replay)
 
-    run = sub.add_parser("run", help="analyse a source as it plays and print captions as they come")
-    run.add_argument("--source", required=True, metavar="SRC", help="a video file (paced at real time)")
+    run = sub.add_parser(
+        "run",
+        help="analyse live sources (or files at their own pace), serve the event feed, print captions",
+        description="Analyse one or more sources and serve the events over WebSocket until every "
+        "source ends or Ctrl-C. Files play at real time unless --no-realtime.",
+    )
+    run.add_argument(
+        "--source",
+        action="append",
+        required=True,
+        metavar="[ID=]SRC",
+        help="a webcam index (0) or device (/dev/video0), rtsp:// or http(s):// URL, or a file; repeat for several",
+    )
     _add_common(run)
+    run.add_argument("--host", help="feed interface (default 127.0.0.1; anything else needs a token)")
+    run.add_argument("--port", type=int, help="feed port (default 8765; 0 picks a free one)")
+    run.add_argument("--token", help=f"feed auth token (default: ${TOKEN_ENV})")
+    run.add_argument("--no-feed", action="store_true", help="do not serve the WebSocket feed")
+    run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
     run.set_defaults(handler=_cmd_run)
+
+    add_subscribe_parser(sub).set_defaults(handler=run_subscribe)
     return parser
 
 
-def _outputs(args: argparse.Namespace, print_captions: bool) -> tuple[list[Callable[[dict], None]], JsonlSink | None]:
-    outputs: list[Callable[[dict], None]] = []
+@contextlib.contextmanager
+def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
+    """The durable log at ``config.path``, or one in a temporary folder removed afterwards."""
+    if config is not None:
+        path = os.path.expanduser(config.path)
+        try:
+            log = EventLog(EventLogConfig(path, config.retention_max_age_s, config.retention_max_events, config.fsync))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"{path}: cannot open the event log ({exc})") from None
+        try:
+            yield log
+        finally:
+            log.close()
+        return
+    with tempfile.TemporaryDirectory(prefix="jepa-stream-") as folder:
+        log = EventLog(EventLogConfig(os.path.join(folder, "events.sqlite"), None, None, fsync=False))
+        try:
+            yield log
+        finally:
+            log.close()
+
+
+def _analyse(
+    args: argparse.Namespace,
+    config: Config,
+    specs: list[SourceSpec],
+    *,
+    log_config: EventLogConfig | None,
+    serve: bool,
+    print_status: bool,
+    print_captions: bool,
+    progress: Progress | None,
+) -> list[RunSummary]:
+    from pipelines.profiles import build_models  # torch loads only when there is work to do
+    from pipelines.selective import SelectivePipeline
+
+    models = build_models(config.model)
+    pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
     sink = None
     if args.events_out:
         try:
             sink = JsonlSink(args.events_out)
         except OSError as exc:
             raise UsageError(str(exc)) from None
-        outputs.append(sink.write)
-    if print_captions:
-        outputs.append(lambda event: print(format_caption(event), flush=True))
-    return outputs, sink
-
-
-def _analyse_file(args: argparse.Namespace, path: str, *, realtime: bool, print_captions: bool) -> RunSummary:
-    config: Config = load_config(args.config)
-    source = VideoFileSource(path, source_id=Path(path).stem or "file", sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
-    source.open()  # fail on a missing or unreadable file before loading models
-    from pipelines.profiles import build_models  # torch loads only when there is work to do
-    from pipelines.selective import SelectivePipeline
-
-    models = build_models(config.model)
-    pipeline = SelectivePipeline(source.source_id, models, config.clip, config.drift)
-    outputs, sink = _outputs(args, print_captions)
-    try:
-        progress = Progress(source.source_id, source.duration) if not realtime else None
-        return run_source(source, pipeline, EventPublisher(outputs).publish, realtime=realtime, progress=progress)
-    finally:
+    with contextlib.ExitStack() as stack, _event_log(log_config) as log:
         if sink:
-            sink.close()
+            stack.callback(sink.close)
+        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+
+        def to_outputs(out) -> None:
+            if out.type not in LOGGED_TYPES:
+                return
+            if sink:
+                sink.write_line(out.text)
+            if out.type is EventType.CAPTION and print_captions:
+                print(format_caption(json.loads(out.text)), flush=True)
+            elif out.type is EventType.STATUS and print_status:
+                print(format_status(json.loads(out.text)), file=sys.stderr, flush=True)
+
+        bus.add_sink(to_outputs)
+        if serve:
+            server = FeedServer(config.feed.server, bus)
+            try:
+                server.start()
+            except OSError as exc:
+                raise UsageError(str(exc)) from None
+            stack.callback(server.stop)
+            print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+        capture = MultiCapture(
+            specs,
+            config.capture,
+            sample_fps=config.sampling.fps,
+            max_side=config.sampling.max_side,
+            on_status=bus.publish,
+        )
+        with sigterm_as_interrupt(), capture:
+            return run_sources(
+                capture,
+                pipelines,
+                models.encode_frames,
+                bus.publish,
+                embeddings=serve and config.feed.embeddings,
+                progress=progress,
+            )
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -97,45 +180,88 @@ def _print_summary(summary: RunSummary) -> None:
         f"{summary.source}: {summary.media_s:.1f} s analysed in {summary.wall_s:.1f} s "
         f"({summary.realtime_factor:.1f}x real time); {summary.clips} clips, {summary.captions} captions "
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
+        + (f"; {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
     )
 
 
-def _cmd_replay(args: argparse.Namespace) -> int:
-    summary = _analyse_file(args, args.video, realtime=False, print_captions=not args.quiet)
-    _print_summary(summary)
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
-    if summary.error:
-        print(f"jepa-stream: error: {summary.error}", file=sys.stderr)
+def _finish(summaries: list[RunSummary], interrupted: bool) -> int:
+    for summary in summaries:
+        _print_summary(summary)
+    errors = [s.error for s in summaries if s.error]
+    for error in errors:
+        print(f"jepa-stream: error: {error}", file=sys.stderr)
+    if errors:
         return EXIT_FAILED
-    return 0
+    return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    probe = VideoFileSource(args.video)
+    probe.open_and_close()  # a missing or unreadable file is named before anything else happens
+    try:
+        specs = parse_sources([args.video])
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    log_config = EventLogConfig(args.event_log) if args.event_log else None
+    summaries = _analyse(
+        args,
+        config,
+        specs,
+        log_config=log_config,
+        serve=False,
+        print_status=False,
+        print_captions=not args.quiet,
+        progress=Progress(specs[0].id, probe.duration),
+    )
+    if args.summary_json:
+        Path(args.summary_json).write_text(json.dumps(summaries[0].to_dict(), indent=2) + "\n")
+    return _finish(summaries, interrupted=any(s.interrupted for s in summaries))
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    summary = _analyse_file(args, args.source, realtime=True, print_captions=True)
-    _print_summary(summary)
-    if summary.error:
-        print(f"jepa-stream: error: {summary.error}", file=sys.stderr)
-        return EXIT_FAILED
-    return 0
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt  # SIGTERM stops as Ctrl-C does: threads joined, outputs closed
+    server: dict = {}
+    if args.host is not None:
+        server["host"] = args.host
+    if args.port is not None:
+        server["port"] = args.port
+    token = args.token or os.environ.get(TOKEN_ENV)
+    if token:
+        server["token"] = token
+    overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
+    config = load_config(args.config, overrides)
+    try:
+        specs = parse_sources(args.source)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    for spec in specs:  # fail on an unreadable file before loading models
+        if spec.kind is SourceKind.FILE:
+            VideoFileSource(spec.target, spec.id).open_and_close()
+    summaries = _analyse(
+        args,
+        config,
+        specs,
+        log_config=config.feed.log,
+        serve=not args.no_feed,
+        print_status=True,
+        print_captions=True,
+        progress=None,
+    )
+    return _finish(summaries, interrupted=False)  # Ctrl-C or SIGTERM is how `run` is meant to end
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
-        return args.handler(args)
+        with sigterm_as_interrupt():
+            return args.handler(args)
     except (ConfigError, SourceError, UsageError) as exc:
         print(f"jepa-stream: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("jepa-stream: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -28,8 +28,11 @@ from models.learned_predictor import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
+from streamer.capture_config import CaptureConfig
+from streamer.eventlog import EventLogConfig
+from streamer.server_config import ServerConfig
 
-__all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "Config", "load_config", "build"]
+__all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
 
 
 class ConfigError(ValueError):
@@ -73,11 +76,30 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class FeedConfig:
+    """The event feed of ``jepa-stream run``: the WebSocket server, the durable event log, and
+    ``stats_interval_s`` (seconds between ``stats`` events per source; 0 sends none).
+    ``embeddings``: publish the continuous embedding stream (one event per clip) for the
+    subscribers that ask for it."""
+
+    server: ServerConfig = field(default_factory=ServerConfig)
+    log: EventLogConfig = field(default_factory=lambda: EventLogConfig(path="~/.local/state/jepa-stream/events.sqlite"))
+    stats_interval_s: float = 5.0
+    embeddings: bool = True
+
+    def __post_init__(self) -> None:
+        if self.stats_interval_s < 0:
+            raise ValueError(f"stats_interval_s must be 0 (off) or positive, got {self.stats_interval_s}")
+
+
+@dataclass(frozen=True)
 class Config:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     drift: DriftConfig = field(default_factory=DriftConfig)
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    feed: FeedConfig = field(default_factory=FeedConfig)
 
 
 def _convert(tp: Any, value: Any, where: str) -> Any:
@@ -88,6 +110,14 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             return None
         (tp,) = [t for t in options if t is not type(None)]
         origin = typing.get_origin(tp)
+    if hasattr(tp, "from_mapping"):  # a section that parses itself (its messages name its keys)
+        if isinstance(value, tp):
+            return value
+        try:
+            return tp.from_mapping(value if value is not None else {})
+        except (TypeError, ValueError) as exc:
+            message, key = str(exc), where.removeprefix("config.")
+            raise ConfigError(message if message.startswith(key) else f"{where}: {message}") from None
     if dataclasses.is_dataclass(tp):
         return build(tp, value, where)
     if isinstance(tp, type) and issubclass(tp, Enum):
@@ -149,8 +179,9 @@ def _read_yaml(text: str, name: str) -> dict:
     return data
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """The packaged default configuration with the YAML file at ``path`` (if any) laid over it."""
+def load_config(path: str | Path | None = None, overrides: Mapping | None = None) -> Config:
+    """The packaged default configuration with the YAML file at ``path`` (if any) laid over it,
+    then ``overrides`` (a nested mapping, e.g. from command-line options) over both."""
     default = _read_yaml(resources.files("configs").joinpath("default.yaml").read_text(encoding="utf-8"), "default.yaml")
     data, name = default, "default.yaml"
     if path is not None:
@@ -160,6 +191,8 @@ def load_config(path: str | Path | None = None) -> Config:
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
         data, name = _merge(default, _read_yaml(text, str(p))), str(p)
+    if overrides:
+        data = _merge(data, overrides)
     try:
         return build(Config, data, "config")
     except ConfigError as exc:

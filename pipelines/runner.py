@@ -1,41 +1,39 @@
-"""Join one source, its capture thread, the selective pipeline and the event outputs.
+"""Join sources, capture threads, the selective pipelines and the event bus.
 
-Exports :class:`RunSummary`, :class:`EventPublisher` and :func:`run_source`.
+Exports :class:`RunSummary` and :func:`run_sources`.
 
-This is the one place where the pieces meet: source → capture thread → pipeline → publisher.
+This is the one place where the pieces meet::
+
+    MultiCapture (one capture thread per source)
+        └─► batch of ready frames, at most one per source
+              └─► per-source SelectivePipeline: close clips
+                    └─► one encoder call for the fresh frames of every source
+                          └─► per-source: predict → drift → decode-on-fire
+                                └─► publish: caption (and embedding) events
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from pipelines.progress import Progress
-from pipelines.selective import SelectivePipeline
-from streamer.capture import BufferPolicy, CaptureThread, FrameSource
-from streamer.frames import EndOfStream
+from pipelines.selective import ClipResult, SelectivePipeline
+from streamer.frames import EndOfStream, Frame
+from streamer.multicapture import MultiCapture
 
-__all__ = ["RunSummary", "EventPublisher", "run_source"]
+__all__ = ["RunSummary", "run_sources"]
 
-
-class EventPublisher:
-    """Numbers events with a ``seq`` that only grows and hands each to every output in turn."""
-
-    def __init__(self, outputs: list[Callable[[dict], None]]):
-        self.outputs = outputs
-        self.seq = 0
-
-    def publish(self, event: dict) -> dict:
-        self.seq += 1
-        event = {**event, "seq": self.seq}
-        for output in self.outputs:
-            output(event)
-        return event
+# How long the loop waits for a frame before checking whether every source has ended.
+_POLL_S = 0.5
 
 
 @dataclass(frozen=True)
 class RunSummary:
+    """What one source's run did. ``media_s`` is the media time analysed; ``wall_s`` the time
+    the whole run took, so ``realtime_factor`` is a lower bound when sources share the CPU."""
+
     source: str
     frames: int
     clips: int
@@ -46,6 +44,7 @@ class RunSummary:
     step_p50_ms: float
     step_p95_ms: float
     error: str | None
+    interrupted: bool = False
 
     @property
     def caption_ratio(self) -> float:
@@ -63,52 +62,117 @@ class RunSummary:
         }
 
 
-def run_source(
-    source: FrameSource,
-    pipeline: SelectivePipeline,
+def _embedding_event(result: ClipResult) -> dict:
+    return {
+        "v": 1,
+        "type": "embedding",
+        "source": result.source,
+        "t": result.t_end,
+        "t_start": result.t_start,
+        "t_end": result.t_end,
+        "wall_time": time.time(),
+        "embedding": result.embedding,
+    }
+
+
+def run_sources(
+    capture: MultiCapture,
+    pipelines: Mapping[str, SelectivePipeline],
+    encode_frames: Callable,
     publish: Callable[[dict], object],
     *,
-    realtime: bool = False,
+    embeddings: bool = False,
+    on_tick: Callable[[], None] | None = None,
     progress: Progress | None = None,
-) -> RunSummary:
-    """Analyse ``source`` to its end (or Ctrl-C) and return what happened.
+) -> list[RunSummary]:
+    """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
+    :func:`~streamer.multicapture.sigterm_as_interrupt`); return a summary for each source.
 
-    Replay (``realtime=False``) waits for the pipeline and never drops a frame; a paced file or a
-    live source drops the oldest frame when the pipeline falls behind, and the count is reported
-    on the next caption. A source error ends the run: it is in the summary's ``error``, and every
-    event produced before it has already been published.
+    ``pipelines`` holds one pipeline per source id. The fresh frames of all sources that had a
+    frame ready are encoded in one ``encode_frames`` call. Caption events, and with
+    ``embeddings`` one embedding event per clip, go to ``publish`` as they are made, so a
+    source that fails later loses nothing already produced; its error is in its summary.
+    ``on_tick`` is called after every batch (for periodic work such as stats events).
+    The caller owns ``capture`` and stops it (``with capture: …``).
     """
-    policy = BufferPolicy.DROP_OLDEST if realtime else BufferPolicy.WAIT
-    capture = CaptureThread(source, policy=policy, realtime=realtime)
+    run = _Run(capture, pipelines, encode_frames, publish, embeddings)
     started = time.monotonic()
-    error: str | None = None
-    reported_drops = 0
-    capture.start()
+    interrupted = False
     try:
-        for item in capture.frames():
-            if isinstance(item, EndOfStream):
-                error = item.error
-                break
-            drops, reported_drops = capture.dropped - reported_drops, capture.dropped
-            for result in pipeline.feed(item, dropped_frames=drops):
-                if result.caption is not None:
-                    publish(result.caption.to_dict())
+        while capture.active:
+            run.step(capture.batch(timeout=_POLL_S))
             if progress:
-                progress.update(pipeline.stats.last_t, pipeline.stats.decodes)
-    finally:
-        capture.stop()
-    stats = pipeline.stats
+                progress.update(run.media_s(), run.captions())
+            if on_tick:
+                on_tick()
+    except KeyboardInterrupt:
+        interrupted = True
+    wall_s = time.monotonic() - started
     if progress:
-        progress.done(stats.last_t, stats.decodes)
-    return RunSummary(
-        source=pipeline.source,
-        frames=stats.frames,
-        clips=stats.clips,
-        captions=stats.decodes,
-        media_s=round(stats.media_s, 3),
-        wall_s=round(time.monotonic() - started, 3),
-        dropped_frames=capture.dropped,
-        step_p50_ms=round(stats.percentile("step_ms", 50), 3),
-        step_p95_ms=round(stats.percentile("step_ms", 95), 3),
-        error=error,
-    )
+        progress.done(run.media_s(), run.captions())
+    counters = capture.counters()
+    return [
+        RunSummary(
+            source=sid,
+            frames=p.stats.frames,
+            clips=p.stats.clips,
+            captions=p.stats.decodes,
+            media_s=round(p.stats.media_s, 3),
+            wall_s=round(wall_s, 3),
+            dropped_frames=counters[sid].dropped,
+            step_p50_ms=round(p.stats.percentile("step_ms", 50), 3),
+            step_p95_ms=round(p.stats.percentile("step_ms", 95), 3),
+            error=run.errors.get(sid),
+            interrupted=interrupted,
+        )
+        for sid, p in pipelines.items()
+    ]
+
+
+class _Run:
+    """The state of one :func:`run_sources` call: what was reported, what failed."""
+
+    def __init__(self, capture, pipelines, encode_frames, publish, embeddings):
+        self.capture = capture
+        self.pipelines = pipelines
+        self.encode_frames = encode_frames
+        self.publish = publish
+        self.embeddings = embeddings
+        self.errors: dict[str, str | None] = {}
+        self._reported_drops = dict.fromkeys(pipelines, 0)
+
+    def media_s(self) -> float:
+        return max(p.stats.last_t for p in self.pipelines.values())
+
+    def captions(self) -> int:
+        return sum(p.stats.decodes for p in self.pipelines.values())
+
+    def step(self, batch: list[Frame | EndOfStream]) -> None:
+        frames = [item for item in batch if isinstance(item, Frame)]
+        for item in batch:
+            if isinstance(item, EndOfStream):
+                self.errors[item.source] = item.error
+        if not frames:
+            return
+        counters = self.capture.counters()
+        closed = []  # (pipeline, clips it closed, frames of them to encode)
+        for frame in frames:
+            pipeline = self.pipelines[frame.source]
+            dropped = counters[frame.source].dropped
+            clips = pipeline.close_clips(frame, dropped - self._reported_drops[frame.source])
+            self._reported_drops[frame.source] = dropped
+            closed.append((pipeline, clips, pipeline.frames_to_encode(clips)))
+        fresh = [f for _, _, todo in closed for f in todo]
+        encode_start = time.perf_counter()
+        features = self.encode_frames([f.image for f in fresh]) if fresh else []  # (N, F), all sources at once
+        encode_ms = (time.perf_counter() - encode_start) * 1e3
+        offset = 0
+        for pipeline, clips, todo in closed:
+            pipeline.store_features(todo, features[offset : offset + len(todo)])
+            offset += len(todo)
+            for i, clip in enumerate(clips):
+                result = pipeline.finish_clip(clip, encode_ms if i == 0 and todo else 0.0)
+                if self.embeddings:
+                    self.publish(_embedding_event(result))
+                if result.caption is not None:
+                    self.publish(result.caption.to_dict())

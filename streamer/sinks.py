@@ -1,15 +1,14 @@
-"""Event sinks: where event dicts go besides the WebSocket feed.
+"""Event sinks: where events go besides the WebSocket feed.
 
-Exports :class:`JsonlSink` and :func:`format_caption`.
+Exports :class:`JsonlSink`, :func:`format_caption` and :func:`format_status`.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TextIO
 
-__all__ = ["JsonlSink", "format_caption"]
+__all__ = ["JsonlSink", "format_caption", "format_status"]
 
 
 class JsonlSink:
@@ -27,9 +26,10 @@ class JsonlSink:
             raise OSError(f"{self.path}: cannot write events ({exc.strerror or exc})") from None
         self.count = 0
 
-    def write(self, event: dict) -> None:
+    def write_line(self, text: str) -> None:
+        """Write one event, already serialised as one line of JSON."""
         assert self._file is not None, "write after close"
-        self._file.write(json.dumps(event, ensure_ascii=False, separators=(",", ":")) + "\n")
+        self._file.write(text + "\n")
         self._file.flush()
         self.count += 1
 
@@ -50,3 +50,8 @@ def format_caption(event: dict) -> str:
     others = ", ".join(label["text"] for label in event["labels"][1:3])
     tail = f" ({others})" if others else ""
     return f"[{event['t']:8.2f} s] {event['source']}  {event['reason']:<9} {event['drift']:.2f}  {event['text']}{tail}"
+
+
+def format_status(event: dict) -> str:
+    """One human line for a status event: ``cam0: reconnecting — <detail>``."""
+    return f"{event['source']}: {event['state']} — {event['detail']}"

@@ -92,6 +92,11 @@ class VideoFileSource:
             self.duration = container.duration / av.time_base
         self._container = container
 
+    def open_and_close(self) -> None:
+        """Check that the file opens as a video (raise :class:`SourceError` if not); keep nothing open."""
+        self.open()
+        self.close()
+
     def frames(self) -> Iterator[Frame]:
         """Decode to the end, yielding sampled frames; raise :class:`SourceError` on damage."""
         if self._container is None:

@@ -10,7 +10,7 @@ import pytest
 from testlimits import TIMEOUT_S
 from streamer.testvideo import Shot, write_video
 
-SCHEMA = Path(__file__).resolve().parents[2] / "streamer" / "schemas" / "caption.json"
+SCHEMAS = Path(__file__).resolve().parents[2] / "streamer" / "schemas"
 
 
 def jepa_stream(*args: str, timeout: float = 3 * TIMEOUT_S) -> subprocess.CompletedProcess:
@@ -21,6 +21,10 @@ def jepa_stream(*args: str, timeout: float = 3 * TIMEOUT_S) -> subprocess.Comple
 
 def read_events(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def captions_of(events: list[dict]) -> list[dict]:
+    return [e for e in events if e["type"] == "caption"]
 
 
 def matched_boundaries(boundaries: list[float], times: list[float], before: float = 1.0, after: float = 2.0) -> int:
@@ -41,19 +45,21 @@ def replayed(scene_video, tmp_path_factory):
     video, truth = scene_video
     out = tmp_path_factory.mktemp("replay")
     result = jepa_stream("replay", video, "--events-out", out / "events.jsonl", "--summary-json", out / "summary.json")
-    return result, read_events(out / "events.jsonl"), json.loads((out / "summary.json").read_text()), truth
+    events = read_events(out / "events.jsonl")
+    return result, events, json.loads((out / "summary.json").read_text()), truth
 
 
 def test_replay_succeeds_and_prints_a_summary(replayed):
     result, events, summary, _ = replayed
     assert result.returncode == 0, result.stderr
     assert "captions (caption/clip" in result.stdout and "x real time" in result.stdout
-    assert summary["captions"] == len(events) and summary["error"] is None
+    assert summary["captions"] == len(captions_of(events)) and summary["error"] is None
     assert summary["media_s"] > 29
 
 
 def test_captions_land_at_the_scene_changes(replayed):
     _, events, summary, truth = replayed
+    events = captions_of(events)
     changes = [e["t"] for e in events if e["reason"] == "change"]
     recall = matched_boundaries(truth["boundaries"], changes) / len(truth["boundaries"])
     assert recall >= 0.8, (changes, truth["boundaries"])
@@ -63,6 +69,7 @@ def test_captions_land_at_the_scene_changes(replayed):
 
 def test_each_caption_describes_the_new_scene(replayed):
     _, events, _, truth = replayed
+    events = captions_of(events)
     expected = [{"tabby", "tiger cat", "Egyptian cat"}, {"espresso", "cup", "coffee mug", "espresso maker"},
                 {"missile", "projectile", "space shuttle", "drilling platform"}, {"tripod", "reflex camera"},
                 {"espresso", "cup", "coffee mug", "espresso maker"}]
@@ -75,14 +82,15 @@ def test_each_caption_describes_the_new_scene(replayed):
 
 def test_every_event_line_follows_the_v1_schema(replayed):
     jsonschema = pytest.importorskip("jsonschema")
-    schema = json.loads(SCHEMA.read_text())
     _, events, _, _ = replayed
     for event in events:
-        jsonschema.validate(event, schema)
+        jsonschema.validate(event, json.loads((SCHEMAS / f"{event['type']}.json").read_text()))
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    ts = [e["t"] for e in events]
+    assert [(e["type"], e["state"]) for e in (events[0], events[-1])] == [("status", "connected"), ("status", "ended")]
+    captions = captions_of(events)
+    ts = [e["t"] for e in captions]
     assert ts == sorted(ts)
-    assert all(e["t_start"] < e["t_end"] == e["t"] for e in events)
+    assert all(e["t_start"] < e["t_end"] == e["t"] for e in captions)
 
 
 def test_a_missing_file_is_one_line_and_exit_2(tmp_path):
@@ -112,7 +120,9 @@ def test_a_truncated_video_keeps_the_events_before_the_damage(scene_video, tmp_p
     assert len(error_lines) == 1 and "cut.mp4" in error_lines[0] and "truncated" in error_lines[0]
     assert "Traceback" not in result.stderr
     events = read_events(events_out)
-    assert len(events) >= 3 and events[0]["reason"] == "start"  # start + changes at 6 s and 12 s survive
+    captions = captions_of(events)
+    assert len(captions) >= 3 and captions[0]["reason"] == "start"  # start + changes at 6 s and 12 s survive
+    assert events[-1]["type"] == "status" and events[-1]["state"] == "error" and "truncated" in events[-1]["detail"]
 
 
 def test_a_bad_config_key_is_named(scene_video, tmp_path):
@@ -132,7 +142,7 @@ def test_an_unwritable_events_file_is_named(scene_video, tmp_path):
 def test_run_paces_a_file_and_prints_captions_as_they_come(photos, tmp_path):
     video = tmp_path / "two.mp4"
     write_video(video, [Shot(photos["chelsea"], 3.0), Shot(photos["coffee"], 3.0)], size=(320, 180))
-    result = jepa_stream("run", "--source", video, "--events-out", tmp_path / "e.jsonl")
+    result = jepa_stream("run", "--source", video, "--events-out", tmp_path / "e.jsonl", "--no-feed")
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 2 and "start" in lines[0] and "change" in lines[1]
