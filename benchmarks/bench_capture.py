@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from streamer.capture import BufferPolicy, CaptureThread  # noqa: E402
 from streamer.capture_config import CaptureConfig  # noqa: E402
 from streamer.frames import Frame  # noqa: E402
-from streamer.live import frame_to_rgb  # noqa: E402
+from streamer.sources import frame_to_rgb  # noqa: E402
 from streamer.multicapture import MultiCapture  # noqa: E402
 from streamer.source_spec import SourceKind, SourceSpec  # noqa: E402
 from streamer.sources import RateSampler, VideoFileSource  # noqa: E402

@@ -1,6 +1,6 @@
 """Live sources, one connection each: network streams through PyAV, webcams through OpenCV.
 
-Exports :class:`StreamSource`, :class:`WebcamSource`, :class:`MediaClock` and :func:`frame_to_rgb`.
+Exports :class:`StreamSource`, :class:`WebcamSource` and :class:`MediaClock`.
 
 A live source is one connection: :meth:`open` connects (raising :class:`SourceError` with a
 one-line reason), :meth:`frames` yields sampled frames until the peer hangs up (it returns) or
@@ -22,22 +22,12 @@ import numpy as np
 from streamer.capture_config import RtspTransport
 from streamer.frames import Frame
 from streamer.source_spec import redact
-from streamer.sources import RateSampler, SourceError, _reason
+from streamer.sources import RateSampler, SourceError, _reason, frame_to_rgb
 
-__all__ = ["MediaClock", "StreamSource", "WebcamSource", "frame_to_rgb"]
+__all__ = ["MediaClock", "StreamSource", "WebcamSource"]
 
 # When a stream states no frame rate, a frame without a timestamp is placed this far after the last.
 _FALLBACK_FPS = 25.0
-
-
-def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
-    """``vf`` as RGB ``uint8`` ``(H, W, 3)``, scaled so its longer side is at most ``max_side`` (0: as is)."""
-    w, h = vf.width, vf.height
-    if max_side and max(w, h) > max_side:
-        scale = max_side / max(w, h)
-        w, h = max(2, round(w * scale)), max(2, round(h * scale))
-        return vf.to_ndarray(format="rgb24", width=w, height=h)
-    return vf.to_ndarray(format="rgb24")
 
 
 class MediaClock:

@@ -1,6 +1,7 @@
 """Video sources: decoded, timestamped, sampled frames from a file through PyAV.
 
-Exports :class:`SourceError`, :class:`RateSampler` and :class:`VideoFileSource`.
+Exports :class:`SourceError`, :class:`RateSampler`, :class:`VideoFileSource` and
+:func:`frame_to_rgb`.
 
 Sampling happens here, at the edge: frames the pipeline will not look at are decoded (H.264
 needs them) but never converted to RGB, which is most of the cost of a 25 fps stream analysed
@@ -19,7 +20,7 @@ import numpy as np
 
 from streamer.frames import Frame
 
-__all__ = ["SourceError", "RateSampler", "VideoFileSource"]
+__all__ = ["SourceError", "RateSampler", "VideoFileSource", "frame_to_rgb"]
 
 # A stream that stops this much earlier than its container says was cut short.
 _TRUNCATION_TOLERANCE_S = 1.0
@@ -116,7 +117,7 @@ class VideoFileSource:
                     pts = last_pts + period
                 last_pts = pts
                 if sampler.keep(pts):
-                    yield Frame(self.source_id, index, pts, time.time(), self._to_rgb(vf))
+                    yield Frame(self.source_id, index, pts, time.time(), frame_to_rgb(vf, self.max_side))
         except av.FFmpegError as exc:
             where = f" at {max(last_pts, 0.0):.2f} s" if index >= 0 else ""
             raise SourceError(f"{self.path}: damaged or truncated video{where} ({_reason(exc)})") from None
@@ -127,18 +128,20 @@ class VideoFileSource:
                 f"{self.path}: truncated video: frames end at {last_pts + period:.2f} s of {self.duration:.2f} s"
             )
 
-    def _to_rgb(self, vf: av.VideoFrame) -> np.ndarray:
-        w, h = vf.width, vf.height
-        if self.max_side and max(w, h) > self.max_side:
-            scale = self.max_side / max(w, h)
-            w, h = max(2, round(w * scale)), max(2, round(h * scale))
-            return vf.to_ndarray(format="rgb24", width=w, height=h)
-        return vf.to_ndarray(format="rgb24")
-
     def close(self) -> None:
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
+    """``vf`` as RGB ``uint8`` ``(H, W, 3)``, scaled so its longer side is at most ``max_side`` (0: as is)."""
+    w, h = vf.width, vf.height
+    if max_side and max(w, h) > max_side:
+        scale = max_side / max(w, h)
+        w, h = max(2, round(w * scale)), max(2, round(h * scale))
+        return vf.to_ndarray(format="rgb24", width=w, height=h)
+    return vf.to_ndarray(format="rgb24")
 
 
 def _reason(exc: av.FFmpegError) -> str:
