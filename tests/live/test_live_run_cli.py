@@ -1,0 +1,112 @@
+"""`jepa-stream run` on real RTSP cameras and a file at once, through a camera restart.
+
+Everything is real: two RTSP servers on 127.0.0.1, the packaged models, the WebSocket feed with
+its durable log, and a `jepa-stream subscribe` client in another process.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rtsp_kit import wait_for
+from testlimits import TIMEOUT_S
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    return [json.loads(line) for line in lines if line.endswith("}")]
+
+
+@pytest.fixture
+def short_file(tmp_path, photos):
+    from streamer.testvideo import Shot, write_video
+
+    path = tmp_path / "clip.mp4"
+    write_video(path, [Shot(photos["rocket"], 3.0), Shot(photos["camera"], 3.0)], size=(320, 180))
+    return path
+
+
+def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, tmp_path):
+    cam0, cam1 = rtsp_factory("/cam0"), rtsp_factory("/cam1")
+    config = tmp_path / "run.yaml"
+    config.write_text(
+        "capture:\n  backoff_initial_s: 0.2\n  backoff_max_s: 1.0\n  stall_timeout_s: 3.0\n  read_timeout_s: 2.0\n"
+        f"feed:\n  log:\n    path: {tmp_path / 'events.sqlite'}\n"
+    )
+    events_out = tmp_path / "events.jsonl"
+    analyzer = subprocess.Popen(
+        [sys.executable, "-m", "pipelines.cli", "run", "--config", str(config), "--port", "0",
+         "--events-out", str(events_out),
+         "--source", f"cam0={cam0.url}", "--source", f"cam1={cam1.url}", "--source", f"clip={short_file}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    subscriber = None
+    try:
+        url = None
+        deadline = time.monotonic() + TIMEOUT_S
+        while url is None and time.monotonic() < deadline:
+            line = analyzer.stderr.readline()
+            match = re.search(r"serving events on (ws://\S+)", line)
+            url = match.group(1) if match else None
+        assert url, "the feed did not start"
+        subscriber = subprocess.Popen(
+            [sys.executable, "-m", "pipelines.cli", "subscribe", url, "--from-seq", "0"],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        )
+
+        def captions(source):
+            return [e for e in read_jsonl(events_out) if e["type"] == "caption" and e["source"] == source]
+
+        def states(source):
+            return [e["state"] for e in read_jsonl(events_out) if e["type"] == "status" and e["source"] == source]
+
+        wait_for(lambda: captions("cam0") and captions("cam1"), 2 * TIMEOUT_S, "captions from both cameras")
+        wait_for(lambda: "ended" in states("clip"), 2 * TIMEOUT_S, "the file to play to its end")
+        before = captions("cam0")[-1]["t"]
+
+        cam0.stop()
+        wait_for(lambda: "reconnecting" in states("cam0"), TIMEOUT_S, "cam0 to notice the outage")
+        cam0.start()
+        wait_for(lambda: states("cam0").count("connected") >= 2, TIMEOUT_S, "cam0 to reconnect")
+        wait_for(lambda: captions("cam0")[-1]["t"] > before, 2 * TIMEOUT_S, "a caption from cam0 after the restart")
+
+        analyzer.send_signal(signal.SIGTERM)
+        stopped = time.monotonic()
+        out, err = analyzer.communicate(timeout=TIMEOUT_S)
+        assert time.monotonic() - stopped < 4.0
+        assert analyzer.returncode == 0, err
+    finally:
+        if analyzer.poll() is None:
+            analyzer.kill()
+            analyzer.wait()
+
+    events = read_jsonl(events_out)
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))
+    for source in ("cam0", "cam1", "clip"):
+        mine = [e for e in events if e["type"] == "caption" and e["source"] == source]
+        assert mine and mine[0]["reason"] == "start", source
+        ts = [e["t"] for e in mine]
+        assert ts == sorted(ts), f"{source}: media time went backwards"
+    cam0_states = [e["state"] for e in events if e["type"] == "status" and e["source"] == "cam0"]
+    assert cam0_states[0] == "connected" and "disconnected" in cam0_states and cam0_states.count("connected") >= 2
+    assert {"cam0:", "cam1:", "clip:"} <= {line.split()[0] for line in out.splitlines() if "analysed in" in line}
+
+    # The WebSocket subscriber, resuming from seq 0 in another process, saw exactly the same events.
+    time.sleep(0.5)
+    subscriber.send_signal(signal.SIGINT)
+    received, _ = subscriber.communicate(timeout=TIMEOUT_S)
+    feed = [json.loads(line) for line in received.splitlines() if line.startswith("{")]
+    assert [e["seq"] for e in feed] == seqs
+    assert feed == events
