@@ -310,7 +310,7 @@ class FeedServer:
         return 0 if self._feed is None else len(self._feed.sessions)
 
     def start(self) -> None:
-        """Bind and start serving in a background thread; return once listening."""
+        """Bind and start serving in a background thread; return once listening (a server starts once)."""
         if self._thread is not None:
             raise RuntimeError("the feed server was already started")
         self._thread = threading.Thread(target=self._run, name="feed-server", daemon=True)
@@ -319,7 +319,8 @@ class FeedServer:
         if self._error is not None:
             self._thread.join()
             error, self._error = self._error, None
-            raise OSError(f"cannot serve the feed on {self.config.host}:{self.config.port}: {error}") from error
+            detail = getattr(error, "strerror", None) or error
+            raise OSError(f"cannot serve the feed on {self.config.host}:{self.config.port}: {detail}") from error
         logger.info("feed listening on %s", self.url)
 
     def stop(self) -> None:
@@ -354,7 +355,7 @@ class FeedServer:
         server = await serve(
             feed.handle, c.host, c.port, process_request=feed.check_request, compression=None,
             max_size=c.max_frame_bytes, ping_interval=c.ping_interval_s, ping_timeout=c.ping_timeout_s,
-            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, max_queue=16,
+            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes,
         )
         self._port = server.sockets[0].getsockname()[1]
         feed.last_seq = self.bus.add_sink(feed.sink)
