@@ -69,6 +69,7 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
     ``error`` and ``lagging`` messages are logged as warnings, not yielded.
     """
     wanted = [EventType(t).value for t in types]
+    sources = None if sources is None else list(sources)
     fmt = EmbeddingFormat(embedding_format)
     headers = {"Authorization": f"Bearer {token}"} if token else None
     resume = from_seq
@@ -83,7 +84,7 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                 if resume is None:
                     resume = hello["last_seq"]
                 await ws.send(json.dumps({"v": PROTOCOL_VERSION, "type": "subscribe", "types": wanted,
-                                          "sources": None if sources is None else list(sources),
+                                          "sources": sources,
                                           "from_seq": resume, "embedding_format": fmt.value}))
                 subscribed = False
                 delay = RECONNECT_INITIAL_S
@@ -108,6 +109,8 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
             if status in (401, 403):
                 raise FeedRefused(f"{url} refused the connection: HTTP {status} "
                                   f"{exc.response.body.decode(errors='replace').strip()}") from None
+            if not reconnect:
+                raise
             logger.warning("feed %s: HTTP %d; retrying in %.2f s", url, status, delay)
         except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as exc:
             if not reconnect:
