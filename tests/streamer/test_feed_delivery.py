@@ -212,20 +212,22 @@ def latencies(ws_list, count: int):
 def test_a_slow_client_does_not_delay_the_others(bus):
     n_fast, n_events = 10, 250
 
-    def pipeline():
+    def pipeline() -> float:
+        started = time.monotonic()
         for i in range(n_events):
             bus.publish(caption(i, text="x" * 500))
             bus.publish(embedding(dim=8192))  # 22 kB per message: more than the kernel buffers hold
             time.sleep(0.002)
+        return time.monotonic() - started
 
-    async def measure(server, slow: bool) -> tuple[float, list]:
+    async def measure(server, slow: bool) -> tuple[float, float, list]:
         fast = [(await open_subscribed(server.url, types=["caption"]))[0] for _ in range(n_fast)]
         if slow:  # subscribed to everything, tiny receive buffer, never reads
             sock = raw_connect(server.port, rcvbuf=4096)
             sock.sendall(masked_frame(1, b'{"type":"subscribe","types":["caption","embedding","stats","status"]}'))
         publisher = asyncio.create_task(asyncio.to_thread(pipeline))
         results = await latencies(fast, n_events)
-        await publisher
+        publishing_s = await publisher
         for ws in fast:
             await ws.close()
         pushed_back = []
@@ -235,15 +237,15 @@ def test_a_slow_client_does_not_delay_the_others(bus):
                 opcode, payload = await asyncio.to_thread(read_frame, sock)
                 pushed_back.append(json.loads(payload) if opcode == 1 else {"close": payload[:2]})
             sock.close()
-        return statistics.quantiles([x for r in results for x in r], n=20)[18], pushed_back  # p95
+        p95 = statistics.quantiles([x for r in results for x in r], n=20)[18]
+        return p95, publishing_s, pushed_back
 
     async def main():
         with running(bus, client_queue=32) as server:
-            baseline, _ = await measure(server, slow=False)
-            with_slow, pushed_back = await measure(server, slow=True)
-        return baseline, with_slow, pushed_back
+            return await measure(server, slow=False), await measure(server, slow=True)
 
-    baseline, with_slow, pushed_back = asyncio.run(main())
+    (baseline, publishing_base, _), (with_slow, publishing_slow, pushed_back) = asyncio.run(main())
+    assert publishing_slow < 3 * publishing_base + 0.5, "the pipeline never waits for a client"
     assert pushed_back[-1].get("type") == "lagging" or pushed_back[-1]["close"] == b"\x0f\xa0", pushed_back[-1]
     assert with_slow < 5 * baseline + 0.05, f"p95 {with_slow * 1e3:.1f} ms with a slow client, {baseline * 1e3:.1f} ms without"
 
