@@ -13,6 +13,9 @@ them), then measures:
   settings; p50/p99 of (receive time - event ``wall_time``) over every
   delivery.
 
+The subscribers' process shares the machine with the server: on a 2-core box
+the figures are a lower bound on what the server alone can do.
+
 Usage: ``python benchmarks/bench_fanout.py [--subscribers 1 10 100 200] [--out FILE]``.
 Prints a table and, with ``--out``, writes the figures as JSON.
 """
@@ -27,7 +30,6 @@ import os
 import platform
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
