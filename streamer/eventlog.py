@@ -43,6 +43,9 @@ class EventLogConfig:
         It defaults to 7 days. ``None`` keeps events of any age.
     retention_max_events: At most this many events are kept; the oldest go first.
         It defaults to 1,000,000 (a few hundred MB). ``None`` keeps any number.
+    retention_max_bytes: The oldest events go until the database's used pages
+        take at most this many bytes (the file itself does not shrink; SQLite
+        reuses the freed pages). It defaults to 1 GiB. ``None``: no size bound.
     fsync: Whether each append is flushed to disk before the event is broadcast
         (SQLite ``synchronous=FULL``). It defaults to True. False
         (``synchronous=NORMAL``) survives a process crash but not a power cut.
@@ -51,6 +54,7 @@ class EventLogConfig:
     path: str = "out/events.sqlite"
     retention_max_age_s: float | None = 7 * 24 * 3600.0
     retention_max_events: int | None = 1_000_000
+    retention_max_bytes: int | None = 1 << 30
     fsync: bool = True
 
     def __post_init__(self) -> None:
@@ -58,10 +62,10 @@ class EventLogConfig:
             raise ValueError(f"event log path must be a non-empty string, got {self.path!r}")
         if self.retention_max_age_s is not None and not self.retention_max_age_s > 0:
             raise ValueError(f"event log retention_max_age_s must be > 0 or null, got {self.retention_max_age_s!r}")
-        if self.retention_max_events is not None and (
-                type(self.retention_max_events) is not int or self.retention_max_events < 1):
-            raise ValueError(f"event log retention_max_events must be an integer >= 1 or null, "
-                             f"got {self.retention_max_events!r}")
+        for name in ("retention_max_events", "retention_max_bytes"):
+            value = getattr(self, name)
+            if value is not None and (type(value) is not int or value < 1):
+                raise ValueError(f"event log {name} must be an integer >= 1 or null, got {value!r}")
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Any]) -> "EventLogConfig":
@@ -157,6 +161,29 @@ class EventLog:
                 removed += self._db.execute(
                     "DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC LIMIT 1 OFFSET ?)",
                     (self.config.retention_max_events,)).rowcount
+            if self.config.retention_max_bytes is not None:
+                removed += self._prune_to_bytes(self.config.retention_max_bytes)
+        return removed
+
+    def used_bytes(self) -> int:
+        """Bytes of the database's pages that hold data (what ``retention_max_bytes`` bounds)."""
+        with self._lock:
+            return self._used_bytes()
+
+    def _used_bytes(self) -> int:
+        page_size, pages, free = (self._db.execute(f"PRAGMA {name}").fetchone()[0]
+                                  for name in ("page_size", "page_count", "freelist_count"))
+        return (pages - free) * page_size
+
+    def _prune_to_bytes(self, max_bytes: int) -> int:
+        """Delete the oldest events, a twentieth of them at a time, until the used pages fit."""
+        removed = 0
+        while self._used_bytes() > max_bytes:
+            count = self._db.execute("SELECT COUNT(*) FROM events").fetchone()[0]
+            if count == 0:
+                break
+            removed += self._db.execute("DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY seq LIMIT ?)",
+                                        (max(1, count // 20),)).rowcount
         return removed
 
     def close(self) -> None:

@@ -62,6 +62,18 @@ def test_retention_by_count_keeps_the_newest(tmp_path):
     assert (log.first_seq, log.last_seq) == (5, 7)
 
 
+def test_retention_by_size_keeps_the_newest_within_the_bound(tmp_path):
+    log = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_bytes=None, fsync=False))
+    for seq in range(1, 2001):
+        log.append(seq, "caption", "cam0", 2e9, json.dumps({"seq": seq, "text": "x" * 1000}))
+    assert log.used_bytes() > 2_000_000
+    bounded = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_bytes=500_000))
+    assert bounded.used_bytes() <= 500_000, "opening the log applies retention"
+    kept = bounded.read_after(0, limit=5000)
+    assert 200 < len(kept) < 500 and kept[-1]["seq"] == 2000 == bounded.last_seq
+    assert [e["seq"] for e in kept] == list(range(2001 - len(kept), 2001)), "the oldest went first"
+
+
 def test_retention_by_age_never_lowers_the_last_seq(tmp_path):
     config = EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_age_s=100.0)
     log = EventLog(config)
@@ -83,6 +95,8 @@ def test_config_rejects_unknown_keys_and_bad_values_naming_them():
         EventLogConfig(retention_max_events=0)
     with pytest.raises(ValueError, match="retention_max_age_s"):
         EventLogConfig(retention_max_age_s=-1)
+    with pytest.raises(ValueError, match="retention_max_bytes must be an integer >= 1 or null"):
+        EventLogConfig(retention_max_bytes=1.5)
 
 
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
