@@ -104,8 +104,9 @@ def load_schema(name: str) -> dict:
 class Outgoing:
     """One event ready to send: serialized once, shared by every subscriber.
 
-    ``seq`` is None for ephemeral types. ``binary`` is the binary embedding
-    frame (embeddings only).
+    ``seq`` is None for ephemeral types. ``text`` is the JSON message and
+    ``utf8`` the same, encoded once for every connection that sends it.
+    ``binary`` is the binary embedding frame (embeddings only).
     """
 
     type: EventType
@@ -113,6 +114,7 @@ class Outgoing:
     seq: int | None
     wall_time: float | None
     text: str
+    utf8: bytes
     binary: bytes | None = None
 
 
@@ -190,7 +192,7 @@ def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{kind.value} event is not JSON-serializable: {exc}") from None
     wall_time = message.get("wall_time")
-    return Outgoing(kind, message["source"], seq, wall_time, text, binary)
+    return Outgoing(kind, message["source"], seq, wall_time, text, text.encode(), binary)
 
 
 def decode_embedding_frame(frame: bytes) -> tuple[dict, np.ndarray]:

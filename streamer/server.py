@@ -156,7 +156,7 @@ class _Session:
                     if item.binary is not None and self.sub.embedding_format is EmbeddingFormat.BINARY:
                         await self.ws.send(item.binary)
                     else:
-                        await self.ws.send(item.text)
+                        await self.ws.send(item.utf8, text=True)
         except ConnectionClosed:
             pass
 
