@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # feedkit
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # testlimits
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project
 
 from feedkit import caption  # noqa: E402
 from streamer.bus import EventBus  # noqa: E402

@@ -1,7 +1,7 @@
 """Helpers for the event-feed tests: event factories, a running server, socket helpers.
 
-Every network test uses real sockets on 127.0.0.1 only. Waits scale from
-``TIMEOUT_S`` (set ``JEPA_TEST_TIMEOUT_SCALE`` on a slow machine).
+Every network test uses real sockets on 127.0.0.1 only. Every wait is bounded
+by the suite's one timeout constant (``tests/testlimits.py``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from websockets.asyncio.client import connect
 from streamer.bus import EventBus
 from streamer.server import FeedServer
 from streamer.server_config import ServerConfig
+from testlimits import TIMEOUT_S
 
-#: The one timeout every wait in these tests derives from (seconds).
-TIMEOUT_S = 10.0 * float(os.environ.get("JEPA_TEST_TIMEOUT_SCALE", "1"))
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "streamer" / "schemas"
 
 
