@@ -19,6 +19,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pipelines.baseline import add_baseline_options, attach_baselines
+from pipelines.bench import add_bench_command
 from pipelines.config import Config, ConfigError, load_config
 from pipelines.progress import Progress
 from pipelines.runner import RunSummary, run_sources
@@ -62,6 +64,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--event-log", metavar="FILE", help="also append the events to this durable SQLite log")
     replay.add_argument("--quiet", action="store_true", help="print only the summary, not each caption")
     replay.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON here")
+    add_baseline_options(replay)
     replay.set_defaults(handler=_cmd_replay)
 
     run = sub.add_parser(
@@ -83,9 +86,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--token", help=f"feed auth token (default: ${TOKEN_ENV})")
     run.add_argument("--no-feed", action="store_true", help="do not serve the WebSocket feed")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
+    add_baseline_options(run)
     run.set_defaults(handler=_cmd_run)
 
     add_subscribe_parser(sub).set_defaults(handler=run_subscribe)
+    add_bench_command(sub)
     return parser
 
 
@@ -127,6 +132,7 @@ def _analyse(
 
     models = build_models(config.model)
     pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
+    pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
     sink = None
     if args.events_out:
         try:
@@ -136,6 +142,7 @@ def _analyse(
     with contextlib.ExitStack() as stack, _event_log(log_config) as log:
         if sink:
             stack.callback(sink.close)
+        stack.callback(finish_baseline)
         bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
 
         def to_outputs(out) -> None:

@@ -1,0 +1,152 @@
+"""The bench's outputs beside ``report.json``: a Markdown table and the timeline figure.
+
+Exports :func:`summary_lines`, :func:`write_markdown` and :func:`write_timeline`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+__all__ = ["summary_lines", "write_markdown", "write_timeline"]
+
+# Videos drawn in timeline.png (one row each); more are listed in report.md only.
+MAX_TIMELINE_ROWS = 8
+
+
+def _f(v, fmt="{:.3g}") -> str:
+    return "–" if v is None else fmt.format(v)
+
+
+def summary_lines(report: dict) -> list[str]:
+    """A few lines for the terminal."""
+    lines = []
+    for name, s in report["strategies"].items():
+        lines.append(
+            f"{name:>16}: {s['decodes']:5d} decodes ({s['decode_rate_hz']:.3f} Hz)  P {_f(s.get('precision'))}  "
+            f"R {_f(s.get('recall'))}  F1 {_f(s.get('f1'))}  lag {_f(s.get('lag_s'))} s"
+        )
+    sel = report["strategies"]["selective"]
+    lines.append(
+        f"selective: {_f(report['decode_reduction'])}x fewer decodes than uniform 1 Hz; per-sample step "
+        f"p95 {_f(sel['step_ms']['p95'])} ms; {_f(report['realtime_factor'])}x real time"
+    )
+    b = report.get("baseline_vlm")
+    if b:
+        lines.append(
+            f"baseline VLM ({b['weights']} weights{'; ' + b['note'] if b['note'] else ''}): "
+            f"{_f(b['per_caption_ms'], '{:.0f}')} ms per caption; selective is {_f(b['selective_cheaper_per_caption'])}x cheaper per caption"
+        )
+    return lines
+
+
+def write_markdown(report: dict, path: Path) -> None:
+    out = ["# jepa-stream bench", ""]
+    m = report["machine"]
+    out += [
+        f"Profile `{report['profile']}` ({report['encoder']}); {m['cpus']} CPUs, {m['torch_threads']} torch threads, "
+        f"load average {m['loadavg_start']} → {m['loadavg_end']}.",
+        f"{report['media_s']:.1f} s of video in {report['wall_s']:.1f} s: **{_f(report['realtime_factor'])}× real time**; "
+        f"**{_f(report['decode_reduction'])}× fewer decodes** than uniform 1 Hz.",
+        "",
+        "A decision matches a true boundary when it comes between 1 s before and 2 s after it (one-to-one); "
+        "start captions and heartbeats are not boundary claims. `ward_offline` sees the whole video "
+        "(non-causal upper bound, same decode budget as `selective`). Latency in ms.",
+        "",
+        "| strategy | decodes | rate Hz | precision | recall | F1 | lag s | encode p50/p95 | predict p50/p95 | decode p50/p95 | total p50/p95/p99 |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, s in report["strategies"].items():
+        lat = s["latency_ms"]
+
+        def pp(stage, qs=("p50", "p95")):
+            return " / ".join(_f(lat.get(stage, {}).get(q)) for q in qs)
+
+        out.append(
+            f"| {name} | {s['decodes']} | {s['decode_rate_hz']:.3f} | {_f(s.get('precision'))} | {_f(s.get('recall'))} | "
+            f"{_f(s.get('f1'))} | {_f(s.get('lag_s'))} | {pp('encode')} | {pp('predict')} | {pp('decode')} | {pp('total', ('p50', 'p95', 'p99'))} |"
+        )
+    sel = report["strategies"]["selective"]
+    out += ["", f"Selective per-sample step (encode + predict + drift): p50 {_f(sel['step_ms']['p50'])}, "
+            f"p95 {_f(sel['step_ms']['p95'])}, p99 {_f(sel['step_ms']['p99'])} ms; a caption costs "
+            f"{_f(sel['caption_total_ms_p50'])} ms (p50, its clip's step plus the decode)."]
+    b = report.get("baseline_vlm")
+    if b:
+        out += [
+            "",
+            "## Baseline VLM",
+            "",
+            f"- weights: **{b['weights']}** ({b['source']}){' — ' + b['note'] if b['note'] else ''}",
+            f"- {b['parameters']:,} parameters; {b['max_new_tokens']} new tokens per caption; {b['image_tokens_per_frame']} image tokens per frame",
+            f"- per caption: p50 {_f(b['latency_ms']['total']['p50'], '{:.0f}')} ms (prefill {_f(b['latency_ms']['prefill']['p50'], '{:.0f}')}, "
+            f"decode {_f(b['latency_ms']['decode']['p50'], '{:.0f}')}), timed on {b['captions_timed']} clips",
+            f"- captioning every clip ({b['decodes']}) would take {_f(b['compute_s_every_clip'])} s of compute; "
+            f"keeps up with the stream: {b['keeps_up_with_stream']} (live coverage {_f(b['live_clip_coverage'])} of clips)",
+            f"- the selective path is **{_f(b['selective_cheaper_per_caption'])}× cheaper per caption** and "
+            f"{_f(b['selective_cheaper_whole_stream'])}× cheaper over the whole stream",
+        ]
+    out += ["", "## Videos", ""]
+    for v in report["videos"]:
+        s = v["strategies"]
+        gt = v["ground_truth"]["boundaries"] if v["ground_truth"] else "none"
+        out += [
+            f"### {v['name']}",
+            "",
+            f"`{v['video']}`: {v['media_s']:.1f} s, {v['clips']} clips, {_f(v['realtime_factor'])}× real time, "
+            f"decode reduction {_f(v['decode_reduction'])}×; true boundaries {gt}",
+            "",
+            "| strategy | decodes | precision | recall | F1 | lag s |",
+            "|---|---|---|---|---|---|",
+            *[f"| {n} | {x['decodes']} | {_f(x.get('precision'))} | {_f(x.get('recall'))} | {_f(x.get('f1'))} | {_f(x.get('lag_s'))} |" for n, x in s.items()],
+            "",
+            "Selective captions: " + "; ".join(f"{c['t']:.1f} s {c['reason']} ({c['drift']:.2f}) {c['text']}" for c in v["captions"]),
+            "",
+        ]
+    path.write_text("\n".join(out) + "\n")
+
+
+def write_timeline(traces, reports: list[dict], path: Path) -> None:
+    """Drift over time with the enter/exit thresholds, each strategy's decodes and the true boundaries."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = list(zip(traces, reports))[:MAX_TIMELINE_ROWS]
+    fig, axes = plt.subplots(len(rows), 1, figsize=(14, 3.2 * len(rows)), squeeze=False)
+    for ax, (trace, rep) in zip(axes[:, 0], rows):
+        t = trace.times
+        ax.plot(t, trace.drift, color="tab:blue", lw=1.2, label="drift (selective)")
+        ax.step(t, trace.enter, where="post", color="tab:red", lw=0.9, ls="--", label="enter threshold")
+        ax.step(t, trace.exit, where="post", color="tab:orange", lw=0.9, ls=":", label="exit threshold")
+        top = max([0.3, *trace.drift, *trace.enter]) * 1.15
+        if trace.truth:
+            for i, b in enumerate(trace.truth["boundaries"]):
+                ax.axvline(b, color="tab:green", lw=1.5, alpha=0.6, label="true boundary" if i == 0 else None)
+        marks = {"start": "s", "change": "v", "heartbeat": "D"}
+        for reason, marker in marks.items():
+            xs = [c["t"] for c in trace.captions if c["reason"] == reason]
+            if xs:
+                ax.scatter(xs, [top * 0.95] * len(xs), marker=marker, color="tab:red", zorder=3, label=f"selective {reason}")
+        u = rep["strategies"].get("uniform_1hz")
+        if u:
+            from pipelines.reference import uniform_picks
+            import numpy as np
+
+            xs = [p.t for p in uniform_picks(np.asarray(t), 1.0)]
+            ax.scatter(xs, [top * 0.05] * len(xs), marker="|", color="grey", label="uniform 1 Hz decode")
+        wb = [s for s, _ in rep.get("ward_segments", [])[1:]]
+        if wb:
+            ax.scatter(wb, [top * 0.85] * len(wb), marker="x", color="tab:purple", zorder=3, label="offline Ward boundary")
+        ax.set_ylim(0, top)
+        ax.set_xlim(0, max(t[-1] if t else 1.0, 1.0))
+        ax.set_ylabel("1 − cos")
+        s = rep["strategies"]["selective"]
+        ax.set_title(
+            f"{trace.name}: selective {s['decodes']} decodes (R {_f(s.get('recall'))}, P {_f(s.get('precision'))}), "
+            f"uniform 1 Hz {rep['strategies'].get('uniform_1hz', {}).get('decodes', '–')}"
+        )
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, borderaxespad=0.0)
+    axes[-1, 0].set_xlabel("media time (s)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
