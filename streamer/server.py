@@ -344,6 +344,8 @@ class FeedServer:
             else:
                 logger.exception("feed server failed")
         finally:
+            if self._feed is not None:  # also when the loop failed: publishing must never hit a closed loop
+                self.bus.remove_sink(self._feed.sink)
             self._ready.set()
             loop.close()
 
