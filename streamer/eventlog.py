@@ -43,19 +43,19 @@ class EventLogConfig:
         It defaults to 7 days. ``None`` keeps events of any age.
     retention_max_events: At most this many events are kept; the oldest go first.
         It defaults to 1,000,000 (a few hundred MB). ``None`` keeps any number.
-    retention_max_bytes: The oldest events go until the database's used pages
-        take at most this many bytes (the file itself does not shrink; SQLite
-        reuses the freed pages). It defaults to 1 GiB. ``None``: no size bound.
     fsync: Whether each append is flushed to disk before the event is broadcast
         (SQLite ``synchronous=FULL``). It defaults to True. False
         (``synchronous=NORMAL``) survives a process crash but not a power cut.
+    retention_max_bytes: The oldest events go until the database's used pages
+        take at most this many bytes (the file itself does not shrink; SQLite
+        reuses the freed pages). It defaults to 1 GiB. ``None``: no size bound.
     """
 
     path: str = "out/events.sqlite"
     retention_max_age_s: float | None = 7 * 24 * 3600.0
     retention_max_events: int | None = 1_000_000
-    retention_max_bytes: int | None = 1 << 30
     fsync: bool = True
+    retention_max_bytes: int | None = 1 << 30
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
