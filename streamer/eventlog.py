@@ -38,7 +38,8 @@ CREATE INDEX IF NOT EXISTS events_wall_time ON events (wall_time);
 class EventLogConfig:
     """Where the log lives and how much it keeps.
 
-    path: SQLite file; its folder is created. Defaults to ``out/events.sqlite``.
+    path: SQLite file (``~`` is expanded); its folder is created. Defaults to
+        ``out/events.sqlite``.
     retention_max_age_s: Events older than this (by ``wall_time``) are removed.
         It defaults to 7 days. ``None`` keeps events of any age.
     retention_max_events: At most this many events are kept; the oldest go first.
@@ -87,9 +88,10 @@ class EventLog:
 
     def __init__(self, config: EventLogConfig) -> None:
         self.config = config
-        Path(config.path).parent.mkdir(parents=True, exist_ok=True)
+        path = Path(config.path).expanduser()
+        path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(config.path, check_same_thread=False, isolation_level=None)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
                 raise ValueError(f"cannot use WAL mode on event log {config.path} (got {mode})")
