@@ -2,15 +2,17 @@
 
 Everything here takes values and returns values: event dicts become wire
 messages, and client text becomes a :class:`Subscription` or a
-:class:`ProtocolError`. The per-client limits are in :mod:`streamer.limits`. The bus and the server wrap these rules around sockets and threads;
+:class:`ProtocolError`. The per-client limits are in :mod:`streamer.limits`.
+The bus and the server wrap these rules around threads and sockets;
 ``docs/PROTOCOL.md`` describes them for client authors.
 
-Exports: ``PROTOCOL_VERSION``, ``TOKEN_ENV``, ``EventType``, ``LOGGED_TYPES``,
-``EmbeddingFormat``, ``ErrorReason``, ``CloseCode``, ``ProtocolError``,
-``Subscription``, ``Outgoing``, ``dumps``, ``event_type``, ``prepare_event``, ``parse_client_message``,
+Exports: ``PROTOCOL_VERSION``, ``TOKEN_ENV``, ``EMBEDDING_FRAME_MAGIC``,
+``EventType``, ``LOGGED_TYPES``, ``EmbeddingFormat``, ``ErrorReason``,
+``CloseCode``, ``ProtocolError``, ``Subscription``, ``Outgoing``, ``dumps``,
+``event_type``, ``prepare_event``, ``parse_client_message``,
 ``hello_message``, ``subscribed_message``, ``error_message``,
-``lagging_message``, ``encode_embedding_frame``, ``decode_embedding_frame``,
-``embedding_array``, ``load_schema``.
+``lagging_message``, ``decode_embedding_frame``, ``embedding_array``,
+``load_schema``.
 """
 
 from __future__ import annotations
@@ -172,7 +174,7 @@ def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
     if not isinstance(event.get("source"), str) or not event.get("source"):
         raise ValueError(f"{kind.value} event field source must be a non-empty string")
     message = {k: v for k, v in event.items() if k != "seq"}
-    binary = None
+    half = None
     if kind is EventType.EMBEDDING:
         if "embedding" not in message:
             raise ValueError("embedding event is missing field embedding (a 1-D numpy array)")
@@ -180,15 +182,16 @@ def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
         if vector.ndim != 1 or vector.size == 0 or not np.issubdtype(vector.dtype, np.floating):
             raise ValueError(f"embedding must be a non-empty 1-D float array, got {vector.dtype} {vector.shape}")
         half = vector.astype("<f2")
-        message.update(dim=int(half.size), dtype="float16")
-        header = dumps(message).encode()
-        binary = _FRAME_PREFIX.pack(EMBEDDING_FRAME_MAGIC, len(header)) + header + half.tobytes()
-        message["data"] = base64.b64encode(half.tobytes()).decode("ascii")
+        message.update(dim=int(half.size), dtype="float16", data=base64.b64encode(half.tobytes()).decode("ascii"))
     _check_fields(message, kind)
     if seq is not None:
         message = {"v": message["v"], "type": message["type"], "seq": seq, **message}
     try:
         text = dumps(message)
+        binary = None
+        if half is not None:
+            header = dumps({k: v for k, v in message.items() if k != "data"}).encode()
+            binary = _FRAME_PREFIX.pack(EMBEDDING_FRAME_MAGIC, len(header)) + header + half.tobytes()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{kind.value} event is not JSON-serializable: {exc}") from None
     wall_time = message.get("wall_time")

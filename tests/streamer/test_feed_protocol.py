@@ -86,6 +86,7 @@ def test_embedding_becomes_float16_base64_and_an_identical_binary_frame():
     ({**caption(1), "drift": float("nan")}, "not JSON-serializable"),
     ({**caption(1), "source": ""}, "source must be a non-empty string"),
     ({**embedding(), "embedding": np.zeros((2, 3))}, "1-D float array"),
+    ({**embedding(), "t": float("inf")}, "embedding event is not JSON-serializable"),
 ])
 def test_bad_pipeline_events_are_refused_naming_the_problem(event, message):
     with pytest.raises(ValueError, match=message):
