@@ -6,7 +6,7 @@ Exports: ``ServerConfig``, ``is_loopback``.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 from .protocol import TOKEN_ENV
@@ -61,7 +61,7 @@ class ServerConfig:
 
     host: str = "127.0.0.1"
     port: int = 8765
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in logs or tracebacks
     allowed_origins: tuple[str, ...] = ()
     max_connections: int = 256
     max_message_bytes: int = 4096
