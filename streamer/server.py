@@ -305,6 +305,11 @@ class FeedServer:
         return f"ws://{host}:{self.port}/"
 
     @property
+    def running(self) -> bool:
+        """Whether the server thread is alive (between ``start()`` and the end of ``stop()``)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
     def connections(self) -> int:
         """Open client connections (read from another thread: a snapshot)."""
         return 0 if self._feed is None else len(self._feed.sessions)
@@ -325,7 +330,7 @@ class FeedServer:
 
     def stop(self) -> None:
         """Close all connections (1001), stop the loop and join the thread (idempotent)."""
-        if self._thread is None or self._loop is None or not self._thread.is_alive():
+        if not self.running or self._loop is None:
             return
         if self._feed is not None:
             self.bus.remove_sink(self._feed.sink)  # no event reaches the loop from now on

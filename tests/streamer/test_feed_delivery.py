@@ -188,13 +188,13 @@ def test_a_new_server_over_the_same_log_keeps_history_and_seq(log_config):
     asyncio.run(main())
 
 
-def test_stop_joins_quickly_even_with_a_client_that_never_reads(bus):
+def test_stop_joins_within_2_s_even_with_a_client_that_never_reads(bus):
     with running(bus) as server:
         sock = raw_connect(server.port, rcvbuf=4096)
         for _ in range(200):
             bus.publish(caption(1, text="x" * 2000))
         started = time.monotonic()
-    assert time.monotonic() - started < 2.5
+    assert time.monotonic() - started < 2.2 and not server.running
     sock.close()
 
 
