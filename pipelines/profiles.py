@@ -80,8 +80,10 @@ def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encod
     text = load_minilm()
     classes = imagenet_classes()
     p = config.predictor
-    prompts = [p.prompt.format(", ".join(c.lemmas[:2])) for c in classes]
-    class_text = cache.get(_TEXT_ENCODER_ID, prompts, lambda t: text.encode(t).numpy())
+    class_text = None
+    if p.type is PredictorType.LABEL_BRIDGE or config.decoder.imagenet_labels:
+        prompts = [p.prompt.format(", ".join(c.lemmas[:2])) for c in classes]
+        class_text = cache.get(_TEXT_ENCODER_ID, prompts, lambda t: text.encode(t).numpy())
     if p.type is PredictorType.LABEL_BRIDGE:
         if not hasattr(encoder, "class_logits"):
             raise ConfigError(f"model.predictor.type: label-bridge needs the lite ImageNet head; {encoder.name} has none")

@@ -1,0 +1,94 @@
+"""Command-line options that choose the model stack, and the ``export-onnx`` command.
+
+Exports :func:`add_model_options`, :func:`apply_model_options`, :func:`announce`,
+:func:`add_export_parser` and :func:`run_export`.
+
+``--model ID_OR_DIR`` overrides the ``vjepa2`` checkpoint (or names an exported ``.onnx`` file);
+``--backend torch|onnx`` runs the profile's network in torch or through onnxruntime (exported
+on first use into ``$XDG_CACHE_HOME/jepa-stream/onnx`` when no file is named);
+``--predictor-random`` lets the ``learned`` predictor run untrained, for latency measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from models.encoders import EncoderBackend
+from pipelines.config import Config, ConfigError, load_config
+
+__all__ = ["add_model_options", "apply_model_options", "announce", "add_export_parser", "run_export"]
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir), or an exported .onnx file")
+    group.add_argument("--backend", choices=("torch", "onnx"), help="run the encoder in torch or through onnxruntime (exported on first use)")
+    group.add_argument("--predictor-random", action="store_true", help="run the learned predictor untrained (latency only; captions are meaningless)")
+
+
+def apply_model_options(config: Config, args: argparse.Namespace) -> Config:
+    """``config`` with ``--model``, ``--backend`` and ``--predictor-random`` applied (absent options change nothing)."""
+    model, backend, random_init = getattr(args, "model", None), getattr(args, "backend", None), getattr(args, "predictor_random", False)
+    if not (model or backend or random_init):
+        return config
+    m = config.model
+    encoder, predictor = m.encoder, m.predictor
+    try:
+        if backend:
+            encoder = dataclasses.replace(encoder, backend=EncoderBackend.ONNX if backend == "onnx" else EncoderBackend(m.profile))
+        if model:
+            if m.profile == "lite" and not model.endswith(".onnx"):
+                raise ConfigError(f"--model {model}: the lite profile uses its packaged weights (a vjepa2 checkpoint needs --config configs/vjepa2.yaml)")
+            if model.endswith(".onnx") and encoder.backend is not EncoderBackend.ONNX:
+                encoder = dataclasses.replace(encoder, backend=EncoderBackend.ONNX)
+            encoder = dataclasses.replace(encoder, model=model)
+        if random_init:
+            from models.learned_predictor import PredictorType
+
+            if predictor.type is not PredictorType.LEARNED:
+                raise ConfigError("--predictor-random: the configured predictor is not the learned one")
+            predictor = dataclasses.replace(predictor, checkpoint="", random_init=True)
+        return dataclasses.replace(config, model=dataclasses.replace(m, encoder=encoder, predictor=predictor))
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"model: {exc}") from None
+
+
+def announce(models) -> None:
+    """Say on stderr which encoder runs, unless it is the default (lite in torch)."""
+    if not models.encoder.startswith("lite/torch"):
+        print(f"jepa-stream: encoder {models.encoder}", file=sys.stderr, flush=True)
+
+
+def add_export_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("export-onnx", help="export the lite or vjepa2 encoder to ONNX (dynamic batch, opset 18)")
+    p.add_argument("--config", metavar="FILE", help="YAML laid over the defaults: the profile names the network")
+    p.add_argument("--encoder", choices=("lite", "vjepa2"), help="network to export (default: the profile's)")
+    p.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir)")
+    p.add_argument("--out", metavar="FILE.onnx", help="where to write (default: the cache that --backend onnx reads)")
+    p.set_defaults(handler=run_export)
+    return p
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from models.onnx_encoder import export_for
+
+    config = load_config(args.config)
+    network = args.encoder or config.model.profile
+    encoder = config.model.encoder
+    if args.model:
+        encoder = dataclasses.replace(encoder, model=args.model)
+    if network == "vjepa2" and encoder.model.endswith(".onnx"):
+        encoder = dataclasses.replace(encoder, model="")
+    if args.out and not args.out.endswith(".onnx"):
+        raise ConfigError(f"--out {args.out}: the file name must end in .onnx")
+    try:
+        path = export_for(network, encoder, Path(args.out) if args.out else None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"export-onnx: {exc}") from None
+    print(f"{path}: {network} encoder, dynamic batch")
+    return 0
