@@ -178,6 +178,7 @@ def _analyse(
                 models.encode_frames,
                 bus.publish,
                 embeddings=serve and config.feed.embeddings,
+                stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
                 progress=progress,
             )
 

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from pipelines.economy import stats_event
 from pipelines.progress import Progress
 from pipelines.selective import ClipResult, SelectivePipeline
 from streamer.frames import EndOfStream, Frame
@@ -82,7 +83,7 @@ def run_sources(
     publish: Callable[[dict], object],
     *,
     embeddings: bool = False,
-    on_tick: Callable[[], None] | None = None,
+    stats_interval_s: float = 0.0,
     progress: Progress | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
@@ -92,19 +93,22 @@ def run_sources(
     frame ready are encoded in one ``encode_frames`` call. Caption events, and with
     ``embeddings`` one embedding event per clip, go to ``publish`` as they are made, so a
     source that fails later loses nothing already produced; its error is in its summary.
-    ``on_tick`` is called after every batch (for periodic work such as stats events).
+    Every ``stats_interval_s`` (0: never) each source publishes a ``stats`` event: its rates,
+    drops, latencies and decode economy (:func:`pipelines.economy.stats_event`).
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
     run = _Run(capture, pipelines, encode_frames, publish, embeddings)
-    started = time.monotonic()
+    started = next_stats = time.monotonic()
     interrupted = False
     try:
         while capture.active:
             run.step(capture.batch(timeout=_POLL_S))
             if progress:
                 progress.update(run.media_s(), run.captions())
-            if on_tick:
-                on_tick()
+            now = time.monotonic()
+            if stats_interval_s and now >= next_stats + stats_interval_s:
+                next_stats = now
+                run.publish_stats(wall_s=now - started)
     except KeyboardInterrupt:
         interrupted = True
     wall_s = time.monotonic() - started
@@ -146,6 +150,11 @@ class _Run:
 
     def captions(self) -> int:
         return sum(p.stats.decodes for p in self.pipelines.values())
+
+    def publish_stats(self, wall_s: float) -> None:
+        counters = self.capture.counters()
+        for sid, pipeline in self.pipelines.items():
+            self.publish(stats_event(sid, pipeline.stats, dropped_frames=counters[sid].dropped, wall_s=wall_s))
 
     def step(self, batch: list[Frame | EndOfStream]) -> None:
         frames = [item for item in batch if isinstance(item, Frame)]
