@@ -22,6 +22,7 @@ from pathlib import Path
 from pipelines.baseline import add_baseline_options, attach_baselines
 from pipelines.bench import add_bench_command
 from pipelines.config import Config, ConfigError, load_config
+from pipelines.model_options import add_export_parser, add_model_options, add_train_parser, announce, apply_model_options
 from pipelines.progress import Progress
 from pipelines.runner import RunSummary, run_sources
 from streamer.bus import EventBus
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--quiet", action="store_true", help="print only the summary, not each caption")
     replay.add_argument("--summary-json", metavar="FILE", help="also write the summary as JSON here")
     add_baseline_options(replay)
+    add_model_options(replay)
     replay.set_defaults(handler=_cmd_replay)
 
     run = sub.add_parser(
@@ -87,9 +89,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--no-feed", action="store_true", help="do not serve the WebSocket feed")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
     add_baseline_options(run)
+    add_model_options(run)
     run.set_defaults(handler=_cmd_run)
 
     add_subscribe_parser(sub).set_defaults(handler=run_subscribe)
+    add_train_parser(sub)
+    add_export_parser(sub)
     add_bench_command(sub)
     return parser
 
@@ -131,6 +136,7 @@ def _analyse(
     from pipelines.selective import SelectivePipeline
 
     models = build_models(config.model)
+    announce(models)
     pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
     pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
     sink = None
@@ -204,7 +210,7 @@ def _finish(summaries: list[RunSummary], interrupted: bool) -> int:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = apply_model_options(load_config(args.config), args)
     probe = VideoFileSource(args.video)
     probe.open_and_close()  # a missing or unreadable file is named before anything else happens
     try:
@@ -237,7 +243,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if token:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
-    config = load_config(args.config, overrides)
+    config = apply_model_options(load_config(args.config, overrides), args)
     try:
         specs = parse_sources(args.source)
     except ValueError as exc:

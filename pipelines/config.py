@@ -24,7 +24,7 @@ from typing import Any
 import yaml
 
 from models.encoders import EncoderBackend, EncoderConfig
-from models.learned_predictor import PredictorConfig, PredictorType
+from models.predictor_config import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig

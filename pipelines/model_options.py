@@ -19,7 +19,7 @@ from pathlib import Path
 from models.encoders import EncoderBackend
 from pipelines.config import Config, ConfigError, load_config
 
-__all__ = ["add_model_options", "apply_model_options", "announce", "add_export_parser", "run_export"]
+__all__ = ["add_model_options", "apply_model_options", "announce", "add_train_parser", "add_export_parser", "run_export"]
 
 
 def add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -62,6 +62,34 @@ def announce(models) -> None:
     """Say on stderr which encoder runs, unless it is the default (lite in torch)."""
     if not models.encoder.startswith("lite/torch"):
         print(f"jepa-stream: encoder {models.encoder}", file=sys.stderr, flush=True)
+
+
+def add_train_parser(sub) -> argparse.ArgumentParser:
+    """``train-predictor``; defaults are :class:`pipelines.train_predictor.TrainOptions`'s (torch loads only on use)."""
+    p = sub.add_parser("train-predictor", help="train the learned predictor on (video span, caption) pairs")
+    p.add_argument("--data", required=True, metavar="PAIRS.jsonl", help='one {"video", "start", "end", "caption"[, "split"]} per line')
+    p.add_argument("--out", default="predictor-run", metavar="DIR", help="checkpoint and token-cache folder (default ./predictor-run)")
+    p.add_argument("--config", metavar="FILE", help="YAML laid over the defaults: its profile names the (frozen) X-encoder")
+    p.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir)")
+    p.add_argument("--epochs", type=int, help="passes over the training pairs (default 20)")
+    p.add_argument("--batch-size", type=int, help="pairs per step (default 32)")
+    p.add_argument("--lr", type=float, help="AdamW learning rate (default 1e-3)")
+    p.add_argument("--loss", choices=("infonce", "siglip"), help="bidirectional InfoNCE (default) or SigLIP")
+    p.add_argument("--holdout", type=float, help="fraction held out when the data names no split (default 0.2)")
+    p.add_argument("--width", type=int, help="predictor width (default 256)")
+    p.add_argument("--depth", type=int, help="transformer layers (default 2)")
+    p.add_argument("--heads", type=int, help="attention heads (default 4)")
+    p.add_argument("--query", help='query tokens the predictor sees (default "describe the scene")')
+    p.add_argument("--seed", type=int, help="seed for the split, the order and the initial weights (default 0)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
+    p.set_defaults(handler=_run_train)
+    return p
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from pipelines.train_predictor import run_train
+
+    return run_train(args)
 
 
 def add_export_parser(sub) -> argparse.ArgumentParser:

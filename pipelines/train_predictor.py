@@ -1,7 +1,7 @@
 """Train the ``learned`` predictor on (video span, caption) pairs: ``jepa-stream train-predictor``.
 
 Exports :class:`TrainOptions`, :class:`Pair`, :func:`read_pairs`, :func:`retrieval_metrics`,
-:func:`train_predictor`, :func:`add_train_parser` and :func:`run_train`.
+:func:`train_predictor` and :func:`run_train`.
 
 ``pairs.jsonl`` holds one object per line: ``{"video": "a.mp4", "start": 3.0, "end": 5.0,
 "caption": "a cat on a sofa"}`` (``video`` relative to the JSONL file's folder), with an
@@ -37,7 +37,7 @@ from models.learned_predictor import query_embeddings
 from models.vl_predictor import DEFAULT_QUERY, VLPredictor, VLPredictorConfig, load_predictor, save_predictor
 from pipelines.config import Config, ConfigError, load_config
 
-__all__ = ["TrainOptions", "Pair", "read_pairs", "retrieval_metrics", "train_predictor", "add_train_parser", "run_train"]
+__all__ = ["TrainOptions", "Pair", "read_pairs", "retrieval_metrics", "train_predictor", "run_train"]
 
 MAX_CLIP_FRAMES = 16  # frames read per span (evenly spread) for encoders that take frames one by one
 
@@ -382,39 +382,17 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="clip", leave=False, file=sys.stderr, mininterval=0.5)
 
 
-def add_train_parser(sub) -> argparse.ArgumentParser:
-    d = TrainOptions()
-    p = sub.add_parser("train-predictor", help="train the learned predictor on (video span, caption) pairs")
-    p.add_argument("--data", required=True, metavar="PAIRS.jsonl", help='one {"video", "start", "end", "caption"[, "split"]} per line')
-    p.add_argument("--out", default="predictor-run", metavar="DIR", help="checkpoint folder (default ./predictor-run)")
-    p.add_argument("--config", metavar="FILE", help="YAML laid over the defaults: the profile names the X-encoder")
-    p.add_argument("--model", metavar="ID_OR_DIR", help="override the vjepa2 checkpoint (HF id or local dir)")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
-    p.add_argument("--loss", choices=("infonce", "siglip"), default=d.loss)
-    p.add_argument("--holdout", type=float, default=d.holdout, help="fraction held out when the data names no split")
-    p.add_argument("--width", type=int, default=d.width)
-    p.add_argument("--depth", type=int, default=d.depth)
-    p.add_argument("--heads", type=int, default=d.heads)
-    p.add_argument("--query", default=d.query)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
-    p.set_defaults(handler=run_train)
-    return p
-
-
 def run_train(args: argparse.Namespace) -> int:
+    """The ``train-predictor`` command (its parser is in ``pipelines/model_options.py``)."""
+    from pipelines.model_options import apply_model_options
+
+    names = ("epochs", "batch_size", "lr", "loss", "holdout", "width", "depth", "heads", "query", "seed")
+    given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     try:
-        opts = TrainOptions(
-            epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, loss=args.loss, holdout=args.holdout,
-            width=args.width, depth=args.depth, heads=args.heads, query=args.query, seed=args.seed,
-        )
+        opts = TrainOptions(**given)
         VLPredictorConfig(width=opts.width, depth=opts.depth, heads=opts.heads)
     except ValueError as exc:
         raise ConfigError(f"train-predictor: {exc}") from None
-    from pipelines.model_options import apply_model_options
-
     config = apply_model_options(load_config(args.config), args)
     _, info = train_predictor(args.data, args.out, opts, config, resume=args.resume, log=lambda m: print(m, file=sys.stderr))
     final = info["history"][-1]
