@@ -149,7 +149,7 @@ def strategy_metrics(
 
 
 def _read_truth(path: Path) -> dict:
-    from pipelines.cli import UsageError
+    from pipelines.config import ConfigError as UsageError  # caught by the CLI (also under python -m pipelines.cli)
 
     try:
         data = json.loads(path.read_text())
@@ -509,7 +509,7 @@ def add_bench_command(sub) -> None:
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.baseline import baseline_config
-    from pipelines.cli import UsageError
+    from pipelines.config import ConfigError as UsageError  # caught by the CLI (also under python -m pipelines.cli)
     from pipelines.config import load_config
     from streamer.sources import VideoFileSource
 

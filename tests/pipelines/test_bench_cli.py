@@ -1,0 +1,87 @@
+"""`jepa-stream bench` end to end on a generated video: every field, and figures that agree."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from testlimits import TIMEOUT_S
+
+STAGES = ("encode", "predict", "decode", "total")
+
+
+def jepa_stream(*args, timeout=4 * TIMEOUT_S):
+    return subprocess.run([sys.executable, "-m", "pipelines.cli", *map(str, args)], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def bench(scene_video, tmp_path_factory):
+    video, truth = scene_video
+    out = tmp_path_factory.mktemp("bench")
+    result = jepa_stream(
+        "bench", video, "--out", out, "--baseline", "vlm", "--baseline-weights", "random:tiny",
+        "--baseline-clips", "2", "--baseline-max-new-tokens", "4",
+    )
+    assert result.returncode == 0, result.stderr
+    return result, json.loads((out / "report.json").read_text()), out, truth
+
+
+def test_the_report_has_every_strategy_and_field(bench):
+    _, report, out, _ = bench
+    assert set(report["strategies"]) == {"selective", "uniform_1hz", "uniform_0.5hz", "ward_offline"}
+    for name, s in report["strategies"].items():
+        for key in ("decodes", "decode_rate_hz", "precision", "recall", "f1", "lag_s", "latency_ms"):
+            assert key in s, (name, key)
+        for stage in STAGES:
+            assert set(s["latency_ms"][stage]) == {"p50", "p95", "p99"}, (name, stage)
+    for key in ("realtime_factor", "decode_reduction", "media_s", "videos", "machine"):
+        assert key in report
+    b = report["baseline_vlm"]
+    assert b["weights"] == "random" and "random weights, no tokenizer: text is token ids" in b["note"]
+    assert b["captions_timed"] == 2 and b["per_caption_ms"] > 0 and set(b["latency_ms"]["total"]) == {"p50", "p95", "p99"}
+    assert (out / "report.md").read_text().startswith("# jepa-stream bench")
+    assert (out / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_figures_agree_with_each_other(bench):
+    _, report, _, truth = bench
+    (video,) = report["videos"]
+    s = video["strategies"]
+    sel = s["selective"]
+    assert sel["decodes"] == len(video["captions"]) == report["strategies"]["selective"]["decodes"]
+    assert sel["boundary_claims"] == sum(c["reason"] == "change" for c in video["captions"])
+    assert sel["reasons"]["start"] == 1 and video["captions"][0]["reason"] == "start"
+    for name, x in s.items():
+        assert x["decode_rate_hz"] == pytest.approx(x["decodes"] / video["media_s"], abs=1e-3)
+        assert x["boundaries"] == len(truth["boundaries"])
+        assert x["recall"] == pytest.approx(x["matched"] / x["boundaries"], abs=1e-3)
+        if x["boundary_claims"]:
+            assert x["precision"] == pytest.approx(x["matched"] / x["boundary_claims"], abs=1e-3)
+        assert len(x["latency_ms"]["decode"]) == 3
+    assert s["uniform_1hz"]["decodes"] == pytest.approx(video["media_s"], abs=1.5)
+    assert s["ward_offline"]["decodes"] == sel["decodes"]  # the same budget
+    assert video["decode_reduction"] == pytest.approx(s["uniform_1hz"]["decodes"] / sel["decodes"], abs=1e-3)
+    assert video["realtime_factor"] == pytest.approx(video["media_s"] / video["wall_s"], rel=1e-2)
+    assert sel["recall"] >= 0.75 and s["uniform_1hz"]["recall"] == 1.0
+    assert video["baseline_vlm"]["decodes"] == video["clips"]
+
+
+def test_the_terminal_shows_a_summary_and_stderr_the_progress(bench):
+    result, _, _, _ = bench
+    assert "fewer decodes than uniform 1 Hz" in result.stdout and "report:" in result.stdout
+    assert "scenes:" in result.stderr and "baseline VLM (random weights)" in result.stderr
+
+
+def test_user_errors_are_one_line_and_exit_2(tmp_path, scene_video):
+    video, _ = scene_video
+    missing = jepa_stream("bench", tmp_path / "nope.mp4", "--out", tmp_path / "o")
+    assert missing.returncode == 2 and missing.stderr.strip().count("\n") == 0
+    assert missing.stderr.startswith("jepa-stream: error: ") and "no such file" in missing.stderr
+    bad_gt = tmp_path / "gt.json"
+    bad_gt.write_text("[1, 2]")
+    for args in (["--gt", bad_gt], ["--gt", bad_gt, bad_gt], ["--uniform-rates", "x"], ["--baseline-clips", "0"]):
+        r = jepa_stream("bench", video, "--out", tmp_path / "o", *args)
+        assert r.returncode == 2 and r.stderr.startswith("jepa-stream: error: "), (args, r.stderr)
+        assert r.stderr.strip().count("\n") == 0, r.stderr
