@@ -79,6 +79,8 @@ class EncoderConfig:
     threads: int = 0
 
     def __post_init__(self) -> None:
+        for name, kind in (("backend", EncoderBackend), ("device", Device), ("dtype", DType)):
+            object.__setattr__(self, name, kind(getattr(self, name)))  # "cpu" → Device.CPU, for callers in code
         if not 32 <= self.image_size <= 1024:
             raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
         if self.threads < 0:
