@@ -1,0 +1,113 @@
+"""The ``onnx`` backend: exported encoders agree with torch (cosine ≥ 0.999 per vector) on the CPU
+execution provider, take any batch size, and give the pipeline the same captions."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from models.encoders import EncoderBackend, EncoderConfig, LiteClipEncoder, build_encoder  # noqa: E402
+from models.onnx_encoder import OPSET, OnnxClipEncoder, default_onnx_path, export_lite, export_vjepa2  # noqa: E402
+from models.vjepa2_encoder import VJEPA2ClipEncoder  # noqa: E402
+
+CPU = EncoderConfig(device="cpu")
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(-1) / np.linalg.norm(a, axis=-1) / np.linalg.norm(b, axis=-1)
+
+
+@pytest.fixture(scope="module")
+def lite_onnx(tmp_path_factory):
+    return export_lite(tmp_path_factory.mktemp("onnx") / "lite.onnx")
+
+
+def test_lite_onnx_matches_torch_per_frame_at_any_batch_size(lite_onnx, photos):
+    import onnx
+
+    model = onnx.load(str(lite_onnx))
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17 and OPSET >= 17
+    onnx_enc = OnnxClipEncoder(lite_onnx, CPU)
+    assert onnx_enc.provider == "CPUExecutionProvider" and onnx_enc.name == "lite/onnx"
+    torch_enc = LiteClipEncoder(CPU)
+    images = [photos[n] for n in ("chelsea", "coffee", "rocket")]
+    got, want = onnx_enc.encode_frames(images), torch_enc.encode_frames(images)
+    assert got.shape == want.shape == (3, 1280)
+    assert cosines(got, want).min() >= 0.999
+    np.testing.assert_allclose(onnx_enc.encode_frames(images[1:2])[0], got[1], atol=1e-4)  # batch 1 = row of batch 3
+    clip = onnx_enc.encode_clip(images)
+    assert clip.tokens.shape == (3, 1280) and clip.frame_of_token.tolist() == [0, 1, 2]
+
+
+def test_vjepa2_onnx_matches_torch_per_token(tmp_path):
+    from test_vjepa2_encoder import frames, tiny_vjepa2
+
+    model = tiny_vjepa2()
+    path = export_vjepa2(tmp_path / "vj.onnx", model)
+    onnx_enc = OnnxClipEncoder(path, CPU)
+    torch_enc = VJEPA2ClipEncoder(model)
+    assert onnx_enc.encode_frames is None and onnx_enc.name == "vjepa2/onnx"
+    clip = frames(6)
+    got, want = onnx_enc.encode_clip(clip), torch_enc.encode_clip(clip)
+    assert got.tokens.shape == want.tokens.shape == (8, 64)
+    assert cosines(got.tokens, want.tokens).min() >= 0.999
+    assert got.frame_of_token.tolist() == want.frame_of_token.tolist()
+    # Dynamic batch: two clips at once through the raw session.
+    pixels = torch.cat([torch_enc.pixel_values(clip)[0], torch_enc.pixel_values(frames(6, seed=1))[0]]).numpy()
+    out = onnx_enc.session.run(None, {onnx_enc.input_name: pixels})[0]
+    assert out.shape == (2, 8, 64)
+    assert cosines(out[0], want.tokens).min() >= 0.999
+
+
+def test_onnx_backend_exports_on_first_use_and_gives_the_same_captions(lite_models, scene_video, monkeypatch, tmp_path):
+    from pipelines.config import load_config
+    from pipelines.selective import SelectivePipeline
+    from streamer.sources import VideoFileSource
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    config = load_config()
+    onnx_cfg = dataclasses.replace(config.model.encoder, backend=EncoderBackend.ONNX)
+    assert not default_onnx_path("lite", onnx_cfg).exists()
+    encoder = build_encoder(onnx_cfg, network="lite")
+    assert default_onnx_path("lite", onnx_cfg).is_file() and encoder.provider == "CPUExecutionProvider"
+    onnx_models = dataclasses.replace(lite_models, encode_frames=encoder.encode_frames, encode_clip=encoder.encode_clip)
+
+    source = VideoFileSource(scene_video[0], sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
+    source.open()
+    frames = []
+    for frame in source.frames():
+        if frame.pts > 14:
+            break
+        frames.append(frame)
+    source.close()
+    captions = {}
+    for name, stack in (("torch", lite_models), ("onnx", onnx_models)):
+        pipe = SelectivePipeline("v", stack, config.clip, config.drift)
+        results = [r for f in frames for r in pipe.feed(f)]
+        captions[name] = [(r.t_end, r.caption.text) for r in results if r.caption]
+        assert len(results) > 20
+    assert captions["onnx"] == captions["torch"] and len(captions["torch"]) >= 2
+
+
+def test_backend_and_model_options_map_onto_the_config():
+    import argparse
+
+    from pipelines.config import ConfigError, load_config
+    from pipelines.model_options import apply_model_options
+
+    config = load_config()
+    ns = argparse.Namespace(model=None, backend="onnx", predictor_random=False)
+    assert apply_model_options(config, ns).model.encoder.backend is EncoderBackend.ONNX
+    ns = argparse.Namespace(model=None, backend="torch", predictor_random=False)
+    assert apply_model_options(config, ns).model.encoder.backend is EncoderBackend.LITE
+    with pytest.raises(ConfigError, match="packaged weights"):
+        apply_model_options(config, argparse.Namespace(model="facebook/x", backend=None, predictor_random=False))
+    vj = load_config("configs/vjepa2.yaml")
+    got = apply_model_options(vj, argparse.Namespace(model="/ckpt/dir", backend="onnx", predictor_random=True)).model
+    assert (got.encoder.backend, got.encoder.model, got.predictor.random_init) == (EncoderBackend.ONNX, "/ckpt/dir", True)
