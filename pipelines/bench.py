@@ -330,6 +330,7 @@ def _video_report(trace: VideoTrace, raw: dict, extras: dict) -> dict:
     sel["reasons"] = {k: raw["selective"]["reasons"].count(k) for k in ("start", "change", "heartbeat")}
     step = trace.step_ms
     sel["step_ms"] = _pct(step)  # encode + predict + drift, every clip: the per-sample cost
+    sel["drift_max"] = round(max(trace.drift, default=0.0), 4)  # against the enter threshold: the margin
     caption_totals = [c["latency_ms"]["total"] for c in trace.captions]
     sel["caption_total_ms_p50"] = round(float(np.median(caption_totals)), 3) if caption_totals else None
     sel["compute_ms"] = round(float(np.sum(step) + np.sum([c["latency_ms"]["decode"] for c in trace.captions])), 3)

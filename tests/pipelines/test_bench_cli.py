@@ -85,3 +85,19 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, scene_video):
         r = jepa_stream("bench", video, "--out", tmp_path / "o", *args)
         assert r.returncode == 2 and r.stderr.startswith("jepa-stream: error: "), (args, r.stderr)
         assert r.stderr.strip().count("\n") == 0, r.stderr
+
+
+def test_replay_runs_the_baseline_side_by_side_and_reports_its_lag(photos, tmp_path):
+    from streamer.testvideo import Shot, write_video
+
+    video = tmp_path / "short.mp4"
+    write_video(video, [Shot(photos["chelsea"], 4.0), Shot(photos["rocket"], 4.0)], size=(320, 180))
+    r = jepa_stream("replay", video, "--baseline", "vlm", "--baseline-weights", "random:tiny", "--baseline-max-new-tokens", "4")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    baseline = [line for line in lines if "  baseline  " in line]
+    selective = [line for line in lines if "  start  " in line or "  change  " in line]
+    assert baseline and selective and all("random weights: token ids" in line for line in baseline)
+    assert "baseline VLM (random weights" in r.stderr and "lag behind the stream" in r.stderr
+    bad = jepa_stream("replay", video, "--baseline", "vlm", "--baseline-weights", tmp_path / "no-model-here")
+    assert bad.returncode == 2 and bad.stderr.startswith("jepa-stream: error: cannot load baseline weights")
