@@ -101,24 +101,17 @@ def _parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
-    """The durable log at ``config.path``, or one in a temporary folder removed afterwards."""
-    if config is not None:
-        path = os.path.expanduser(config.path)
+    """The durable log of ``config``, or one in a temporary folder removed afterwards."""
+    with contextlib.ExitStack() as stack:
+        if config is None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="jepa-stream-"))
+            config = EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False)
         try:
-            log = EventLog(EventLogConfig(path, config.retention_max_age_s, config.retention_max_events, config.fsync))
+            log = EventLog(config)
         except (OSError, ValueError) as exc:
-            raise UsageError(f"{path}: cannot open the event log ({exc})") from None
-        try:
-            yield log
-        finally:
-            log.close()
-        return
-    with tempfile.TemporaryDirectory(prefix="jepa-stream-") as folder:
-        log = EventLog(EventLogConfig(os.path.join(folder, "events.sqlite"), None, None, fsync=False))
-        try:
-            yield log
-        finally:
-            log.close()
+            raise UsageError(f"{config.path}: cannot open the event log ({exc})") from None
+        stack.callback(log.close)
+        yield log
 
 
 def _analyse(

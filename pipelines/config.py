@@ -183,7 +183,7 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
     """The packaged default configuration with the YAML file at ``path`` (if any) laid over it,
     then ``overrides`` (a nested mapping, e.g. from command-line options) over both."""
     default = _read_yaml(resources.files("configs").joinpath("default.yaml").read_text(encoding="utf-8"), "default.yaml")
-    data, name = default, "default.yaml"
+    data, name = default, None
     if path is not None:
         p = Path(path)
         try:
@@ -196,4 +196,5 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
     try:
         return build(Config, data, "config")
     except ConfigError as exc:
-        raise ConfigError(f"{name}: {exc}".replace(": config.", ": ", 1)) from None
+        message = str(exc).removeprefix("config.").removeprefix("config: ")
+        raise ConfigError(f"{name}: {message}" if name else message) from None
