@@ -15,9 +15,9 @@ import json
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Iterable
 
 #: Retention runs when the log opens and then once every this many appends.
 PRUNE_EVERY = 256
@@ -67,15 +67,6 @@ class EventLogConfig:
             value = getattr(self, name)
             if value is not None and (type(value) is not int or value < 1):
                 raise ValueError(f"event log {name} must be an integer >= 1 or null, got {value!r}")
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> "EventLogConfig":
-        """Build from a config mapping (e.g. YAML); an unknown key is an error naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(mapping) - known)
-        if unknown:
-            raise ValueError(f"unknown event log setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**mapping)
 
 
 class EventLog:

@@ -6,8 +6,7 @@ Exports: ``ServerConfig``, ``is_loopback``.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from dataclasses import asdict, dataclass, field
 
 from .protocol import TOKEN_ENV
 
@@ -104,15 +103,6 @@ class ServerConfig:
         if self.max_frame_bytes < self.max_message_bytes:
             raise ValueError(f"server max_frame_bytes ({self.max_frame_bytes}) must be >= "
                              f"max_message_bytes ({self.max_message_bytes})")
-
-    @classmethod
-    def from_mapping(cls, mapping: Mapping[str, Any]) -> "ServerConfig":
-        """Build from a config mapping (e.g. YAML); an unknown key is an error naming it."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(mapping) - known)
-        if unknown:
-            raise ValueError(f"unknown server setting(s) {', '.join(unknown)} (known: {', '.join(sorted(known))})")
-        return cls(**mapping)
 
     def client_limits(self) -> dict[str, float]:
         """The limits announced to clients in ``hello``."""

@@ -21,6 +21,14 @@ def test_the_packaged_default_is_the_lite_profile_with_the_documented_values():
     assert cfg == Config()
 
 
+def test_sections_of_the_feed_and_capture_load_from_yaml(tmp_path):
+    cfg = load_config(write(tmp_path, "feed:\n  server:\n    port: 9000\n    allowed_origins: [http://a]\n"
+                                       "  log:\n    retention_max_events: 10\ncapture:\n  sources:\n    cam7: {buffer_size: 2}\n"))
+    assert cfg.feed.server.port == 9000 and cfg.feed.server.allowed_origins == ("http://a",)
+    assert cfg.feed.log.retention_max_events == 10
+    assert cfg.capture.for_source("cam7").buffer_size == 2 and cfg.capture.for_source("cam0").buffer_size == 8
+
+
 def test_a_file_changes_only_what_it_names(tmp_path):
     cfg = load_config(write(tmp_path, "drift:\n  threshold: 0.2\n  smoothing: mean\nclip:\n  stride_s: 1\n"))
     assert cfg.drift == DriftConfig(threshold=0.2, smoothing=Smoothing.MEAN)
@@ -40,6 +48,10 @@ def test_a_file_changes_only_what_it_names(tmp_path):
         ("sampling: 4\n", "c.yaml: sampling: expected a mapping, got int"),
         ("- a list\n", "c.yaml: expected a mapping at the top, got list"),
         ("drift: [\n", "c.yaml: not valid YAML at line"),
+        ("feed:\n  server:\n    max_clients: 5\n", "c.yaml: feed.server.max_clients: unknown key"),
+        ("feed:\n  log:\n    retention_days: 3\n", "c.yaml: feed.log.retention_days: unknown key"),
+        ("feed:\n  server:\n    client_queue: 0\n", "c.yaml: feed.server: server client_queue must be an integer >= 1"),
+        ("capture:\n  sources:\n    cam0:\n      bufer: 2\n", "c.yaml: capture.sources.cam0: unknown key 'bufer'"),
     ],
 )
 def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):
