@@ -81,6 +81,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--heads", type=int, help="attention heads (default 4)")
     p.add_argument("--query", help='query tokens the predictor sees (default "describe the scene")')
     p.add_argument("--seed", type=int, help="seed for the split, the order and the initial weights (default 0)")
+    p.add_argument("--max-frames", type=int, help="frames read per span, evenly spread (default 16)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in --out")
     p.set_defaults(handler=_run_train)
     return p

@@ -69,6 +69,8 @@ class TrainOptions:
             raise ValueError(f"loss must be infonce or siglip, got {self.loss!r}")
         if self.epochs < 1 or self.batch_size < 2:
             raise ValueError("epochs must be at least 1 and batch_size at least 2")
+        if self.max_frames < 1:
+            raise ValueError(f"max_frames must be at least 1, got {self.max_frames}")
         if not 0 < self.holdout < 1:
             raise ValueError(f"holdout must be within (0, 1), got {self.holdout}")
 
@@ -386,7 +388,7 @@ def run_train(args: argparse.Namespace) -> int:
     """The ``train-predictor`` command (its parser is in ``pipelines/model_options.py``)."""
     from pipelines.model_options import apply_model_options
 
-    names = ("epochs", "batch_size", "lr", "loss", "holdout", "width", "depth", "heads", "query", "seed")
+    names = ("epochs", "batch_size", "lr", "loss", "holdout", "width", "depth", "heads", "query", "seed", "max_frames")
     given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}
     try:
         opts = TrainOptions(**given)

@@ -111,3 +111,14 @@ def test_backend_and_model_options_map_onto_the_config():
     vj = load_config("configs/vjepa2.yaml")
     got = apply_model_options(vj, argparse.Namespace(model="/ckpt/dir", backend="onnx", predictor_random=True)).model
     assert (got.encoder.backend, got.encoder.model, got.predictor.random_init) == (EncoderBackend.ONNX, "/ckpt/dir", True)
+
+
+def test_the_export_onnx_command_writes_a_loadable_file(tmp_path, capsys):
+    from pipelines.cli import main
+
+    out = tmp_path / "lite.onnx"
+    assert main(["export-onnx", "--encoder", "lite", "--out", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    assert OnnxClipEncoder(out, CPU).network == "lite"
+    assert main(["export-onnx", "--out", str(tmp_path / "x.bin")]) == 2
+    assert capsys.readouterr().err.strip() == f"jepa-stream: error: --out {tmp_path / 'x.bin'}: the file name must end in .onnx"

@@ -177,3 +177,20 @@ def test_bad_pair_lines_are_named(tmp_path, line, message):
     with pytest.raises(ConfigError, match=message) as err:
         read_pairs(path)
     assert "p.jsonl:1" in str(err.value)
+
+
+def test_the_train_predictor_command_reuses_cached_tokens_and_reports_retrieval(trained, pairs_file, tmp_path, capsys):
+    import shutil
+
+    from pipelines.cli import main
+
+    out = shutil.copytree(trained[0], tmp_path / "cli-run")
+    argv = ["train-predictor", "--data", str(pairs_file), "--out", str(out), "--epochs", "1", "--batch-size", "16",
+            "--width", "128", "--max-frames", "2"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "predictor.safetensors: loss" in captured.out and "R@1" in captured.out
+    assert "encoding" not in captured.err  # the copied token cache served every clip
+    assert main(["train-predictor", "--data", str(tmp_path / "none.jsonl"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("jepa-stream: error: ") and "cannot read training pairs" in err[0]
