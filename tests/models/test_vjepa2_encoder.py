@@ -84,6 +84,10 @@ def test_missing_weights_without_a_network_are_a_clear_error(tmp_path, monkeypat
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache.*--model DIR"):
         load_vjepa2("facebook/vjepa2-vitl-fpc64-256")
+    monkeypatch.delenv("HF_HUB_OFFLINE")
+    monkeypatch.setattr("models.vjepa2_encoder._hub_reachable", lambda timeout_s=3.0: False)
+    with pytest.raises(ModelLoadError, match="hub cannot be reached.*hf download"):
+        load_vjepa2("facebook/vjepa2-vitl-fpc64-256")
 
 
 def test_the_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys, monkeypatch):
