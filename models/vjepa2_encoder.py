@@ -3,7 +3,7 @@
 Exports :data:`DEFAULT_VJEPA2`, :class:`ModelLoadError`, :func:`load_vjepa2`, :func:`preprocess_clip`,
 :func:`resample_indices` and :class:`VJEPA2ClipEncoder`.
 
-Frames are prepared as ``VJEPA2VideoProcessor`` does: the shorter side resized (bilinear) to
+Frames are prepared as ``VJEPA2VideoProcessor`` does (with OpenCV, not torchvision): the shorter side resized to
 ``int(crop * 256 / 224)``, centre-cropped to ``crop``, scaled to [0, 1], normalised with
 ImageNet mean/std. ``crop`` is the checkpoint's ``config.crop_size``: the HF rotary positions
 assume a ``crop_size / patch_size`` grid, so any other size would scramble them. The clip's
@@ -99,7 +99,8 @@ def preprocess_clip(frames: Sequence[np.ndarray], crop: int) -> torch.Tensor:
             rh, rw = short, max(short, int(short * w / h))
         else:
             rh, rw = max(short, int(short * h / w)), short
-        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_LINEAR)
+        # Shrinking: area averaging, close to the processor's antialiased bilinear; enlarging: bilinear.
+        resized = cv2.resize(image, (rw, rh), interpolation=cv2.INTER_AREA if min(h, w) > short else cv2.INTER_LINEAR)
         y, x = (rh - crop) // 2, (rw - crop) // 2
         patch = resized[y : y + crop, x : x + crop].astype(np.float32) / 255.0  # (crop, crop, 3)
         out[i] = ((patch - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1)  # (3, crop, crop)
