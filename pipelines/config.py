@@ -1,7 +1,8 @@
 """Configuration: a tree of frozen dataclasses loaded from YAML, every key checked.
 
-Exports :class:`ConfigError`, :class:`SamplingConfig`, :class:`ModelConfig`, :class:`Config`,
-:func:`load_config` and :func:`build`.
+Exports :class:`SamplingConfig`, :class:`ModelConfig`, :class:`FeedConfig`, :class:`Config` and
+:func:`load_config`, and passes on :class:`ConfigError` and :func:`build` from
+:mod:`configs.loader`, which turns YAML into every section's dataclass.
 
 A user's file is laid over the packaged ``configs/default.yaml``: it names only what it changes.
 Unknown keys, wrong types and out-of-range values are a :class:`ConfigError` whose one-line
@@ -11,18 +12,14 @@ Each section's dataclass lives beside the code it configures; this module only j
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from configs.loader import ConfigError, build
 from models.encoders import EncoderBackend, EncoderConfig
 from models.predictor_config import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
@@ -33,10 +30,6 @@ from streamer.eventlog import EventLogConfig
 from streamer.server_config import ServerConfig
 
 __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
-
-
-class ConfigError(ValueError):
-    """A configuration value is unknown, of the wrong type or out of range."""
 
 
 @dataclass(frozen=True)
@@ -100,62 +93,6 @@ class Config:
     drift: DriftConfig = field(default_factory=DriftConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
-
-
-def _convert(tp: Any, value: Any, where: str) -> Any:
-    origin = typing.get_origin(tp)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(tp)
-        if value is None and type(None) in options:
-            return None
-        (tp,) = [t for t in options if t is not type(None)]
-        origin = typing.get_origin(tp)
-    if hasattr(tp, "from_mapping"):  # a section that parses itself (its messages name its keys)
-        if isinstance(value, tp):
-            return value
-        try:
-            return tp.from_mapping(value if value is not None else {})
-        except (TypeError, ValueError) as exc:
-            message, key = str(exc), where.removeprefix("config.")
-            raise ConfigError(message if message.startswith(key) else f"{where}: {message}") from None
-    if dataclasses.is_dataclass(tp):
-        return build(tp, value, where)
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        try:
-            return tp(value)
-        except ValueError:
-            allowed = ", ".join(str(m.value) for m in tp)
-            raise ConfigError(f"{where}: {value!r} is not one of: {allowed}") from None
-    if origin is tuple:
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
-        (item,) = typing.get_args(tp)[:1]
-        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if tp in (int, str, bool) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
-        return value
-    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__} {value!r}")
-
-
-def build(cls: type, data: Any, where: str) -> Any:
-    """Build dataclass ``cls`` from ``data`` (a mapping), naming ``where`` in every error."""
-    if isinstance(data, cls):
-        return data
-    if not isinstance(data, Mapping):
-        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    for key in data:
-        if key not in known:
-            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
-    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
-    try:
-        return cls(**kwargs)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, ConfigError):
-            raise
-        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _merge(base: dict, over: Mapping) -> dict:

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
+from configs.loader import ConfigError, build
 from streamer.capture import BufferPolicy
 
 __all__ = ["RtspTransport", "CaptureConfig"]
@@ -123,21 +124,21 @@ class CaptureConfig:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | None, where: str = "capture") -> CaptureConfig:
-        """Build from a YAML mapping; raise :class:`ValueError` naming ``where.key`` on a bad
-        or unknown key. Overrides under ``sources`` start from the section's own values."""
-        data = dict(data or {})
+        """Build from a YAML mapping with :func:`configs.loader.build` (errors name ``where.key``).
+        ``policy: auto`` means ``None``. Overrides under ``sources`` start from the section's values."""
+        data = _auto_policy(data or {})
         per_source = data.pop("sources", None) or {}
-        base = _build(where, cls, **_fields(data, where))
         if not isinstance(per_source, Mapping):
-            raise ValueError(f"{where}.sources: must be a mapping of source id to settings")
+            raise ConfigError(f"{where}.sources: expected a mapping of source id to settings, got {per_source!r}")
+        base = build(cls, data, where)
         overrides = {}
         for source_id, values in per_source.items():
             at = f"{where}.sources.{source_id}"
             if not isinstance(values, Mapping):
-                raise ValueError(f"{at}: must be a mapping of settings")
+                raise ConfigError(f"{at}: expected a mapping of settings, got {values!r}")
             if "sources" in values:
-                raise ValueError(f"{at}.sources: overrides cannot nest")
-            overrides[str(source_id)] = _build(at, dataclasses.replace, base, **_fields(values, at))
+                raise ConfigError(f"{at}.sources: overrides cannot nest")
+            overrides[str(source_id)] = build(cls, {**data, **_auto_policy(values)}, at)
         return dataclasses.replace(base, overrides=MappingProxyType(overrides))
 
     def check_sources(self, source_ids: set[str], where: str = "capture") -> None:
@@ -150,50 +151,11 @@ class CaptureConfig:
             )
 
 
-_KNOWN = tuple(f.name for f in dataclasses.fields(CaptureConfig) if f.name != "overrides")
-
-
-def _fields(values: Mapping[str, Any], where: str) -> dict[str, Any]:
-    """Validated keyword arguments from a YAML mapping (types converted, unknown keys rejected)."""
-    unknown = [k for k in values if k not in _KNOWN]
-    if unknown:
-        raise ValueError(f"{where}: unknown key {', '.join(map(repr, unknown))} (known: {', '.join(_KNOWN)})")
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        at = f"{where}.{key}"
-        if key == "policy":
-            out[key] = None if value in (None, "auto") else _enum(BufferPolicy, value, at, extra="auto")
-        elif key == "rtsp_transport":
-            out[key] = _enum(RtspTransport, value, at)
-        elif key == "realtime":
-            if not isinstance(value, bool):
-                raise ValueError(f"{at}: must be true or false, got {value!r}")
-            out[key] = value
-        elif key in ("buffer_size", "max_attempts"):
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{at}: must be an integer, got {value!r}")
-            out[key] = value
-        else:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise ValueError(f"{at}: must be a number, got {value!r}")
-            out[key] = float(value)
+def _auto_policy(values: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(values)
+    if out.get("policy") == "auto":
+        out["policy"] = None
     return out
-
-
-def _build(where: str, make: Callable[..., CaptureConfig], *args: Any, **kwargs: Any) -> CaptureConfig:
-    """``make(*args, **kwargs)``, with a range error from ``__post_init__`` prefixed by ``where``."""
-    try:
-        return make(*args, **kwargs)
-    except ValueError as exc:
-        raise ValueError(f"{where}.{exc}") from None
-
-
-def _enum(kind: type[Enum], value: Any, where: str, extra: str | None = None) -> Enum:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = [m.value for m in kind] + ([extra] if extra else [])
-        raise ValueError(f"{where}: must be one of {', '.join(allowed)}, got {value!r}") from None
 
 
 def _check_int(value: int, name: str, minimum: int) -> None:

@@ -44,17 +44,17 @@ def test_mapping_with_per_source_overrides():
 @pytest.mark.parametrize(
     "mapping, message",
     [
-        ({"bufer_size": 4}, "capture: unknown key 'bufer_size'"),
+        ({"bufer_size": 4}, "capture.bufer_size: unknown key"),
         ({"buffer_size": 0}, "capture.buffer_size: must be an integer >= 1, got 0"),
-        ({"buffer_size": 2.5}, "capture.buffer_size: must be an integer"),
-        ({"policy": "newest"}, "capture.policy: must be one of wait, drop_oldest, auto"),
-        ({"rtsp_transport": "quic"}, "capture.rtsp_transport: must be one of tcp, udp"),
-        ({"realtime": "yes"}, "capture.realtime: must be true or false"),
+        ({"buffer_size": 2.5}, "capture.buffer_size: expected int, got float 2.5"),
+        ({"policy": "newest"}, "capture.policy: 'newest' is not one of: wait, drop_oldest"),
+        ({"rtsp_transport": "quic"}, "capture.rtsp_transport: 'quic' is not one of: tcp, udp"),
+        ({"realtime": "yes"}, "capture.realtime: expected bool, got str 'yes'"),
         ({"stall_timeout_s": 0}, "capture.stall_timeout_s: must be a number > 0"),
         ({"backoff_jitter": 1.0}, "capture.backoff_jitter: must be below 1"),
         ({"sources": {"cam0": {"backoff_initial_s": 100}}}, "capture.sources.cam0.backoff_max_s: must be at least"),
-        ({"sources": {"cam0": {"nope": 1}}}, "capture.sources.cam0: unknown key 'nope'"),
-        ({"sources": {"cam0": 3}}, "capture.sources.cam0: must be a mapping"),
+        ({"sources": {"cam0": {"nope": 1}}}, "capture.sources.cam0.nope: unknown key"),
+        ({"sources": {"cam0": 3}}, "capture.sources.cam0: expected a mapping"),
     ],
 )
 def test_bad_values_name_the_key(mapping, message):

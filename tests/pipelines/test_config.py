@@ -51,7 +51,7 @@ def test_a_file_changes_only_what_it_names(tmp_path):
         ("feed:\n  server:\n    max_clients: 5\n", "c.yaml: feed.server.max_clients: unknown key"),
         ("feed:\n  log:\n    retention_days: 3\n", "c.yaml: feed.log.retention_days: unknown key"),
         ("feed:\n  server:\n    client_queue: 0\n", "c.yaml: feed.server: server client_queue must be an integer >= 1"),
-        ("capture:\n  sources:\n    cam0:\n      bufer: 2\n", "c.yaml: capture.sources.cam0: unknown key 'bufer'"),
+        ("capture:\n  sources:\n    cam0:\n      bufer: 2\n", "c.yaml: capture.sources.cam0.bufer: unknown key"),
     ],
 )
 def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):

@@ -1,0 +1,77 @@
+"""Build frozen dataclasses from YAML mappings, checking every key, type and range.
+
+Exports :class:`ConfigError` and :func:`build`.
+
+The one place where configuration text becomes typed values, used by every section's dataclass
+wherever it lives (``streamer/``, ``models/``, ``pipelines/``). Errors are one line naming the
+full key: ``capture.buffer_size: expected int, got float 2.5``. A dataclass checks its own
+ranges in ``__post_init__`` by raising :class:`ValueError`; a message that starts with a field
+name (``"buffer_size: must be …"``) is reported at that field's key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+__all__ = ["ConfigError", "build"]
+
+
+class ConfigError(ValueError):
+    """A configuration value is unknown, of the wrong type or out of range."""
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        (tp,) = [t for t in options if t is not type(None)]
+        origin = typing.get_origin(tp)
+    if hasattr(tp, "from_mapping"):  # a section with its own layout (e.g. per-source overrides)
+        return value if isinstance(value, tp) else tp.from_mapping(value if value is not None else {}, where)
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, where)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in tp)
+            raise ConfigError(f"{where}: {value!r} is not one of: {allowed}") from None
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
+        (item,) = typing.get_args(tp)[:1]
+        return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if tp in (int, str, bool) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__} {value!r}")
+
+
+def build(cls: type, data: Any, where: str) -> Any:
+    """Build dataclass ``cls`` from ``data`` (a mapping), naming ``where`` in every error."""
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls) if f.init}
+    for key in data:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
+    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**kwargs)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        message = str(exc)
+        at_field = message.split(":", 1)[0] in known
+        raise ConfigError(f"{where}.{message}" if at_field else f"{where}: {message}") from None
