@@ -231,6 +231,12 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
     trace.frames = pipeline.stats.frames
     if progress:
         progress.done(pipeline.stats.last_t, pipeline.stats.decodes)
+        if not progress.tty:  # a log gets one closing line per video, however short the run
+            progress.stream.write(
+                f"{name}: {trace.media_s:.1f} s done, {pipeline.stats.decodes} captions, "
+                f"{trace.media_s / max(trace.wall_s, 1e-9):.1f}x real time\n"
+            )
+            progress.stream.flush()
     return trace
 
 

@@ -17,11 +17,20 @@ def jepa_stream(*args, timeout=4 * TIMEOUT_S):
 
 
 @pytest.fixture(scope="module")
-def bench(scene_video, tmp_path_factory):
+def one_thread(tmp_path_factory):
+    """A config with one torch thread: on a 2-core machine shared with other work, two intra-op
+    threads wait on each other and a run gets many times slower (the tests check behaviour)."""
+    path = tmp_path_factory.mktemp("cfg") / "one-thread.yaml"
+    path.write_text("model:\n  encoder:\n    threads: 1\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def bench(scene_video, tmp_path_factory, one_thread):
     video, truth = scene_video
     out = tmp_path_factory.mktemp("bench")
     result = jepa_stream(
-        "bench", video, "--out", out, "--baseline", "vlm", "--baseline-weights", "random:tiny",
+        "bench", video, "--out", out, "--config", one_thread, "--baseline", "vlm", "--baseline-weights", "random:tiny",
         "--baseline-clips", "2", "--baseline-max-new-tokens", "4",
     )
     assert result.returncode == 0, result.stderr
@@ -87,12 +96,12 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, scene_video):
         assert r.stderr.strip().count("\n") == 0, r.stderr
 
 
-def test_replay_runs_the_baseline_side_by_side_and_reports_its_lag(photos, tmp_path):
+def test_replay_runs_the_baseline_side_by_side_and_reports_its_lag(photos, tmp_path, one_thread):
     from streamer.testvideo import Shot, write_video
 
     video = tmp_path / "short.mp4"
     write_video(video, [Shot(photos["chelsea"], 4.0), Shot(photos["rocket"], 4.0)], size=(320, 180))
-    r = jepa_stream("replay", video, "--baseline", "vlm", "--baseline-weights", "random:tiny", "--baseline-max-new-tokens", "4")
+    r = jepa_stream("replay", video, "--config", one_thread, "--baseline", "vlm", "--baseline-weights", "random:tiny", "--baseline-max-new-tokens", "4")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     baseline = [line for line in lines if "  baseline  " in line]
