@@ -194,3 +194,38 @@ def test_the_train_predictor_command_reuses_cached_tokens_and_reports_retrieval(
     assert main(["train-predictor", "--data", str(tmp_path / "none.jsonl"), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("jepa-stream: error: ") and "cannot read training pairs" in err[0]
+
+
+def test_siglip_loss_also_learns(trained, pairs_file, tmp_path):
+    import shutil
+
+    from models.minilm import load_minilm
+
+    first, _, info, encoder = trained
+    out = shutil.copytree(first, tmp_path / "siglip")
+    for name in ("predictor.safetensors", "predictor.json", "train_state.pt"):
+        (out / name).unlink()
+    opts = TrainOptions(**{**info["options"], "loss": "siglip", "lr": 2e-3})
+    _, got = train_predictor(pairs_file, out, opts, encoder=encoder, text_encoder=load_minilm(), log=lambda m: None, progress=False)
+    assert got["history"][-1]["clip2text_r1"] >= 3 * got["history"][-1]["chance_clip2text_r1"], got["history"]
+
+
+def test_replay_runs_with_the_learned_predictor_from_a_yaml(trained, photos, tmp_path, capsys):
+    from pipelines.cli import main
+    from streamer.testvideo import Shot, write_video
+
+    out = trained[0]
+    video = tmp_path / "cat_then_rocket.mp4"
+    write_video(video, [Shot(photos["chelsea"], 4.0, pan=0.6), Shot(photos["rocket"], 4.0, pan=-0.6)], size=(320, 180), fps=10)
+    config = tmp_path / "learned.yaml"
+    phrases = "".join(f"      - {json.dumps(c)}\n" for c in SCENES.values())
+    config.write_text(
+        "model:\n  predictor:\n    type: learned\n"
+        f"    checkpoint: {json.dumps(str(out / 'predictor.safetensors'))}\n"
+        f"  decoder:\n    imagenet_labels: false\n    phrases:\n{phrases}"
+    )
+    assert main(["replay", str(video), "--config", str(config)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    captions = [line for line in lines if line.startswith("[")]
+    assert captions and all(any(c in line for c in SCENES.values()) for line in captions)
+    assert "a tabby cat looking at the camera" in captions[0] and "a rocket on a launch pad" in captions[-1]
