@@ -48,7 +48,7 @@ class TrainOptions:
     (bidirectional, learnable temperature starting at ``temperature``) or ``siglip``.
     ``holdout``: fraction held out when the data names no split. ``width``/``depth``/``heads``:
     predictor sizes. ``query``: the query tokens the predictor sees. ``max_frames``: frames read
-    per span."""
+    per span. ``max_visual_tokens``: the predictor pools longer token sequences to this length."""
 
     epochs: int = 20
     batch_size: int = 32
@@ -63,6 +63,7 @@ class TrainOptions:
     heads: int = 4
     query: str = DEFAULT_QUERY
     max_frames: int = MAX_CLIP_FRAMES
+    max_visual_tokens: int = 64
 
     def __post_init__(self) -> None:
         if self.loss not in ("infonce", "siglip"):
@@ -180,19 +181,27 @@ def _clip_key(pair: Pair, encoder_name: str, fps: float, max_side: int, max_fram
     return hashlib.sha1(ident.encode()).hexdigest()[:20]
 
 
-def encode_pairs(pairs, encoder, fps: float, max_side: int, max_frames: int, cache_path: Path, log=print) -> list[torch.Tensor]:
-    """Visual tokens ``(N_i, F)`` of every pair, from the cache file or the encoder (then cached)."""
+def encode_pairs(
+    pairs, encoder, fps: float, max_side: int, max_frames: int, cache_path: Path, log=print, max_tokens: int = 64
+) -> list[torch.Tensor]:
+    """Visual tokens ``(N_i, F)`` of every pair, from the cache file or the encoder (then cached).
+
+    Sequences longer than ``max_tokens`` are cached average-pooled to that length, exactly as the
+    predictor (``max_visual_tokens``) would pool them: a ViT-L clip is 8192 tokens, 32 MB."""
     from safetensors.torch import load_file, save_file
 
     cache = load_file(str(cache_path)) if cache_path.is_file() else {}
-    keys = [_clip_key(p, encoder.name.split("/")[0], fps, max_side, max_frames) for p in pairs]
+    keys = [_clip_key(p, encoder.name.split("/")[0], fps, max_side, max_frames) + f"-{max_tokens}" for p in pairs]
     todo = [i for i, k in enumerate(keys) if k not in cache]
     if todo:
         log(f"encoding {len(todo)} clips with {encoder.name} ({len(pairs) - len(todo)} cached)")
         started = time.monotonic()
         frames = read_spans([pairs[i] for i in todo], fps, max_side, max_frames)
         for j, i in enumerate(todo):
-            cache[keys[i]] = torch.from_numpy(np.ascontiguousarray(encoder.encode_clip(frames[j]).tokens))  # (N, F)
+            t = torch.from_numpy(np.ascontiguousarray(encoder.encode_clip(frames[j]).tokens))  # (N, F)
+            if t.shape[0] > max_tokens:
+                t = F.adaptive_avg_pool1d(t.T[None], max_tokens)[0].T.contiguous()  # (max_tokens, F)
+            cache[keys[i]] = t
         cache_path.parent.mkdir(parents=True, exist_ok=True)
         save_file(cache, str(cache_path))
         log(f"encoded in {time.monotonic() - started:.1f} s; tokens cached in {cache_path}")
@@ -279,7 +288,7 @@ def train_predictor(
             raise ConfigError(f"model.encoder: {exc}") from None
     text = text_encoder or load_minilm()
     fps, max_side = config.sampling.fps, config.sampling.max_side
-    tokens = encode_pairs(pairs, encoder, fps, max_side, opts.max_frames, out / "tokens.safetensors", log)
+    tokens = encode_pairs(pairs, encoder, fps, max_side, opts.max_frames, out / "tokens.safetensors", log, opts.max_visual_tokens)
     captions = sorted({p.caption for p in pairs})
     caption_index = {c: i for i, c in enumerate(captions)}
     text_y = text.encode(captions).float()  # (K, D)
@@ -300,7 +309,7 @@ def train_predictor(
         model = VLPredictor(
             VLPredictorConfig(
                 visual_dim=encoder.dim, query_dim=query.shape[1], out_dim=text_y.shape[1],
-                width=opts.width, depth=opts.depth, heads=opts.heads,
+                width=opts.width, depth=opts.depth, heads=opts.heads, max_visual_tokens=opts.max_visual_tokens,
             )
         )
         state = None

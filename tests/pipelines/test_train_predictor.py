@@ -229,3 +229,31 @@ def test_replay_runs_with_the_learned_predictor_from_a_yaml(trained, photos, tmp
     captions = [line for line in lines if line.startswith("[")]
     assert captions and all(any(c in line for c in SCENES.values()) for line in captions)
     assert "a tabby cat looking at the camera" in captions[0] and "a rocket on a launch pad" in captions[-1]
+
+
+def test_long_token_sequences_are_cached_as_the_predictor_would_pool_them(tmp_path):
+    from models.encoders import EncodedClip
+    from models.vl_predictor import VLPredictor, VLPredictorConfig
+    from pipelines.train_predictor import Pair, encode_pairs
+
+    rng = np.random.default_rng(0)
+    long_tokens = rng.normal(size=(200, 16)).astype(np.float32)
+
+    class LongEncoder:
+        name, dim, device, encode_frames = "fake/torch", 16, "cpu", None
+
+        def encode_clip(self, frames):
+            return EncodedClip(long_tokens, long_tokens.mean(0), np.zeros(200, int))
+
+    from streamer.testvideo import Shot, write_video
+
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(np.zeros((60, 80, 3), np.uint8), 2.0)], size=(64, 48), fps=4)
+    (cached,) = encode_pairs([Pair(video, 0.0, 1.0, "c", None)], LongEncoder(), 4.0, 640, 4, tmp_path / "t.safetensors", lambda m: None, 24)
+    assert cached.shape == (24, 16)
+    net = VLPredictor(VLPredictorConfig(visual_dim=16, query_dim=8, out_dim=8, width=16, heads=2, max_visual_tokens=24)).eval()
+    q, qm = torch.zeros(1, 3, 8), torch.ones(1, 3, dtype=torch.bool)
+    with torch.no_grad():
+        full = net(torch.from_numpy(long_tokens)[None], torch.ones(1, 200, dtype=torch.bool), q, qm)
+        pooled = net(cached[None], torch.ones(1, 24, dtype=torch.bool), q, qm)
+    torch.testing.assert_close(full, pooled, atol=1e-5, rtol=0)
