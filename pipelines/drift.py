@@ -33,11 +33,11 @@ The rules, applied to every sample in media-time order:
    (``reason="heartbeat"``), so a subscriber hears from a static scene now and then. It takes a
    new reference and re-arms the detector.
 8. **Adaptive threshold** (``adaptive: true``). The enter threshold follows the source: it is
-   ``median + adaptive_k * sigma`` of the drifts seen while armed over the last
+   ``median + adaptive_k * sigma`` of the drifts seen over the last
    ``adaptive_window`` samples (``sigma`` from the median absolute deviation, so the few
-   samples of a cut barely move it), clipped to ``[adaptive_min, adaptive_max]``. The detector
-   first learns the source for ``adaptive_warmup`` armed samples, during which no change fires
-   (start and heartbeat still do). The exit threshold keeps its ratio to the enter threshold.
+   samples of a cut barely move it), clipped to ``[adaptive_min, adaptive_max]``. While the
+   detector learns the source (its first ``adaptive_warmup`` samples) the fixed
+   ``threshold`` applies. The exit threshold keeps its ratio to the enter threshold.
    A noisy source raises its threshold; a quiet one lowers it, down to ``adaptive_min``.
 9. **Robustness.** A sample whose embedding is not finite or is all zeros (a black or broken
    frame through a model) is skipped and counted in ``skipped``; media time must not go
@@ -104,7 +104,7 @@ class DriftConfig:
     adaptive_window: int = 240
     adaptive_warmup: int = 20
     adaptive_k: float = 6.0
-    adaptive_min: float = 0.05
+    adaptive_min: float = 0.08
     adaptive_max: float = 0.5
 
     def __post_init__(self) -> None:
@@ -162,7 +162,7 @@ class DriftDetector:
     def __init__(self, config: DriftConfig = DriftConfig()):
         self.config = config
         self._recent: deque[np.ndarray] = deque(maxlen=config.smoothing_window)
-        self._history: deque[float] = deque(maxlen=config.adaptive_window)  # drifts seen while armed
+        self._history: deque[float] = deque(maxlen=config.adaptive_window)  # recent drifts, for the adaptive threshold
         self._smoothed: np.ndarray | None = None
         self._reference: np.ndarray | None = None
         self._current: np.ndarray | None = None
@@ -228,7 +228,6 @@ class DriftDetector:
             return self._fire(t, Reason.START, 0.0)
         drift = self.last_drift = float(1.0 - np.dot(s, self._reference))
         self.last_step = float(1.0 - np.dot(s, previous)) if previous is not None else 0.0
-        learning = cfg.adaptive and len(self._history) < cfg.adaptive_warmup  # the fixed threshold is in effect
         self._update_thresholds()
         if self._state is State.SETTLING:
             self._steady = self._steady + 1 if self.last_step < self.exit_threshold else 0
@@ -240,11 +239,11 @@ class DriftDetector:
         armed = self._state is State.ARMED
         if armed:
             self._above = self._above + 1 if drift >= self.enter_threshold else 0
-            self._history.append(drift)
+        self._history.append(drift)
         since = t - self._last_fire_t
         if since < cfg.cooldown_s:
             return None
-        if armed and not learning and self._above >= cfg.debounce:
+        if armed and self._above >= cfg.debounce:
             return self._fire(t, Reason.CHANGE, drift)
         if cfg.heartbeat_s and since >= cfg.heartbeat_s:
             return self._fire(t, Reason.HEARTBEAT, drift)
