@@ -4,7 +4,6 @@ import threading
 import time
 
 import numpy as np
-import pytest
 
 from pipelines.baseline import BaselineTap, BaselineWorker, DropPolicy, baseline_event
 from testlimits import TIMEOUT_S
