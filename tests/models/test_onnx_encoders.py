@@ -122,3 +122,20 @@ def test_the_export_onnx_command_writes_a_loadable_file(tmp_path, capsys):
     assert OnnxClipEncoder(out, CPU).network == "lite"
     assert main(["export-onnx", "--out", str(tmp_path / "x.bin")]) == 2
     assert capsys.readouterr().err.strip() == f"jepa-stream: error: --out {tmp_path / 'x.bin'}: the file name must end in .onnx"
+
+
+def test_vjepa2_from_a_local_checkpoint_exports_by_command_and_on_first_use(tmp_path, monkeypatch, capsys):
+    from test_vjepa2_encoder import frames, tiny_vjepa2
+
+    from pipelines.cli import main
+
+    model = tiny_vjepa2(seed=3)
+    model.save_pretrained(tmp_path / "ckpt")
+    want = VJEPA2ClipEncoder(model).encode_clip(frames(5)).tokens
+    out = tmp_path / "vj.onnx"
+    assert main(["export-onnx", "--encoder", "vjepa2", "--model", str(tmp_path / "ckpt"), "--out", str(out)]) == 0
+    assert cosines(OnnxClipEncoder(out, CPU).encode_clip(frames(5)).tokens, want).min() >= 0.999
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first_use = build_encoder(EncoderConfig(backend="onnx", model=str(tmp_path / "ckpt"), device="cpu"), network="vjepa2")
+    assert first_use.name == "vjepa2/onnx" and str(first_use.path).startswith(str(tmp_path / "cache"))
+    assert cosines(first_use.encode_clip(frames(5)).tokens, want).min() >= 0.999
