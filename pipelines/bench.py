@@ -207,7 +207,9 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
                 for r in results:
                     i = len(trace.times)
                     if i >= MAX_WARD_CLIPS:
-                        raise ValueError(f"{path}: more than {MAX_WARD_CLIPS} clips; bench a shorter video")
+                        from pipelines.config import ConfigError
+
+                        raise ConfigError(f"{path}: more than {MAX_WARD_CLIPS} clips; bench a shorter video")
                     trace.times.append(r.t_end)
                     trace.embeddings.append(r.embedding.astype(np.float32))
                     trace.drift.append(r.drift)
@@ -403,8 +405,20 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     from pipelines.profiles import build_models
     from pipelines.progress import Progress
 
+    from pipelines.config import ConfigError
+
     stream = stream or sys.stderr
     load = _loadavg()
+    vlm, vlm_load_s = None, 0.0
+    if baseline is not None:  # loaded first, so that weights that cannot load fail before the long pass
+        from models.baseline_vlm import load_baseline_vlm
+
+        t0 = time.perf_counter()
+        try:
+            vlm = load_baseline_vlm(baseline)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        vlm_load_s = time.perf_counter() - t0
     t_models = time.perf_counter()
     models = build_models(config.model)
     models_s = time.perf_counter() - t_models
@@ -454,19 +468,14 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     caption_totals = [c["latency_ms"]["total"] for t in traces for c in t.captions]
     report["strategies"]["selective"]["caption_total_ms_p50"] = round(float(np.median(caption_totals)), 3) if caption_totals else None
     report["strategies"]["selective"]["compute_ms"] = round(sum(r["strategies"]["selective"]["compute_ms"] for r in reports), 3)
-    if baseline is not None:
-        from models.baseline_vlm import load_baseline_vlm
-
-        t0 = time.perf_counter()
-        vlm = load_baseline_vlm(baseline)
-        load_s = time.perf_counter() - t0
+    if vlm is not None:
         rows = _baseline_pass(vlm, traces, stream)
         for rep, trace in zip(reports, traces):
             rep["baseline_vlm"] = _baseline_report(vlm, rows[trace.name], len(trace.times), trace.media_s, trace.stride_s, rep["strategies"]["selective"])
         all_rows = [r for t in traces for r in rows[t.name]]
         report["baseline_vlm"] = {
             **_baseline_report(vlm, all_rows, sum(len(t.times) for t in traces), media, traces[0].stride_s, report["strategies"]["selective"]),
-            "load_s": round(load_s, 3),
+            "load_s": round(vlm_load_s, 3),
         }
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -554,10 +563,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         raise UsageError(f"{out}: cannot write the report ({exc.strerror or exc})") from None
     options = BenchOptions(uniform_rates_hz=rates, baseline_clips=args.baseline_clips)
     baseline = baseline_config(args)
-    try:
-        report = run_bench(args.videos, truths, out, config, options, baseline)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    report = run_bench(args.videos, truths, out, config, options, baseline)
     from pipelines.bench_report import summary_lines
 
     for line in summary_lines(report):
