@@ -54,7 +54,8 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, input_na
             opset_version=OPSET,
             dynamo=False,
         )
-    model = onnx.load(str(tmp))
+    # Metadata only: tensors a >2 GB export left in external files beside it stay there, untouched.
+    model = onnx.load(str(tmp), load_external_data=False)
     for key, value in meta.items():
         entry = model.metadata_props.add()
         entry.key, entry.value = key, str(value)
