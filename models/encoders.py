@@ -1,8 +1,8 @@
 """One X-encoder interface for every backend: the frames of a clip in, visual tokens and a pooled vector out.
 
 Exports :class:`EncoderBackend`, :class:`Device`, :class:`DType`, :class:`EncoderConfig`,
-:class:`EncodedClip`, :class:`ClipEncoder`, :class:`LiteClipEncoder`, :func:`resolve_device`,
-:func:`resolve_dtype` and :func:`build_encoder`.
+:class:`EncodedClip`, :class:`ClipEncoder`, :class:`LiteClipEncoder`, :func:`per_frame_clip`,
+:func:`resolve_device`, :func:`resolve_dtype` and :func:`build_encoder`.
 
 Backends (``encoder.backend``):
 
@@ -34,6 +34,7 @@ __all__ = [
     "EncodedClip",
     "ClipEncoder",
     "LiteClipEncoder",
+    "per_frame_clip",
     "resolve_device",
     "resolve_dtype",
     "build_encoder",
