@@ -69,7 +69,10 @@ class EncoderConfig:
     runs (``auto``: CUDA with bf16 autocast when available, else CPU float32).
     ``image_size``: the ``lite`` crop (224 for the packaged weights); ``vjepa2`` always takes its
     crop size from the checkpoint. ``frames``: frames per ``vjepa2`` clip (0: the checkpoint's
-    ``frames_per_clip``). ``threads``: torch intra-op threads (0: torch's default)."""
+    ``frames_per_clip``). ``threads``: intra-op threads of the encoder's runtime (0: one per core).
+    The default is 1: the capture thread needs a core too, and on a small shared CPU two
+    spinning OpenMP threads fall over as soon as anything else runs (measured: 12x real time
+    alone, under 1x beside another busy process, where one thread kept 9x)."""
 
     backend: EncoderBackend = EncoderBackend.LITE
     model: str = ""
@@ -77,7 +80,7 @@ class EncoderConfig:
     dtype: DType = DType.AUTO
     image_size: int = 224
     frames: int = 0
-    threads: int = 0
+    threads: int = 1
 
     def __post_init__(self) -> None:
         for name, kind in (("backend", EncoderBackend), ("device", Device), ("dtype", DType)):
@@ -85,7 +88,7 @@ class EncoderConfig:
         if not 32 <= self.image_size <= 1024:
             raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
         if self.threads < 0:
-            raise ValueError(f"threads must be 0 (default) or positive, got {self.threads}")
+            raise ValueError(f"threads must be 0 (one per core) or positive, got {self.threads}")
         if self.frames < 0 or self.frames == 1:
             raise ValueError(f"frames must be 0 (the checkpoint's) or at least 2, got {self.frames}")
 
@@ -145,32 +148,12 @@ class LiteClipEncoder:
     def __init__(self, config: EncoderConfig, network=None):
         from models.lite_encoder import LiteEncoderConfig, LiteFrameEncoder
 
-        self.frame_encoder = LiteFrameEncoder(LiteEncoderConfig(config.image_size, config.threads), network)
         self.device = resolve_device(config.device)
-        if self.device != "cpu":
-            self.frame_encoder.network.to(self.device)
+        self.frame_encoder = LiteFrameEncoder(LiteEncoderConfig(config.image_size, config.threads), network, self.device)
         self.name = "lite/torch"
         self.dim = self.frame_encoder.dim
-        self.encode_frames = self._encode_frames if self.device == "cpu" else self._encode_frames_device
-
-    def _encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        return self.frame_encoder.encode_frames(frames)  # (N, 1280)
-
-    def _encode_frames_device(self, frames: Sequence[np.ndarray]) -> np.ndarray:
-        import torch
-
-        if not frames:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        with torch.inference_mode():
-            batch = torch.from_numpy(np.stack([self.frame_encoder.preprocess(im) for im in frames]))  # (N, 3, S, S)
-            return self.frame_encoder.network.features(batch.to(self.device)).float().cpu().numpy()  # (N, 1280)
-
-    def class_logits(self, features: np.ndarray) -> np.ndarray:
-        import torch
-
-        with torch.inference_mode():
-            x = torch.from_numpy(np.ascontiguousarray(features)).to(self.device)
-            return self.frame_encoder.network.classify(x).float().cpu().numpy()
+        self.encode_frames = self.frame_encoder.encode_frames  # (N, H, W, 3) uint8 → (N, 1280)
+        self.class_logits = self.frame_encoder.class_logits
 
     def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
         return per_frame_clip(self.encode_frames(frames))

