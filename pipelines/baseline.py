@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from pipelines.errors import UsageError
 from pipelines.events import EVENT_VERSION
 from streamer.frames import Frame
 
@@ -303,7 +304,6 @@ def baseline_config(args: argparse.Namespace):
 
     if getattr(args, "baseline", "none") != "vlm":
         return None
-    from pipelines.config import ConfigError as UsageError  # caught by the CLI (also under python -m pipelines.cli)
 
     weights, preset = args.baseline_weights, "smolvlm-256m"
     if weights.startswith("random:"):  # random:tiny is the toy architecture the tests use
@@ -335,7 +335,6 @@ def attach_baselines(args: argparse.Namespace, pipelines: dict, publish: Callabl
     if config is None:
         return pipelines, lambda: None
     from models.baseline_vlm import load_baseline_vlm
-    from pipelines.config import ConfigError as UsageError  # caught by the CLI (also under python -m pipelines.cli)
 
     try:
         vlm = load_baseline_vlm(config)

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.economy import uniform_decodes
+from pipelines.errors import UsageError
 from pipelines.reference import MAX_WARD_CLIPS, Pick, uniform_picks, ward_picks
 
 __all__ = [
@@ -149,7 +150,6 @@ def strategy_metrics(
 
 
 def _read_truth(path: Path) -> dict:
-    from pipelines.config import ConfigError as UsageError  # caught by the CLI (also under python -m pipelines.cli)
 
     try:
         data = json.loads(path.read_text())
@@ -188,7 +188,7 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
 
     timed_models = dataclasses.replace(
         models,
-        encode_frames=timed(models.encode_frames, "encode"),
+        encode_frames=timed(models.encode_frames, "encode") if models.encode_frames else None,
         predict=timed(models.predict, "predict"),
         **({"encode_clip": timed(models.encode_clip, "encode")} if getattr(models, "encode_clip", None) else {}),
     )
@@ -402,10 +402,9 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     """Bench ``videos`` (with their ground truths, or None) and write the report files to
     ``out_dir``. ``baseline`` is a :class:`~models.baseline_vlm.BaselineVLMConfig` or None."""
     from pipelines.bench_report import write_markdown, write_timeline
+    from pipelines.config import ConfigError
     from pipelines.profiles import build_models
     from pipelines.progress import Progress
-
-    from pipelines.config import ConfigError
 
     stream = stream or sys.stderr
     load = _loadavg()
@@ -506,6 +505,7 @@ def _torch_threads() -> int | None:
 def add_bench_command(sub) -> None:
     """Register ``jepa-stream bench`` on the CLI's subparsers."""
     from pipelines.baseline import add_baseline_options
+    from pipelines.model_options import add_model_options
 
     bench = sub.add_parser(
         "bench",
@@ -520,16 +520,17 @@ def add_bench_command(sub) -> None:
     bench.add_argument("--uniform-rates", default="1,0.5", metavar="HZ,…", help="uniform reference rates in Hz (default: 1,0.5)")
     bench.add_argument("--baseline-clips", type=int, default=6, metavar="N", help="clips per video the baseline VLM captions and times (default 6)")
     add_baseline_options(bench)
+    add_model_options(bench)
     bench.set_defaults(handler=_cmd_bench)
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.baseline import baseline_config
-    from pipelines.config import ConfigError as UsageError  # caught by the CLI (also under python -m pipelines.cli)
     from pipelines.config import load_config
+    from pipelines.model_options import apply_model_options
     from streamer.sources import VideoFileSource
 
-    config = load_config(args.config)
+    config = apply_model_options(load_config(args.config), args)
     try:
         rates = tuple(float(x) for x in args.uniform_rates.split(",") if x.strip())
     except ValueError:

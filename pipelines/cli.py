@@ -1,6 +1,6 @@
 """The ``jepa-stream`` command line.
 
-Exports :func:`main` and :class:`UsageError`.
+Exports :func:`main`.
 
 Every failure a user can cause (a missing or damaged video, a bad config key, an unwritable
 output, a port in use) ends with one line ``jepa-stream: error: …`` on stderr and a non-zero
@@ -22,7 +22,14 @@ from pathlib import Path
 from pipelines.baseline import add_baseline_options, attach_baselines
 from pipelines.bench import add_bench_command
 from pipelines.config import Config, ConfigError, load_config
-from pipelines.model_options import add_export_parser, add_model_options, add_train_parser, announce, apply_model_options
+from pipelines.errors import UsageError
+from pipelines.model_options import (
+    add_export_parser,
+    add_model_options,
+    add_train_parser,
+    announce,
+    apply_model_options,
+)
 from pipelines.progress import Progress
 from pipelines.runner import RunSummary, run_sources
 from streamer.bus import EventBus
@@ -35,15 +42,11 @@ from streamer.sinks import JsonlSink, format_caption, format_status
 from streamer.source_spec import SourceKind, SourceSpec, parse_sources
 from streamer.sources import SourceError, VideoFileSource
 
-__all__ = ["main", "UsageError"]
+__all__ = ["main"]
 
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
 EXIT_INTERRUPTED = 130
-
-
-class UsageError(Exception):
-    """Something the user asked for cannot be done; the message is one line."""
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -125,7 +128,9 @@ def _analyse(
     print_captions: bool,
     progress: Progress | None,
 ) -> list[RunSummary]:
-    from pipelines.profiles import build_models  # torch loads only when there is work to do
+    from pipelines.profiles import (
+        build_models,  # torch loads only when there is work to do
+    )
     from pipelines.selective import SelectivePipeline
 
     models = build_models(config.model)
