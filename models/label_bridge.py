@@ -1,6 +1,7 @@
 """The ``label-bridge`` predictor: a training-free map from visual features to the text space.
 
-Exports :class:`LabelBridgeConfig` and :class:`LabelBridge`.
+Exports :class:`LabelBridge`. Its settings (``top_k``, ``temperature``, the class prompt) are
+checked where the predictor is configured, :class:`models.predictor_config.PredictorConfig`.
 
 For each frame of a clip the classifier gives ImageNet class probabilities; they are averaged
 over the clip, the ``top_k`` classes are kept and renormalised, and the prediction is the
@@ -11,41 +12,30 @@ lives in the Y-encoder's space, so clips and sentences compare by cosine.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LabelBridgeConfig", "LabelBridge"]
-
-
-@dataclass(frozen=True)
-class LabelBridgeConfig:
-    """``top_k``: classes kept per clip (0 keeps all). ``temperature``: softmax temperature
-    (above 1 spreads the mass over more classes). ``prompt``: template for class texts; ``{}`` is
-    replaced by the class lemmas."""
-
-    top_k: int = 10
-    temperature: float = 1.0
-    prompt: str = "a photo of a {}."
-
-    def __post_init__(self) -> None:
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be 0 (all) or positive, got {self.top_k}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
-        if "{}" not in self.prompt:
-            raise ValueError(f"prompt must contain '{{}}' where the class name goes, got {self.prompt!r}")
+__all__ = ["LabelBridge"]
 
 
 class LabelBridge:
     """``tokens (T, F)`` → unit vector ``(D,)`` in the text space.
 
     ``classify`` maps features ``(T, F)`` to logits ``(T, C)``; ``class_text`` holds the unit
-    text embedding ``(C, D)`` of each class prompt.
+    text embedding ``(C, D)`` of each class prompt. ``top_k`` classes are kept per clip (0: all);
+    ``temperature`` divides the logits before the softmax (above 1 spreads the mass).
     """
 
-    def __init__(self, config: LabelBridgeConfig, classify: Callable[[np.ndarray], np.ndarray], class_text: np.ndarray):
-        self.config = config
+    def __init__(
+        self,
+        classify: Callable[[np.ndarray], np.ndarray],
+        class_text: np.ndarray,
+        *,
+        top_k: int = 10,
+        temperature: float = 1.0,
+    ):
+        self.top_k = top_k
+        self.temperature = temperature
         self.classify = classify
         self.class_text = np.ascontiguousarray(class_text, dtype=np.float32)
 
@@ -55,7 +45,7 @@ class LabelBridge:
 
     def class_probabilities(self, tokens: np.ndarray) -> np.ndarray:
         """Clip-mean class probabilities ``(C,)``."""
-        logits = self.classify(tokens) / self.config.temperature  # (T, C)
+        logits = self.classify(tokens) / self.temperature  # (T, C)
         logits = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
@@ -63,7 +53,7 @@ class LabelBridge:
 
     def __call__(self, tokens: np.ndarray) -> np.ndarray:
         p = self.class_probabilities(tokens)
-        k = self.config.top_k
+        k = self.top_k
         if 0 < k < p.shape[0]:
             keep = np.argpartition(p, -k)[-k:]
             sparse = np.zeros_like(p)

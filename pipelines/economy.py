@@ -29,13 +29,6 @@ def uniform_decodes(media_s: float, rate_hz: float = 1.0) -> int:
     return int(math.floor(media_s * rate_hz + 1e-9)) + 1
 
 
-def _p(values, q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
-
-
 def stats_event(
     source: str,
     stats: PipelineStats,
@@ -52,8 +45,10 @@ def stats_event(
     (``decode``), and top-level ``p50``/``p95`` of the step for clients that read one figure.
     """
     media_s = stats.media_s
-    step = list(stats.step_ms)
-    decode = list(stats.decode_ms)
+
+    def pct(which: str, q: float) -> float:
+        return round(stats.percentile(which, q), 3)
+
     event = {
         "v": EVENT_VERSION,
         "type": "stats",
@@ -67,10 +62,10 @@ def stats_event(
         "decode_rate_hz": round(stats.decodes / media_s, 4) if media_s > 0 else 0.0,
         "uniform_1hz_decodes": uniform_decodes(media_s) if stats.first_t is not None else 0,
         "latency_ms": {
-            "p50": round(_p(step, 50), 3),
-            "p95": round(_p(step, 95), 3),
-            "step": {"p50": round(_p(step, 50), 3), "p95": round(_p(step, 95), 3)},
-            "decode": {"p50": round(_p(decode, 50), 3), "p95": round(_p(decode, 95), 3)},
+            "p50": pct("step_ms", 50),
+            "p95": pct("step_ms", 95),
+            "step": {"p50": pct("step_ms", 50), "p95": pct("step_ms", 95)},
+            "decode": {"p50": pct("decode_ms", 50), "p95": pct("decode_ms", 95)},
         },
     }
     return event

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from models.encoders import ClipEncoder, EncodedClip, build_encoder
-from models.label_bridge import LabelBridge, LabelBridgeConfig
+from models.label_bridge import LabelBridge
 from models.learned_predictor import LearnedPredictor, PredictorType, query_embeddings
 from models.minilm import load_minilm
 from models.retrieval import RetrievalDecoder
@@ -87,7 +87,7 @@ def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encod
     if p.type is PredictorType.LABEL_BRIDGE:
         if not hasattr(encoder, "class_logits"):
             raise ConfigError(f"model.predictor.type: label-bridge needs the lite ImageNet head; {encoder.name} has none")
-        predict = LabelBridge(LabelBridgeConfig(p.top_k, p.temperature, p.prompt), encoder.class_logits, class_text)
+        predict = LabelBridge(encoder.class_logits, class_text, top_k=p.top_k, temperature=p.temperature)
     else:
         predict = _learned_predictor(config, encoder, text)
     bank = TextBank((), np.zeros((0, text.dim), dtype=np.float32))

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from models.label_bridge import LabelBridge, LabelBridgeConfig
+from models.label_bridge import LabelBridge
+from models.predictor_config import PredictorConfig
 from models.retrieval import RetrievalConfig, RetrievalDecoder
 from models.text_bank import TextBank
 
@@ -15,7 +16,7 @@ def unit_rows(m: np.ndarray) -> np.ndarray:
 def test_bridge_is_the_probability_weighted_class_text():
     class_text = unit_rows(np.eye(4, 8) + 0.1)
     logits = np.log(np.array([[0.7, 0.2, 0.05, 0.05]], np.float32))
-    bridge = LabelBridge(LabelBridgeConfig(top_k=0), classify=lambda t: np.repeat(logits, len(t), 0), class_text=class_text)
+    bridge = LabelBridge(lambda t: np.repeat(logits, len(t), 0), class_text, top_k=0)
     y = bridge(np.zeros((3, 5), np.float32))
     expected = np.array([0.7, 0.2, 0.05, 0.05]) @ class_text
     np.testing.assert_allclose(y, expected / np.linalg.norm(expected), atol=1e-5)
@@ -24,21 +25,21 @@ def test_bridge_is_the_probability_weighted_class_text():
 def test_top_k_keeps_only_the_strongest_classes():
     class_text = unit_rows(np.eye(4))
     logits = np.log(np.array([[0.5, 0.3, 0.15, 0.05]], np.float32))
-    bridge = LabelBridge(LabelBridgeConfig(top_k=2), classify=lambda t: logits, class_text=class_text)
+    bridge = LabelBridge(lambda t: logits, class_text, top_k=2)
     y = bridge(np.zeros((1, 5), np.float32))
     assert y[2] == 0 and y[3] == 0 and y[0] > y[1] > 0
 
 
 def test_clip_probabilities_average_the_frames():
     frames = np.log(np.array([[0.9, 0.1], [0.1, 0.9]], np.float32))
-    bridge = LabelBridge(LabelBridgeConfig(top_k=0), classify=lambda t: t, class_text=unit_rows(np.eye(2)))
+    bridge = LabelBridge(lambda t: t, unit_rows(np.eye(2)), top_k=0)
     np.testing.assert_allclose(bridge.class_probabilities(frames), [0.5, 0.5], atol=1e-6)
 
 
 @pytest.mark.parametrize("bad", [dict(top_k=-1), dict(temperature=0.0), dict(prompt="no slot")])
 def test_bad_bridge_settings_are_refused(bad):
     with pytest.raises(ValueError):
-        LabelBridgeConfig(**bad)
+        PredictorConfig(**bad)
 
 
 def test_retrieval_returns_the_nearest_texts_best_first_without_repeats():

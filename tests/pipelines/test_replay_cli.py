@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from testlimits import TIMEOUT_S
+from pipelines.bench import match_boundaries
 from streamer.testvideo import Shot, write_video
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "streamer" / "schemas"
@@ -25,19 +26,6 @@ def read_events(path: Path) -> list[dict]:
 
 def captions_of(events: list[dict]) -> list[dict]:
     return [e for e in events if e["type"] == "caption"]
-
-
-def matched_boundaries(boundaries: list[float], times: list[float], before: float = 1.0, after: float = 2.0) -> int:
-    """Greedy one-to-one matching of decisions to true boundaries within [b - before, b + after]."""
-    free = sorted(times)
-    hits = 0
-    for b in boundaries:
-        for t in free:
-            if b - before <= t <= b + after:
-                free.remove(t)
-                hits += 1
-                break
-    return hits
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +49,7 @@ def test_captions_land_at_the_scene_changes(replayed):
     _, events, summary, truth = replayed
     events = captions_of(events)
     changes = [e["t"] for e in events if e["reason"] == "change"]
-    recall = matched_boundaries(truth["boundaries"], changes) / len(truth["boundaries"])
+    recall = len(match_boundaries(truth["boundaries"], changes)) / len(truth["boundaries"])  # -1 s … +2 s, one-to-one
     assert recall >= 0.8, (changes, truth["boundaries"])
     assert len(events) <= summary["clips"] / 3
     assert events[0]["reason"] == "start" and events[0]["t"] <= 1.0
