@@ -236,16 +236,27 @@ class BaselineTap:
     Baseline captions are published from the caller's thread (the one feeding frames), at the
     next frame or at :meth:`drain`, so outputs never see two threads at once. At most
     ``max_pending`` (default 64) finished captions wait; older ones are dropped from the events
-    (they still count in the worker's summary)."""
+    (they still count in the worker's summary). Several taps of one worker share its results
+    through ``done`` (a bounded deque the caller made the worker's ``on_result``)."""
 
-    def __init__(self, pipeline, worker: BaselineWorker, publish: Callable[[dict], object] | None = None, frames: int = 1, max_pending: int = 64):
+    def __init__(
+        self,
+        pipeline,
+        worker: BaselineWorker,
+        publish: Callable[[dict], object] | None = None,
+        frames: int = 1,
+        done: deque | None = None,
+        max_pending: int = 64,
+    ):
         self._pipeline = pipeline
         self._worker = worker
         self._publish = publish
         self._recent: deque[Frame] = deque(maxlen=max(1, frames))
-        self._done: deque[BaselineResult] = deque(maxlen=max_pending)
         self._pending: Frame | None = None
-        worker.on_result = self._done.append  # deque.append is atomic across threads
+        if done is None:  # the only tap of this worker: it collects the results itself
+            done = deque(maxlen=max_pending)
+            worker.on_result = done.append  # deque.append is atomic across threads
+        self._done: deque[BaselineResult] = done
 
     def __getattr__(self, name):
         return getattr(self._pipeline, name)
@@ -345,12 +356,10 @@ def attach_baselines(args: argparse.Namespace, pipelines: dict, publish: Callabl
             print(format_baseline(event), flush=True)
 
     worker = BaselineWorker(vlm).start()
-    taps = {sid: BaselineTap(p, worker, publish, frames=config.frames) for sid, p in pipelines.items()}
     # One worker, several taps: each tap's drain publishes what any of them finished first.
-    shared: deque = deque(maxlen=64)
-    worker.on_result = shared.append
-    for tap in taps.values():
-        tap._done = shared
+    done: deque = deque(maxlen=64)
+    worker.on_result = done.append
+    taps = {sid: BaselineTap(p, worker, publish, frames=config.frames, done=done) for sid, p in pipelines.items()}
 
     def finish() -> dict:
         worker.close(drain=False, timeout=60.0)
