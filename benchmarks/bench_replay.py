@@ -4,14 +4,15 @@
 
 Without ``--video`` it renders the 640×360, 25 fps demo shots to a temporary file. It measures,
 in one process on the same file: raw PyAV decoding (every frame), model loading, and full
-replays (decode + sample + encode + predict + drift + decode-on-fire). Prints the figures and
-writes them as JSON.
+replays through the same capture thread and runner as ``jepa-stream replay`` (decode + sample +
+encode + predict + drift + decode-on-fire). Prints the figures and writes them as JSON.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -27,9 +28,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
-from pipelines.runner import run_source  # noqa: E402
+from pipelines.runner import run_sources  # noqa: E402
 from pipelines.selective import SelectivePipeline  # noqa: E402
-from streamer.sources import VideoFileSource  # noqa: E402
+from streamer.multicapture import MultiCapture  # noqa: E402
+from streamer.source_spec import parse_sources  # noqa: E402
 
 
 def raw_decode_s(path: Path) -> tuple[float, int]:
@@ -66,9 +68,10 @@ def main() -> None:
 
     runs = []
     for i in range(args.repeat):
-        source = VideoFileSource(video, "bench", sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
+        specs = parse_sources([f"bench={video}"])
         pipeline = SelectivePipeline("bench", models, config.clip, config.drift)
-        summary = run_source(source, pipeline, lambda event: None)
+        with MultiCapture(specs, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side) as capture:
+            (summary,) = run_sources(capture, {"bench": pipeline}, models.encode_frames, lambda event: None)
         runs.append((summary, list(pipeline.stats.step_ms), list(pipeline.stats.decode_ms)))
         print(f"run {i + 1}/{args.repeat}: {summary.realtime_factor:.2f}x real time", file=sys.stderr)
 
@@ -77,7 +80,7 @@ def main() -> None:
     media_s = runs[0][0].media_s
     result = {
         "video": str(video),
-        "machine": {"cpu_count": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
+        "machine": {"cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(), "torch": torch.__version__},
         "decoded_frames": decoded_frames,
         "raw_decode_s": round(decode_s, 3),
         "raw_decode_realtime_factor": round(media_s / decode_s, 2),
