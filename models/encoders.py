@@ -146,10 +146,10 @@ class LiteClipEncoder:
     """The ``lite`` torch encoder behind the clip interface; ``encode_frames`` is the fast path."""
 
     def __init__(self, config: EncoderConfig, network=None):
-        from models.lite_encoder import LiteEncoderConfig, LiteFrameEncoder
+        from models.lite_encoder import LiteFrameEncoder
 
         self.device = resolve_device(config.device)
-        self.frame_encoder = LiteFrameEncoder(LiteEncoderConfig(config.image_size, config.threads), network, self.device)
+        self.frame_encoder = LiteFrameEncoder(config.image_size, config.threads, network, self.device)
         self.name = "lite/torch"
         self.dim = self.frame_encoder.dim
         self.encode_frames = self.frame_encoder.encode_frames  # (N, H, W, 3) uint8 → (N, 1280)

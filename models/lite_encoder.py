@@ -1,6 +1,6 @@
 """The ``lite`` X-encoder: RGB frames → one EfficientNet-Lite0 feature vector per frame.
 
-Exports :class:`LiteEncoderConfig` and :class:`LiteFrameEncoder`.
+Exports :class:`LiteFrameEncoder` (configured through :class:`models.encoders.EncoderConfig`).
 
 Each frame is resized so its shorter side is ``image_size``, centre-cropped to a square and
 normalised with ImageNet mean/std, as the packaged weights expect. Frames are encoded in one
@@ -10,7 +10,6 @@ batch per call; callers cache the result, so a frame shared by overlapping clips
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -18,40 +17,30 @@ import torch
 
 from models.efficientnet_lite import EfficientNetLite, load_lite0
 
-__all__ = ["LiteEncoderConfig", "LiteFrameEncoder"]
+__all__ = ["LiteFrameEncoder"]
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
-@dataclass(frozen=True)
-class LiteEncoderConfig:
-    """``image_size``: side of the square crop fed to the network (224 for the packaged weights).
-    ``threads``: torch intra-op threads (0 leaves torch's default, one per core)."""
-
-    image_size: int = 224
-    threads: int = 0
-
-    def __post_init__(self) -> None:
-        if not 32 <= self.image_size <= 1024:
-            raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be 0 (default) or positive, got {self.threads}")
-
-
 class LiteFrameEncoder:
-    """``encode_frames([(H, W, 3) uint8 RGB, …])`` → ``float32 (N, 1280)`` pooled features."""
+    """``encode_frames([(H, W, 3) uint8 RGB, …])`` → ``float32 (N, 1280)`` pooled features.
+
+    ``image_size``: side of the square crop fed to the network (224 for the packaged weights).
+    ``threads``: torch intra-op threads (0 leaves torch's default, one per core). ``network``:
+    an EfficientNet-Lite (default: the packaged Lite0); ``device``: where it runs.
+    """
 
     def __init__(
-        self, config: LiteEncoderConfig = LiteEncoderConfig(), network: EfficientNetLite | None = None, device: str = "cpu"
+        self, image_size: int = 224, threads: int = 0, network: EfficientNetLite | None = None, device: str = "cpu"
     ):
-        self.config = config
+        self.image_size = image_size
         self.device = device
         network = network if network is not None else load_lite0()
         # Channels-last runs the depthwise convolutions of this network about 1.4x faster on CPU.
         self.network = network.to(device=device, memory_format=torch.channels_last)
-        if config.threads:
-            torch.set_num_threads(config.threads)
+        if threads:
+            torch.set_num_threads(threads)
 
     @property
     def dim(self) -> int:
@@ -59,7 +48,7 @@ class LiteFrameEncoder:
 
     def preprocess(self, image: np.ndarray) -> np.ndarray:
         """``(H, W, 3)`` uint8 RGB → ``(3, S, S)`` float32, normalised."""
-        size = self.config.image_size
+        size = self.image_size
         h, w = image.shape[:2]
         scale = size / min(h, w)
         rw, rh = max(size, round(w * scale)), max(size, round(h * scale))

@@ -165,10 +165,10 @@ class OnnxClipEncoder:
         self.input_name = self.session.get_inputs()[0].name
         self.name = f"{self.network}/onnx"
         if self.network == "lite":
-            from models.lite_encoder import LiteEncoderConfig, LiteFrameEncoder
+            from models.lite_encoder import LiteFrameEncoder
 
             # The torch network is kept for its preprocessing and ImageNet head (label bridge).
-            self._lite = LiteFrameEncoder(LiteEncoderConfig(int(meta["image_size"]), config.threads))
+            self._lite = LiteFrameEncoder(int(meta["image_size"]), config.threads)
             self.encode_frames = self._encode_frames
         else:
             self.crop, self.patch = int(meta["crop_size"]), int(meta["patch_size"])
