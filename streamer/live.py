@@ -22,7 +22,7 @@ import numpy as np
 from streamer.capture_config import RtspTransport
 from streamer.frames import Frame
 from streamer.source_spec import redact
-from streamer.sources import RateSampler, SourceError, _reason, frame_to_rgb
+from streamer.sources import RateSampler, SourceError, _reason, first_video_stream, frame_to_rgb
 
 __all__ = ["MediaClock", "StreamSource", "WebcamSource"]
 
@@ -110,11 +110,7 @@ class StreamSource:
             raise SourceError(f"cannot open {self.label}: no answer within {self.open_timeout_s:g} s") from None
         except av.FFmpegError as exc:
             raise SourceError(f"cannot open {self.label}: {_reason(exc)}") from None
-        if not container.streams.video:
-            container.close()
-            raise SourceError(f"cannot open {self.label}: no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = first_video_stream(container, f"cannot open {self.label}:")
         self.frame_rate = float(stream.average_rate or stream.guessed_rate or 0)
         self._container = container
 

@@ -1,7 +1,7 @@
 """Video sources: decoded, timestamped, sampled frames from a file through PyAV.
 
-Exports :class:`SourceError`, :class:`RateSampler`, :class:`VideoFileSource` and
-:func:`frame_to_rgb`.
+Exports :class:`SourceError`, :class:`RateSampler`, :class:`VideoFileSource`,
+:func:`first_video_stream` and :func:`frame_to_rgb`.
 
 Sampling happens here, at the edge: frames the pipeline will not look at are decoded (H.264
 needs them) but never converted to RGB, which is most of the cost of a 25 fps stream analysed
@@ -20,7 +20,7 @@ import numpy as np
 
 from streamer.frames import Frame
 
-__all__ = ["SourceError", "RateSampler", "VideoFileSource", "frame_to_rgb"]
+__all__ = ["SourceError", "RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
 
 # A stream that stops this much earlier than its container says was cut short.
 _TRUNCATION_TOLERANCE_S = 1.0
@@ -81,11 +81,7 @@ class VideoFileSource:
             container = av.open(str(self.path))
         except av.FFmpegError as exc:
             raise SourceError(f"{self.path}: not a readable video ({_reason(exc)})") from None
-        if not container.streams.video:
-            container.close()
-            raise SourceError(f"{self.path}: has no video stream")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream = first_video_stream(container, f"{self.path}:")
         self.frame_rate = float(stream.average_rate or stream.guessed_rate or 25)
         if stream.duration is not None and stream.time_base is not None:
             self.duration = float(stream.duration * stream.time_base)
@@ -132,6 +128,17 @@ class VideoFileSource:
         if self._container is not None:
             self._container.close()
             self._container = None
+
+
+def first_video_stream(container: av.container.InputContainer, where: str) -> av.VideoStream:
+    """The container's first video stream, set to decode on FFmpeg's own threads; without one,
+    close the container and raise :class:`SourceError` ("<where> no video stream")."""
+    if not container.streams.video:
+        container.close()
+        raise SourceError(f"{where} no video stream")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    return stream
 
 
 def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
