@@ -12,6 +12,14 @@ that same stream:
 * ``uniform_<rate>hz``: a decode every ``1 / rate`` seconds (default rates 1 and 0.5 Hz);
 * ``ward_offline``: VL-JEPA's offline selective decoding with as many segments as the
   selective path decoded (the same budget), an upper bound that sees the future;
+* ``selective_cosine_text`` and ``selective_segment_text``: the same detector machinery
+  replayed on the same clips with the other statistics (the fixed-threshold cosine drift on
+  the text-space embedding, jepa-stream 0.1's default; the segment contrast on the text-space
+  embedding instead of the visual features), so the choice of statistic and stream is measured
+  in every run;
+* the shot-boundary detectors a user would otherwise run (:mod:`pipelines.shot_detectors`:
+  PySceneDetect's content and adaptive detectors, TransNetV2), each reading the same file at
+  its native frame rate; a captioner driven by them decodes at the start and at every cut;
 * ``baseline_vlm`` (``--baseline vlm``): SmolVLM captions ``--baseline-clips`` clips spread over
   the video, timed one at a time after the stream pass (so its figures are not mixed with the
   selective path's on a small CPU), and the report states what captioning every clip costs.
@@ -37,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipelines.drift import DriftConfig, DriftDetector, Reason, Statistic
 from pipelines.economy import uniform_decodes
 from pipelines.errors import UsageError
 from pipelines.reference import MAX_WARD_CLIPS, Pick, uniform_picks, ward_picks
@@ -66,6 +75,7 @@ class BenchOptions:
     uniform_rates_hz: tuple[float, ...] = (1.0, 0.5)
     ward_smooth: int = 3
     baseline_clips: int = 6
+    peers: bool = True
 
 
 @dataclass
@@ -77,6 +87,9 @@ class VideoTrace:
     truth: dict | None
     times: list[float] = field(default_factory=list)
     embeddings: list[np.ndarray] = field(default_factory=list)
+    currents: list[np.ndarray] = field(default_factory=list)  # newest frames' embedding, per clip
+    new_frames: list[np.ndarray] = field(default_factory=list)  # visual features (n, F) new in each clip
+    peers: list = field(default_factory=list)  # PeerResult per shot-boundary detector
     drift: list[float] = field(default_factory=list)
     enter: list[float] = field(default_factory=list)
     exit: list[float] = field(default_factory=list)
@@ -212,6 +225,8 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
                         raise ConfigError(f"{path}: more than {MAX_WARD_CLIPS} clips; bench a shorter video")
                     trace.times.append(r.t_end)
                     trace.embeddings.append(r.embedding.astype(np.float32))
+                    trace.currents.append(r.current.astype(np.float32))
+                    trace.new_frames.append(r.new_frames.astype(np.float32))
                     trace.drift.append(r.drift)
                     trace.enter.append(pipeline.detector.enter_threshold)
                     trace.exit.append(pipeline.detector.exit_threshold)
@@ -252,7 +267,27 @@ def _decode_picks(models, trace: VideoTrace, picks: list[Pick]) -> list[float]:
     return out
 
 
-def _strategies(models, trace: VideoTrace, options: BenchOptions) -> tuple[dict, dict]:
+def _detector_variants(drift: DriftConfig) -> dict[str, DriftConfig]:
+    """The other statistics, with the configured machinery (cooldown, heartbeat, debounce)."""
+    return {
+        "selective_cosine_text": dataclasses.replace(drift, statistic=Statistic.COSINE, threshold=None, adaptive_min=0.08, adaptive_max=0.5),
+        "selective_segment_text": dataclasses.replace(drift, statistic=Statistic.SEGMENT, threshold=None),
+    }
+
+
+def _replay(trace: VideoTrace, drift: DriftConfig, visual: bool) -> list:
+    """The decisions a detector with ``drift`` makes on the recorded clips (text-space stream
+    unless ``visual``)."""
+    detector = DriftDetector(drift)
+    out = []
+    for t, e, c, f in zip(trace.times, trace.embeddings, trace.currents, trace.new_frames):
+        decision = detector.feed(t, e, current=c, frames=f if visual else c[None])
+        if decision is not None:
+            out.append(decision)
+    return out
+
+
+def _strategies(models, trace: VideoTrace, options: BenchOptions, config_drift: DriftConfig) -> tuple[dict, dict]:
     """Per-strategy raw records ``{name: {"decodes": [t], "claims": [t], "stages": {…}}}`` and extras."""
     times = np.asarray(trace.times)
     enc, pred, step = trace.encode_ms, trace.predict_ms, trace.step_ms
@@ -277,6 +312,17 @@ def _strategies(models, trace: VideoTrace, options: BenchOptions) -> tuple[dict,
             "claims": [p.t for p in picks if p.boundary],
             "stages": {"encode": enc, "predict": pred, "decode": dec, "total": [e + p + picked.get(i, 0.0) for i, (e, p) in enumerate(zip(enc, pred))]},
         }
+    for name, variant in _detector_variants(config_drift).items():
+        decisions = _replay(trace, variant, visual=False)
+        raw[name] = {
+            "decodes": [d.t for d in decisions],
+            "claims": [d.t for d in decisions if d.reason is Reason.CHANGE],
+            "stages": {},
+        }
+    for peer in trace.peers:
+        if peer.skipped is None:
+            first = [float(times[0])] if len(times) else []
+            raw[peer.name] = {"decodes": first + peer.cuts, "claims": list(peer.cuts), "stages": {}, "wall_s": peer.wall_s}
     t0 = time.perf_counter()
     picks, segments = ward_picks(times, np.asarray(trace.embeddings), max(1, len(trace.captions)), options.ward_smooth) if len(times) else ([], [])
     segment_ms = (time.perf_counter() - t0) * 1e3
@@ -330,10 +376,13 @@ def _baseline_report(vlm, rows: list[dict], clips: int, media_s: float, stride_s
     return report
 
 
-def _video_report(trace: VideoTrace, raw: dict, extras: dict) -> dict:
+def _video_report(trace: VideoTrace, raw: dict, extras: dict, statistic: str) -> dict:
     strategies = {
         name: strategy_metrics(r["decodes"], r["claims"], trace.truth, trace.media_s, r["stages"]) for name, r in raw.items()
     }
+    for name, r in raw.items():
+        if "wall_s" in r:
+            strategies[name]["wall_s"] = round(r["wall_s"], 3)
     sel = strategies["selective"]
     sel["reasons"] = {k: raw["selective"]["reasons"].count(k) for k in ("start", "change", "heartbeat")}
     step = trace.step_ms
@@ -349,6 +398,7 @@ def _video_report(trace: VideoTrace, raw: dict, extras: dict) -> dict:
         "video": trace.path,
         "name": trace.name,
         "ground_truth": trace.truth,
+        "statistic": statistic,
         "media_s": round(trace.media_s, 3),
         "frames": trace.frames,
         "clips": len(trace.times),
@@ -430,11 +480,18 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
         duration = probe.duration
         probe.close()
         traces.append(trace_video(path, config, models, options, truth, Progress(Path(path).stem or "video", duration, stream=stream)))
+    if options.peers:  # after every selective pass, so their CPU use is not mixed into its timings
+        from pipelines.shot_detectors import run_peers
+
+        for trace in traces:
+            trace.peers = run_peers(trace.path)
+            stream.write(f"{trace.name}: peers " + ", ".join(f"{p.name} {len(p.cuts)} cuts in {p.wall_s:.1f} s" if p.skipped is None else f"{p.name} skipped ({p.skipped})" for p in trace.peers) + "\n")
+            stream.flush()
     raws, reports = [], []
     for trace in traces:
-        raw, extras = _strategies(models, trace, options)
+        raw, extras = _strategies(models, trace, options, config.drift)
         raws.append(raw)
-        reports.append(_video_report(trace, raw, extras))
+        reports.append(_video_report(trace, raw, extras, config.drift.statistic.value))
     media = sum(t.media_s for t in traces)
     wall = sum(t.wall_s for t in traces)
     overall = _pooled(traces, raws)
@@ -454,6 +511,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
             "ward_smooth": options.ward_smooth,
             "ward_segments": "as many as the selective path decoded (same budget)",
             "boundary_match_s": [-MATCH_BEFORE_S, MATCH_AFTER_S],
+            "peers": {p.name: (p.skipped or "ran") for p in traces[0].peers} if traces else {},
         },
         "media_s": round(media, 3),
         "wall_s": round(wall, 3),
@@ -518,6 +576,7 @@ def add_bench_command(sub) -> None:
     bench.add_argument("--out", default="bench-out", metavar="DIR", help="where the report goes (default: bench-out)")
     bench.add_argument("--config", metavar="FILE", help="YAML laid over the built-in defaults (configs/default.yaml)")
     bench.add_argument("--uniform-rates", default="1,0.5", metavar="HZ,…", help="uniform reference rates in Hz (default: 1,0.5)")
+    bench.add_argument("--no-peers", action="store_true", help="skip the shot-boundary detectors (PySceneDetect, TransNetV2)")
     bench.add_argument("--baseline-clips", type=int, default=6, metavar="N", help="clips per video the baseline VLM captions and times (default 6)")
     add_baseline_options(bench)
     add_model_options(bench)
@@ -562,7 +621,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
         probe_file.unlink()
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the report ({exc.strerror or exc})") from None
-    options = BenchOptions(uniform_rates_hz=rates, baseline_clips=args.baseline_clips)
+    options = BenchOptions(uniform_rates_hz=rates, baseline_clips=args.baseline_clips, peers=not args.no_peers)
     baseline = baseline_config(args)
     report = run_bench(args.videos, truths, out, config, options, baseline)
     from pipelines.bench_report import summary_lines

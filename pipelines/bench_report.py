@@ -137,13 +137,19 @@ def write_timeline(traces, reports: list[dict], path: Path) -> None:
         wb = [s for s, _ in rep.get("ward_segments", [])[1:]]
         if wb:
             ax.scatter(wb, [top * 0.85] * len(wb), marker="x", color="tab:purple", zorder=3, label="offline Ward boundary")
+        peers = [p for p in trace.peers if p.skipped is None]
+        for k, (peer, color) in enumerate(zip(peers, ("tab:brown", "tab:olive", "tab:cyan"))):
+            if peer.cuts:
+                y = top * (0.75 - 0.1 * k)
+                ax.scatter(peer.cuts, [y] * len(peer.cuts), marker="|", s=80, color=color, zorder=3, label=f"{peer.name} cut")
         ax.set_ylim(0, top)
         ax.set_xlim(0, max(t[-1] if t else 1.0, 1.0))
-        ax.set_ylabel("1 − cos")
+        ax.set_ylabel(f"drift ({rep['statistic']})")
         s = rep["strategies"]["selective"]
         ax.set_title(
             f"{trace.name}: selective {s['decodes']} decodes (R {_f(s.get('recall'))}, P {_f(s.get('precision'))}), "
             f"uniform 1 Hz {rep['strategies'].get('uniform_1hz', {}).get('decodes', '–')}"
+            + "".join(f", {p.name} {len(p.cuts)} cuts" for p in peers)
         )
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, borderaxespad=0.0)
     axes[-1, 0].set_xlabel("media time (s)")

@@ -1,6 +1,6 @@
 """The decision to decode: a causal drift detector over the clip embedding stream.
 
-Exports :class:`Smoothing`, :class:`Reason`, :class:`State`, :class:`DriftConfig`,
+Exports :class:`Statistic`, :class:`Smoothing`, :class:`Reason`, :class:`State`, :class:`DriftConfig`,
 :class:`Decision` and :class:`DriftDetector`.
 
 This module is the one place that decides when text is decoded. It is sans-I/O:
@@ -12,11 +12,22 @@ The rules, applied to every sample in media-time order:
    ``alpha = 2 / (smoothing_window + 1)``, a mean of the last ``smoothing_window`` samples, or
    none.
 2. **Start.** The first sample always fires (``reason="start"``); it is not a scene boundary.
-3. **Drift** is ``1 - cos(smoothed, reference)``. The reference is what the last caption
-   described: the ``current`` embedding given with the sample that fired (the newest frames of
-   the clip), or the unsmoothed embedding of that sample when none is given. Smoothing and a
-   pooled clip both still hold some of the old scene when drift fires; anchoring on the newest
-   information means the rest of that transition does not fire again.
+3. **Drift** is one of two statistics (``statistic``):
+
+   * ``segment`` (default): scene-relative contrast between the newest ``recent_s`` seconds of
+     frames and the segment since the last decision, divided by the contrast that segment has
+     shown so far (:mod:`pipelines.segment_contrast`). It reads the ``frames`` given with each
+     sample (the encoder's visual features of the frames new since the previous sample), or
+     the embedding itself when none are given. A decision starts a new segment. Busy scenes
+     (cuts within one place, motion, a hand-held camera) raise their own scale; a quiet view
+     in which something new appears does not. Measured on real footage, it is what separates
+     changes of meaning from shot cuts (README, "Drift on real footage").
+   * ``cosine``: ``1 - cos(smoothed, reference)``, against a fixed or adaptive threshold. The
+     reference is what the last caption described: the ``current`` embedding given with the
+     sample that fired (the newest frames of the clip), or the unsmoothed embedding of that
+     sample when none is given. Smoothing and a pooled clip both still hold some of the old
+     scene when drift fires; anchoring on the newest information means the rest of that
+     transition does not fire again. It fires at every shot cut of real footage.
 4. **Cooldown.** Nothing fires sooner than ``cooldown_s`` after the last decode; a change that
    happens meanwhile fires as soon as the cooldown ends.
 5. **Change (enter threshold).** While the detector is ``armed``, after the cooldown, a decode
@@ -25,13 +36,15 @@ The rules, applied to every sample in media-time order:
 6. **Hysteresis (exit threshold).** A change moves the detector to ``settling``; no change fires
    until the stream has settled, which is either drift below the exit threshold
    (``exit_threshold``, default half the enter threshold: the stream came back to the new
-   reference) or a steady stream: ``debounce`` consecutive samples whose step drift
-   ``1 - cos(smoothed_t, smoothed_t-1)`` is below the exit threshold (the stream settled
+   reference) or a steady stream: ``debounce`` consecutive samples whose step (how far the
+   stream moved since the previous sample: ``1 - cos(smoothed_t, smoothed_t-1)``, or for
+   ``segment`` the recent window's move on the segment's scale) is below the exit threshold (the stream settled
    somewhere else, e.g. a second cut during the transition; the next sample then fires).
    A drift that wobbles around the enter threshold therefore fires once, not once per crossing.
 7. **Heartbeat.** If ``heartbeat_s`` (> 0) passes without a decode, one fires
    (``reason="heartbeat"``), so a subscriber hears from a static scene now and then. It takes a
-   new reference and re-arms the detector.
+   new ``cosine`` reference and re-arms the detector; the ``segment`` statistic keeps its
+   segment (a heartbeat is not a new scene).
 8. **Adaptive threshold** (``adaptive: true``). The enter threshold follows the source: it is
    ``median + adaptive_k * sigma`` of the drifts seen over the last
    ``adaptive_window`` samples (``sigma`` from the median absolute deviation, so the few
@@ -56,12 +69,24 @@ from enum import Enum
 
 import numpy as np
 
-__all__ = ["Smoothing", "Reason", "State", "DriftConfig", "Decision", "DriftDetector"]
+from pipelines.segment_contrast import SegmentContrast
+
+__all__ = ["Statistic", "Smoothing", "Reason", "State", "DriftConfig", "Decision", "DriftDetector"]
 
 log = logging.getLogger(__name__)
 
 # A normal-distribution sigma is this many median absolute deviations.
 _MAD_TO_SIGMA = 1.4826
+
+
+class Statistic(str, Enum):
+    SEGMENT = "segment"
+    COSINE = "cosine"
+
+
+# The enter threshold of each statistic when the configuration names none.
+DEFAULT_THRESHOLD = {Statistic.SEGMENT: 1.75, Statistic.COSINE: 0.12}
+_MAX_THRESHOLD = {Statistic.SEGMENT: 100.0, Statistic.COSINE: 2.0}
 
 
 class Smoothing(str, Enum):
@@ -87,15 +112,26 @@ class State(str, Enum):
 class DriftConfig:
     """See the module docstring for how each setting acts.
 
-    ``threshold``: enter threshold on drift (default 0.12). ``exit_threshold``: re-arm below this
-    (default ``None`` = half the enter threshold; must not exceed it). ``adaptive_window``:
-    samples of drift history kept for the adaptive threshold (default 240 = 2 min at a 0.5 s
-    stride; this is the detector's only growing state and it is bounded by it).
+    ``statistic``: ``segment`` (default) or ``cosine``. ``threshold``: enter threshold on drift
+    (default ``None``: 1.75 for ``segment``, 0.12 for ``cosine``). ``exit_threshold``: re-arm
+    below this (default ``None`` = half the enter threshold; must not exceed it).
+    ``smoothing`` applies to ``cosine`` only (``segment`` compares window means).
+
+    ``segment`` settings: ``recent_s``, the newest media seconds compared with the segment
+    (default 1.5); ``spread_floor``, added to the segment's scale (default 0.1: the smallest
+    contrast that can fire is ``threshold × spread_floor`` = 0.175); ``max_segment_s``, how far
+    back the segment and its contrast history reach (default 6 s); ``max_segment_frames``, a
+    bound on the frames kept whatever the frame rate (default 512). The defaults were chosen on
+    real footage (``scripts/make_real_bench.py``; README, "Drift on real footage").
+
+    ``adaptive_window``: samples of drift history kept for the adaptive threshold (default
+    240 = 2 min at a 0.5 s stride; bounded by it).
     """
 
+    statistic: Statistic = Statistic.SEGMENT
     smoothing: Smoothing = Smoothing.EMA
     smoothing_window: int = 2
-    threshold: float = 0.12
+    threshold: float | None = None
     exit_threshold: float | None = None
     debounce: int = 1
     cooldown_s: float = 2.0
@@ -106,12 +142,27 @@ class DriftConfig:
     adaptive_k: float = 6.0
     adaptive_min: float = 0.08
     adaptive_max: float = 0.5
+    recent_s: float = 1.5
+    spread_floor: float = 0.1
+    max_segment_s: float = 6.0
+    max_segment_frames: int = 512
 
     def __post_init__(self) -> None:
+        if self.threshold is None:
+            object.__setattr__(self, "threshold", DEFAULT_THRESHOLD[Statistic(self.statistic)])
+        top = _MAX_THRESHOLD[Statistic(self.statistic)]
         if self.smoothing_window < 1:
             raise ValueError(f"smoothing_window must be at least 1 sample, got {self.smoothing_window}")
-        if not 0.0 < self.threshold <= 2.0:
-            raise ValueError(f"threshold must be within (0, 2], got {self.threshold}")
+        if not 0.0 < self.threshold <= top:
+            raise ValueError(f"threshold must be within (0, {top:g}] for the {Statistic(self.statistic).value} statistic, got {self.threshold}")
+        if not 0.0 < self.recent_s <= 30.0:
+            raise ValueError(f"recent_s must be within (0, 30] seconds, got {self.recent_s}")
+        if not 0.0 < self.spread_floor <= 4.0:
+            raise ValueError(f"spread_floor must be within (0, 4], got {self.spread_floor}")
+        if not self.recent_s < self.max_segment_s <= 3600.0:
+            raise ValueError(f"max_segment_s must be within (recent_s={self.recent_s}, 3600], got {self.max_segment_s}")
+        if not 2 <= self.max_segment_frames <= 100_000:
+            raise ValueError(f"max_segment_frames must be within [2, 100000], got {self.max_segment_frames}")
         if self.exit_threshold is not None and not 0.0 < self.exit_threshold <= self.threshold:
             raise ValueError(f"exit_threshold must be within (0, threshold={self.threshold}], got {self.exit_threshold}")
         if self.debounce < 1:
@@ -128,8 +179,8 @@ class DriftConfig:
             raise ValueError(f"adaptive_warmup must be within [2, adaptive_window={self.adaptive_window}], got {self.adaptive_warmup}")
         if self.adaptive_k <= 0:
             raise ValueError(f"adaptive_k must be positive, got {self.adaptive_k}")
-        if not 0.0 < self.adaptive_min <= self.adaptive_max <= 2.0:
-            raise ValueError(f"need 0 < adaptive_min <= adaptive_max <= 2, got {self.adaptive_min} and {self.adaptive_max}")
+        if not 0.0 < self.adaptive_min <= self.adaptive_max <= top:
+            raise ValueError(f"need 0 < adaptive_min <= adaptive_max <= {top:g}, got {self.adaptive_min} and {self.adaptive_max}")
 
     @property
     def exit_ratio(self) -> float:
@@ -163,6 +214,11 @@ class DriftDetector:
         self.config = config
         self._recent: deque[np.ndarray] = deque(maxlen=config.smoothing_window)
         self._history: deque[float] = deque(maxlen=config.adaptive_window)  # recent drifts, for the adaptive threshold
+        self._contrast = (
+            SegmentContrast(config.recent_s, config.spread_floor, config.max_segment_s, config.max_segment_frames)
+            if config.statistic is Statistic.SEGMENT
+            else None
+        )
         self._smoothed: np.ndarray | None = None
         self._reference: np.ndarray | None = None
         self._current: np.ndarray | None = None
@@ -207,16 +263,19 @@ class DriftDetector:
             self.enter_threshold = cfg.threshold
         self.exit_threshold = self.enter_threshold * cfg.exit_ratio
 
-    def feed(self, t: float, embedding: np.ndarray, current: np.ndarray | None = None) -> Decision | None:
-        """One sample: the clip ``embedding`` at media time ``t`` and, optionally, the ``current``
-        embedding of its newest frames, which becomes the reference if this sample fires
-        (default: ``embedding`` itself, unsmoothed)."""
+    def feed(self, t: float, embedding: np.ndarray, current: np.ndarray | None = None, frames: np.ndarray | None = None) -> Decision | None:
+        """One sample: the clip ``embedding`` at media time ``t``; optionally the ``current``
+        embedding of its newest frames, which becomes the ``cosine`` reference if this sample
+        fires (default: ``embedding`` itself, unsmoothed), and the ``frames`` ``(n, F)`` new since
+        the previous sample, which the ``segment`` statistic reads (default: ``embedding`` as
+        one frame)."""
         cfg = self.config
         if t < self._last_t:
             raise ValueError(f"media time went backwards: {t} after {self._last_t}")
         e = np.asarray(embedding, dtype=np.float32)
         c = e if current is None else np.asarray(current, dtype=np.float32)
-        if not (np.all(np.isfinite(e)) and np.all(np.isfinite(c)) and np.any(e) and np.any(c)):
+        f = e[None] if frames is None else np.asarray(frames, dtype=np.float32)
+        if not all(np.all(np.isfinite(x)) and np.any(x) for x in (e, c, f)):
             self.skipped += 1
             return None
         self._last_t = t
@@ -224,10 +283,15 @@ class DriftDetector:
         previous = self._smoothed
         s = self._smoothed = self._smooth(raw)
         self._current = raw if current is None else _unit(c)
+        contrast = self._contrast.update(t, f) if self._contrast is not None else 0.0
         if self._reference is None:
             return self._fire(t, Reason.START, 0.0)
-        drift = self.last_drift = float(1.0 - np.dot(s, self._reference))
-        self.last_step = float(1.0 - np.dot(s, previous)) if previous is not None else 0.0
+        if self._contrast is not None:
+            drift, self.last_step = contrast, self._contrast.step
+        else:
+            drift = float(1.0 - np.dot(s, self._reference))
+            self.last_step = float(1.0 - np.dot(s, previous)) if previous is not None else 0.0
+        self.last_drift = drift
         self._update_thresholds()
         if self._state is State.SETTLING:
             self._steady = self._steady + 1 if self.last_step < self.exit_threshold else 0
@@ -251,6 +315,8 @@ class DriftDetector:
 
     def _fire(self, t: float, reason: Reason, drift: float) -> Decision:
         self._reference = self._current
+        if self._contrast is not None and reason is not Reason.HEARTBEAT:  # a heartbeat is no new scene
+            self._contrast.rebase()
         self._last_fire_t = t
         self._above = 0
         self._steady = 0

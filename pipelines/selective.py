@@ -53,7 +53,10 @@ class PipelineStats:
 @dataclass(frozen=True)
 class ClipResult:
     """One clip through the step. ``embedding`` is the clip's unit vector in the text space
-    ``(D,)``; ``caption`` is set only when the drift detector fired for this clip."""
+    ``(D,)``; ``caption`` is set only when the drift detector fired for this clip. What the
+    detector read is kept for the bench, which replays other detectors on it: ``current``, the
+    embedding of the newest frames ``(D,)``, and ``new_frames``, the visual features of the
+    frames new in this clip ``(n, F)``."""
 
     source: str
     t_start: float
@@ -62,6 +65,8 @@ class ClipResult:
     drift: float
     step_ms: float
     caption: CaptionEvent | None
+    current: np.ndarray | None = None
+    new_frames: np.ndarray | None = None
 
 
 class SelectivePipeline:
@@ -74,6 +79,7 @@ class SelectivePipeline:
         self.stats = PipelineStats()
         self._features: dict[int, np.ndarray] = {}  # frame index → features, for frames still in a window
         self._pending_drops = 0
+        self._newest_seen = -1  # index of the newest frame the detector has read
 
     def feed(self, frame: Frame, dropped_frames: int = 0) -> list[ClipResult]:
         """Add one sampled frame; return the results of the clips it closes, oldest first.
@@ -138,11 +144,12 @@ class SelectivePipeline:
             rows = np.flatnonzero(frame_of_token == frame_of_token.max())
         y_now = y_clip if len(rows) == len(tokens) else self.models.predict(tokens[rows])  # (D,)
         predicted = time.perf_counter()
-        decision = self.detector.feed(clip.t_end, y_clip, current=y_now)
+        new_frames = self._new_frame_vectors(clip, tokens, frame_of_token)
+        decision = self.detector.feed(clip.t_end, y_clip, current=y_now, frames=new_frames)
         step_ms = (time.perf_counter() - start) * 1e3
         self.stats.clips += 1
         self.stats.step_ms.append(step_ms)
-        result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift, step_ms, None)
+        result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift, step_ms, None, y_now, new_frames)
         if decision is None:
             return result
         before_decode = time.perf_counter()
@@ -171,3 +178,10 @@ class SelectivePipeline:
             dropped_frames=dropped,
         )
         return dataclasses.replace(result, caption=caption)
+
+    def _new_frame_vectors(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray) -> np.ndarray:
+        """Visual features ``(n, F)`` of the clip's frames the detector has not read yet: one
+        vector per frame (the mean of that frame's tokens)."""
+        new = [i for i, f in enumerate(clip.frames) if f.index > self._newest_seen] or [len(clip.frames) - 1]
+        self._newest_seen = clip.frames[-1].index
+        return np.stack([tokens[frame_of_token == i].mean(axis=0) for i in new])  # (n, F)

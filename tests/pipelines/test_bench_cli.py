@@ -9,6 +9,9 @@ import pytest
 from testlimits import TIMEOUT_S
 
 STAGES = ("encode", "predict", "decode", "total")
+TIMED = {"selective", "uniform_1hz", "uniform_0.5hz", "ward_offline"}  # strategies that run our models, stage by stage
+REPLAYED = {"selective_cosine_text", "selective_segment_text"}  # other statistics on the same clips
+PEERS = {"pyscenedetect_content", "pyscenedetect_adaptive", "transnetv2"}  # shot detectors on the same file
 
 
 def jepa_stream(*args, timeout=4 * TIMEOUT_S):
@@ -38,12 +41,13 @@ def bench(scene_video, tmp_path_factory, one_thread):
 
 def test_the_report_has_every_strategy_and_field(bench):
     _, report, out, _ = bench
-    assert set(report["strategies"]) == {"selective", "uniform_1hz", "uniform_0.5hz", "ward_offline"}
+    assert set(report["strategies"]) == TIMED | REPLAYED | PEERS
     for name, s in report["strategies"].items():
         for key in ("decodes", "decode_rate_hz", "precision", "recall", "f1", "lag_s", "latency_ms"):
             assert key in s, (name, key)
-        for stage in STAGES:
+        for stage in STAGES if name in TIMED else ():
             assert set(s["latency_ms"][stage]) == {"p50", "p95", "p99"}, (name, stage)
+    assert report["settings"]["peers"] == {name: "ran" for name in PEERS}
     for key in ("realtime_factor", "decode_reduction", "media_s", "videos", "machine"):
         assert key in report
     b = report["baseline_vlm"]
@@ -67,7 +71,8 @@ def test_the_figures_agree_with_each_other(bench):
         assert x["recall"] == pytest.approx(x["matched"] / x["boundaries"], abs=1e-3)
         if x["boundary_claims"]:
             assert x["precision"] == pytest.approx(x["matched"] / x["boundary_claims"], abs=1e-3)
-        assert len(x["latency_ms"]["decode"]) == 3
+        if name in TIMED:
+            assert len(x["latency_ms"]["decode"]) == 3
     assert s["uniform_1hz"]["decodes"] == pytest.approx(video["media_s"], abs=1.5)
     assert s["ward_offline"]["decodes"] == sel["decodes"]  # the same budget
     assert video["decode_reduction"] == pytest.approx(s["uniform_1hz"]["decodes"] / sel["decodes"], abs=1e-3)
@@ -76,10 +81,22 @@ def test_the_figures_agree_with_each_other(bench):
     assert video["baseline_vlm"]["decodes"] == video["clips"]
 
 
+def test_the_shot_detectors_run_on_the_same_video_and_are_scored_alike(bench):
+    _, report, _, truth = bench
+    (video,) = report["videos"]
+    for name in PEERS:
+        peer = video["strategies"][name]
+        # A slideshow's cuts are what shot detectors are built for: each finds every one of them.
+        assert peer["boundary_claims"] == len(truth["boundaries"]) and peer["recall"] == 1.0, name
+        assert peer["decodes"] == peer["boundary_claims"] + 1  # the start, then one per cut
+        assert peer["wall_s"] > 0 and peer["lag_s"] is not None and abs(peer["lag_s"]) <= 0.5
+
+
 def test_the_terminal_shows_a_summary_and_stderr_the_progress(bench):
     result, _, _, _ = bench
     assert "fewer decodes than uniform 1 Hz" in result.stdout and "report:" in result.stdout
     assert "scenes:" in result.stderr and "baseline VLM (random weights)" in result.stderr
+    assert "peers pyscenedetect_content" in result.stderr
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path, scene_video):

@@ -1,9 +1,13 @@
-"""The drift detector's rules, one by one, on synthetic embedding sequences (0.5 s apart)."""
+"""The drift detector's rules, one by one, on synthetic embedding sequences (0.5 s apart).
+
+The machinery (start, cooldown, debounce, hysteresis, heartbeat, adaptive threshold) is
+specified here with the ``cosine`` statistic, whose drift is easy to compute by hand; the
+``segment`` statistic has its own file, ``test_segment_contrast.py``."""
 
 import numpy as np
 import pytest
 
-from pipelines.drift import DriftConfig, DriftDetector, Reason, Smoothing
+from pipelines.drift import DriftConfig, DriftDetector, Reason, Smoothing, Statistic
 
 DIM = 32
 STEP = 0.5
@@ -27,7 +31,7 @@ def noisy(base, n, sigma, seed=1):
 
 
 def config(**kw):
-    return DriftConfig(**{"smoothing": Smoothing.NONE, "threshold": 0.3, "debounce": 1, "cooldown_s": 1.0, "heartbeat_s": 0.0, **kw})
+    return DriftConfig(**{"statistic": Statistic.COSINE, "smoothing": Smoothing.NONE, "threshold": 0.3, "debounce": 1, "cooldown_s": 1.0, "heartbeat_s": 0.0, **kw})
 
 
 def test_the_first_sample_fires_a_start_caption_and_a_static_stream_nothing_else():
