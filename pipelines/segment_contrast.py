@@ -26,7 +26,9 @@ shown almost none, so something new in it does. ``spread_floor`` keeps a static 
 sensor noise and exposure drift (contrasts near zero) from looking large by division, and is
 the smallest contrast that can ever fire: ``threshold × spread_floor``.
 
-A decision (:meth:`rebase`) starts a new segment from the recent window (the frames that
+For its first ``recent_s`` seconds a segment only learns: the statistic is 0 while its
+contrast history is younger than that, so the first frames of a stream (or of a new scene)
+are not measured against a scale that has not been seen yet. A decision (:meth:`rebase`) starts a new segment from the recent window (the frames that
 showed the change) and forgets the contrast history, so the new scene gets its own scale.
 The memory is short on purpose (6 s by default, measured on real footage): a change that did
 not fire is soon forgotten, where a long memory would take it into the scene's scale, become
@@ -112,10 +114,11 @@ class SegmentContrast:
             moved = mean_recent - self._previous_recent_mean
             self.step = float(moved @ moved) / self.scale
         self._previous_recent_mean = mean_recent
+        learning = not self._history or self._history[0][0] > t - self.recent_s
         self._history.append((t, self.contrast))
         self._history_sum += self.contrast
         self._history_squares += self.contrast * self.contrast
-        return self.contrast / self.scale
+        return 0.0 if learning else self.contrast / self.scale
 
     def _typical_contrast(self) -> float:
         """Mean plus standard deviation of the remembered contrasts (0 with none)."""
