@@ -13,10 +13,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from feedkit import (TIMEOUT_S, caption, embedding, masked_frame, open_subscribed, publish, raw_connect, read_frame,
-                     read_until_close, recv_json, recv_until, running, stats, status)
+                     read_message, read_until_close, recv_json, recv_until, running, send_buffer_max, stats, status)
 from streamer.bus import EventBus
 from streamer.eventlog import EventLog, EventLogConfig
-from streamer.protocol import CloseCode, load_schema
+from streamer.protocol import CloseCode, load_schema, prepare_event
+from streamer.server_config import ServerConfig
 
 
 def test_hello_then_live_captions_and_status_by_default(bus, server):
@@ -251,24 +252,29 @@ def test_a_slow_client_does_not_delay_the_others(bus):
 
 
 def test_a_lagging_client_loses_embeddings_first_and_is_told(bus):
+    # Far more embedding bytes than the server's socket buffers can absorb, so the queue surely overflows.
+    message_bytes = len(prepare_event(embedding(dim=2048), None).utf8)
+    n_embeddings = 3 * (send_buffer_max() + ServerConfig().write_limit_bytes) // message_bytes + 100
+    every = -(-n_embeddings // 4)  # four captions among them
     with running(bus, client_queue=8) as server:
         sock = raw_connect(server.port, rcvbuf=4096)  # reads nothing until told
         sock.sendall(masked_frame(1, b'{"type":"subscribe","types":["caption","embedding"]}'))
-        assert read_frame(sock)[0] == 1  # hello
-        assert json.loads(read_frame(sock)[1])["type"] == "subscribed"
-        for i in range(400):
+        assert read_message(sock)["type"] == "hello"
+        assert read_message(sock)["type"] == "subscribed"
+        for i in range(n_embeddings):
             bus.publish(embedding(dim=2048))
-            if i % 100 == 0:
+            if i % every == 0:
                 bus.publish(caption(i))
         messages = []
         while (len([m for m in messages if m["type"] == "caption"]) < 4
                or not any(m["type"] == "lagging" for m in messages)):
-            messages.append(json.loads(read_frame(sock)[1]))  # the notice comes at the latest once it drains
+            messages.append(read_message(sock))  # the notice comes at the latest once it drains
         sock.close()
     lagging = [m for m in messages if m["type"] == "lagging"]
     assert lagging and lagging[-1]["dropped"]["embedding"] > 0 and lagging[-1]["queue_max"] == 8
     jsonschema.validate(lagging[-1], load_schema("lagging"))
-    assert len([m for m in messages if m["type"] == "embedding"]) < 400 - lagging[-1]["dropped"]["embedding"] + 1
+    embeddings_read = len([m for m in messages if m["type"] == "embedding"])
+    assert embeddings_read < n_embeddings - lagging[-1]["dropped"]["embedding"] + 1
     assert [m["seq"] for m in messages if m["type"] == "caption"] == [1, 2, 3, 4], "captions all arrive"
 
 
