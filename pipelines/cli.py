@@ -51,7 +51,8 @@ EXIT_INTERRUPTED = 130
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML laid over the built-in defaults (configs/default.yaml)")
-    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every caption and status event here, one JSON per line")
+    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every caption and status event here, one JSON per line (a new file)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --events-out file instead of refusing it")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -111,8 +112,8 @@ def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
             config = EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False)
         try:
             log = EventLog(config)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{config.path}: cannot open the event log ({exc})") from None
+        except ValueError as exc:  # its message names the log and the problem (e.g. held by another process)
+            raise UsageError(str(exc)) from None
         stack.callback(log.close)
         yield log
 
@@ -133,19 +134,19 @@ def _analyse(
     )
     from pipelines.selective import SelectivePipeline
 
-    models = build_models(config.model)
-    announce(models)
-    pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
-    pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
-    sink = None
-    if args.events_out:
-        try:
-            sink = JsonlSink(args.events_out)
-        except OSError as exc:
-            raise UsageError(str(exc)) from None
-    with contextlib.ExitStack() as stack, _event_log(log_config) as log:
-        if sink:
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if args.events_out:  # outputs first: a file or log that cannot be used is named before models load
+            try:
+                sink = JsonlSink(args.events_out, overwrite=args.overwrite)
+            except OSError as exc:
+                raise UsageError(str(exc)) from None
             stack.callback(sink.close)
+        log = stack.enter_context(_event_log(log_config))
+        models = build_models(config.model)
+        announce(models)
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
+        pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
         bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
 
@@ -207,8 +208,21 @@ def _finish(summaries: list[RunSummary], interrupted: bool) -> int:
     return EXIT_INTERRUPTED if interrupted else 0
 
 
+def _write_summary_json(path: Path, summary: RunSummary) -> bool:
+    """Write ``summary`` as JSON to ``path``; on failure print the one error line and return False."""
+    try:
+        path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    except OSError as exc:
+        print(f"jepa-stream: error: {path}: cannot write the summary ({exc.strerror or exc})", file=sys.stderr)
+        return False
+    return True
+
+
 def _cmd_replay(args: argparse.Namespace) -> int:
     config = apply_model_options(load_config(args.config), args)
+    summary_json = Path(args.summary_json) if args.summary_json else None
+    if summary_json and not summary_json.parent.is_dir():  # found now, not after the whole analysis
+        raise UsageError(f"{summary_json}: cannot write the summary (no folder {summary_json.parent})")
     probe = VideoFileSource(args.video)
     probe.open_and_close()  # a missing or unreadable file is named before anything else happens
     try:
@@ -226,9 +240,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print_captions=not args.quiet,
         progress=Progress(specs[0].id, probe.duration),
     )
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summaries[0].to_dict(), indent=2) + "\n")
-    return _finish(summaries, interrupted=any(s.interrupted for s in summaries))
+    status = _finish(summaries, interrupted=any(s.interrupted for s in summaries))
+    if summary_json and not _write_summary_json(summary_json, summaries[0]):
+        return status or EXIT_FAILED
+    return status
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
