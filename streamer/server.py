@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .bus import EventBus
-from .limits import ClientQueue, RateLimiter, StrikeCounter
+from .limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
 from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
                        dumps, error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
 from .server_config import ServerConfig
@@ -213,7 +213,11 @@ class _Feed:
                 session.offer(event)
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Refuse a handshake over the connection cap (503), from a foreign Origin (403), or without the token (401)."""
+        """Refuse a handshake with a repeated Origin or Authorization header (400), over the
+        connection cap (503), from a foreign Origin (403), or without the token (401)."""
+        for name in ("Origin", "Authorization"):
+            if len(request.headers.get_all(name)) > 1:
+                return ws.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
         if len(self.sessions) >= self.config.max_connections:
             return ws.respond(HTTPStatus.SERVICE_UNAVAILABLE,
                               f"too many connections (limit {self.config.max_connections}); retry later\n")
@@ -264,6 +268,27 @@ class _Feed:
             session.sender.cancel()
             if session.finisher is not None:  # returning first would make websockets close with 1000
                 await asyncio.wait([session.finisher])
+
+
+class _LibraryLog(logging.LoggerAdapter):
+    """The ``websockets`` library's log for the feed, with each peer's share bounded.
+
+    Each record counts against its peer address (:class:`~streamer.limits.PeerLogLimiter`);
+    records that name no peer (the server's own, a connection's first) share one budget.
+    Beyond the bound records are dropped, so a flood of bad handshakes cannot flood the log.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__(logging.getLogger("websockets.server"), {})
+        self.limiter = PeerLogLimiter(config.peer_log_lines_per_s, config.peer_log_burst)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs) -> None:
+        if not self.isEnabledFor(level):
+            return
+        address = getattr(kwargs.get("extra", {}).get("websocket"), "remote_address", None)
+        if not self.limiter.allow(str(address[0]) if address else "", time.monotonic()):
+            return
+        self.logger.log(level, msg, *args, **kwargs)
 
 
 class FeedServer:
@@ -362,7 +387,7 @@ class FeedServer:
         server = await serve(
             feed.handle, c.host, c.port, process_request=feed.check_request, compression=None,
             max_size=c.max_frame_bytes, ping_interval=c.ping_interval_s, ping_timeout=c.ping_timeout_s,
-            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes,
+            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, logger=_LibraryLog(c),
         )
         self._port = server.sockets[0].getsockname()[1]
         feed.last_seq = self.bus.add_sink(feed.sink)

@@ -56,6 +56,9 @@ class ServerConfig:
         It defaults to 65536.
     replay_page: Logged events read per query while replaying for ``from_seq``.
         It defaults to 500.
+    peer_log_lines_per_s: Average log records per second the ``websockets`` library
+        may write about one peer address (handshake failures, debug traces); the rest
+        are dropped. It defaults to 1.0, with bursts of ``peer_log_burst`` (default 20).
     """
 
     host: str = "127.0.0.1"
@@ -76,6 +79,8 @@ class ServerConfig:
     close_timeout_s: float = 1.0
     write_limit_bytes: int = 65536
     replay_page: int = 500
+    peer_log_lines_per_s: float = 1.0
+    peer_log_burst: int = 20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
@@ -91,12 +96,12 @@ class ServerConfig:
         if not all(isinstance(o, str) and o for o in self.allowed_origins):
             raise ValueError(f"server allowed_origins must be non-empty strings, got {self.allowed_origins!r}")
         for name in ("max_connections", "max_message_bytes", "max_frame_bytes", "client_queue",
-                     "client_message_burst", "max_strikes", "write_limit_bytes", "replay_page"):
+                     "client_message_burst", "max_strikes", "write_limit_bytes", "replay_page", "peer_log_burst"):
             value = getattr(self, name)
             if type(value) is not int or value < 1:
                 raise ValueError(f"server {name} must be an integer >= 1, got {value!r}")
         for name in ("client_messages_per_s", "strike_window_s", "lagging_notice_interval_s",
-                     "ping_interval_s", "ping_timeout_s", "close_timeout_s"):
+                     "ping_interval_s", "ping_timeout_s", "close_timeout_s", "peer_log_lines_per_s"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ValueError(f"server {name} must be a number > 0, got {value!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import jsonschema
@@ -217,3 +218,32 @@ def test_a_busy_port_is_a_clear_error(bus, server):
 
     with pytest.raises(OSError, match=f"cannot serve the feed on 127.0.0.1:{server.port}"):
         FeedServer(ServerConfig(port=server.port), bus).start()
+
+
+def raw_handshake(port: int, extra_headers: list[tuple[str, str]]) -> bytes:
+    """Send one handshake request by hand (headers may repeat); return the whole response."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        headers = "".join(f"{k}: {v}\r\n" for k, v in extra_headers)
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     f"{headers}\r\n".encode())
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    return response
+
+
+def test_a_repeated_header_is_a_400_and_a_flood_of_them_logs_a_bounded_amount(bus, caplog):
+    caplog.set_level(logging.DEBUG, logger="websockets")
+    with running(bus, token="a-token-of-16-chars+") as server:
+        for name, value in [("Origin", "http://a"), ("Authorization", "Bearer a-token-of-16-chars+")]:
+            response = raw_handshake(server.port, [(name, value), (name, value)])
+            assert response.startswith(b"HTTP/1.1 400 ") and f"repeated {name} header".encode() in response
+        caplog.clear()
+        for _ in range(200):
+            assert raw_handshake(server.port, [("Origin", "a"), ("Origin", "b")]).startswith(b"HTTP/1.1 400 ")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    library = [r for r in caplog.records if r.name.startswith("websockets")]
+    assert len(library) <= 2 * ServerConfig().peer_log_burst + 5, f"{len(library)} records for one peer"
