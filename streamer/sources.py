@@ -56,7 +56,8 @@ class VideoFileSource:
 
     ``pts`` of every frame is media seconds from the stream's start, forced monotonic (a frame
     without a timestamp, or one that goes backwards, is placed one frame period after the
-    previous). Frames are scaled so the longer side is at most ``max_side`` pixels (0 keeps the
+    previous; so a stream with no timestamps at all, such as raw ``.h264``, is timed by its
+    frame rate from 0). Frames are scaled so the longer side is at most ``max_side`` pixels (0 keeps the
     size). Errors are :class:`SourceError` with one-line messages: a missing file, a file that
     is not a video, and damage or truncation found while decoding. Frames decoded before the
     damage have already been yielded.
@@ -103,7 +104,7 @@ class VideoFileSource:
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         period = 1.0 / self.frame_rate
         sampler = RateSampler(self.sample_fps)
-        last_pts = -math.inf
+        last_pts = -period  # a first frame without a timestamp lands at 0
         index = -1
         try:
             for vf in container.decode(stream):

@@ -109,3 +109,11 @@ def test_stop_ends_a_producer_blocked_on_a_full_buffer(short_video):
     capture = CaptureThread(VideoFileSource(path), buffer_size=1).start()
     capture.stop(timeout=2.0)
     assert not capture._thread.is_alive()
+
+
+def test_a_stream_without_timestamps_is_timed_by_its_frame_rate(tmp_path, photos):
+    path = tmp_path / "raw.h264"  # an elementary stream: no container, no PTS on any frame
+    write_video(path, [Shot(photos["chelsea"], 2.0)], size=(320, 180), fps=25)
+    frames = list(VideoFileSource(path, sample_fps=4.0).frames())
+    assert [f.index for f in frames] == [math.ceil(k * 25 / 4) for k in range(8)]
+    assert [f.pts for f in frames] == pytest.approx([f.index / 25 for f in frames], abs=1e-6)
