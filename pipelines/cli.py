@@ -37,6 +37,7 @@ from streamer.client import add_subscribe_parser, run_subscribe
 from streamer.eventlog import EventLog, EventLogConfig
 from streamer.multicapture import MultiCapture, sigterm_as_interrupt
 from streamer.protocol import LOGGED_TYPES, TOKEN_ENV, EventType
+from streamer.secrets import RedactingFilter
 from streamer.server import FeedServer
 from streamer.sinks import JsonlSink, format_caption, format_status
 from streamer.source_spec import SourceKind, SourceSpec, parse_sources
@@ -47,6 +48,9 @@ __all__ = ["main"]
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
 EXIT_INTERRUPTED = 130
+
+# Hides tokens in every log record (set on the log handler by main(); run adds a config file's token).
+_REDACT = RedactingFilter()
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -89,7 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(run)
     run.add_argument("--host", help="feed interface (default 127.0.0.1; anything else needs a token)")
     run.add_argument("--port", type=int, help="feed port (default 8765; 0 picks a free one)")
-    run.add_argument("--token", help=f"feed auth token (default: ${TOKEN_ENV})")
+    run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="do not serve the WebSocket feed")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
     add_baseline_options(run)
@@ -257,6 +261,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
     config = apply_model_options(load_config(args.config, overrides), args)
+    if config.feed.server.token:
+        _REDACT.add(config.feed.server.token)
     try:
         specs = parse_sources(args.source)
     except ValueError as exc:
@@ -280,6 +286,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_REDACT)
+    for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
+        if token:
+            _REDACT.add(token)
+    if getattr(args, "token", None):
+        print(f"jepa-stream: warning: --token is visible to other users in the process list; "
+              f"pass it in ${TOKEN_ENV} instead", file=sys.stderr)
     try:
         with sigterm_as_interrupt():
             return args.handler(args)

@@ -145,7 +145,7 @@ def add_subscribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     p.add_argument("--sources", nargs="+", metavar="NAME", help="only these sources (default: all)")
     p.add_argument("--from-seq", type=int, metavar="N",
                    help="first replay every logged event after seq N, then go live (default: live only)")
-    p.add_argument("--token", default=None, help=f"auth token (default: ${TOKEN_ENV})")
+    p.add_argument("--token", default=None, help=f"auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list")
     p.add_argument("--limit", type=int, metavar="N", help="exit after printing N events")
     p.add_argument("--no-reconnect", action="store_true", help="exit when the connection closes")
     p.set_defaults(handler=run_subscribe)

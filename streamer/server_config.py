@@ -1,6 +1,6 @@
 """Settings of the WebSocket feed server, with their documented defaults.
 
-Exports: ``ServerConfig``, ``is_loopback``.
+Exports: ``ServerConfig``, ``is_loopback``, ``MIN_TOKEN_CHARS``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,9 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 
 from .protocol import TOKEN_ENV
+
+#: Fewest characters of a token for a feed that listens beyond loopback.
+MIN_TOKEN_CHARS = 16
 
 
 def is_loopback(host: str) -> bool:
@@ -29,7 +32,8 @@ class ServerConfig:
     port: TCP port. It defaults to 8765; 0 picks a free port (see ``FeedServer.port``).
     token: Shared secret clients must present (``Authorization: Bearer <token>``
         or ``?token=<token>``), compared in constant time. It defaults to None
-        (no auth), which is refused for any host but loopback.
+        (no auth), which is refused for any host but loopback; beyond loopback
+        the token must have at least ``MIN_TOKEN_CHARS`` (16) characters.
     allowed_origins: ``Origin`` header values browsers may connect from, e.g.
         ``("http://localhost:3000",)``; ``"*"`` allows any. Clients that send no
         ``Origin`` (non-browser programs) are always let in. It defaults to
@@ -92,7 +96,10 @@ class ServerConfig:
             raise ValueError("server token must be a non-empty string or unset")
         if self.token is None and not is_loopback(self.host):
             raise ValueError(f"refusing to serve the feed on {self.host} without a token: anyone who reaches it "
-                             f"could read it; pass --token or set {TOKEN_ENV}, or bind to 127.0.0.1")
+                             f"could read it; set {TOKEN_ENV}, or bind to 127.0.0.1")
+        if self.token is not None and not is_loopback(self.host) and len(self.token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"refusing to serve the feed on {self.host} with a token of {len(self.token)} "
+                             f"characters: it needs at least {MIN_TOKEN_CHARS} beyond loopback")
         if not all(isinstance(o, str) and o for o in self.allowed_origins):
             raise ValueError(f"server allowed_origins must be non-empty strings, got {self.allowed_origins!r}")
         for name in ("max_connections", "max_message_bytes", "max_frame_bytes", "client_queue",

@@ -64,3 +64,19 @@ def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("value", ["123456789012345678", "[the-secret-token-value]"])
+def test_a_bad_token_in_a_file_is_never_echoed(tmp_path, value):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"feed:\n  server:\n    token: {value}\n"))
+    assert "c.yaml: feed.server.token: wrong type" in str(info.value)
+    assert value.strip("[]") not in str(info.value)
+
+
+def test_a_short_token_is_refused_beyond_loopback_without_showing_it(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "feed:\n  server:\n    host: 0.0.0.0\n    token: short-secret\n"))
+    assert "token of 12 characters: it needs at least 16 beyond loopback" in str(info.value)
+    assert "short-secret" not in str(info.value)
+    assert load_config(write(tmp_path, "feed:\n  server:\n    token: short-secret\n")).feed.server.token == "short-secret"

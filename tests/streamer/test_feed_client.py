@@ -167,3 +167,16 @@ def test_subscribe_command_ends_on_close_without_reconnect(bus):
     out, err = proc.communicate(timeout=TIMEOUT_S)  # the server stopped: 1001, and the command ends
     assert proc.returncode == 0, err
     assert [json.loads(line)["seq"] for line in (first_line + out).splitlines()] == [1]
+
+
+def test_verbose_output_never_shows_the_token_and_the_command_line_one_is_warned_about(bus):
+    token = "a-token-of-16-chars+"
+    bus.publish(caption(1))
+    with running(bus, token=token) as server:
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", "-v", "subscribe", f"{server.url}?token={token}",
+                               "--token", token, "--from-seq", "0", "--limit", "1"],
+                              capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "Authorization: Bearer ***" in done.stderr, "the headers were logged, redacted"
+    assert token not in done.stderr
+    assert "jepa-stream: warning: --token is visible to other users in the process list" in done.stderr
