@@ -192,23 +192,39 @@ def _analyse(
             )
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 caption"``, ``"5 captions"``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _print_summary(summary: RunSummary) -> None:
     print(
         f"{summary.source}: {summary.media_s:.1f} s analysed in {summary.wall_s:.1f} s "
-        f"({summary.realtime_factor:.1f}x real time); {summary.clips} clips, {summary.captions} captions "
+        f"({summary.realtime_factor:.1f}x real time); {_count(summary.clips, 'clip')}, {_count(summary.captions, 'caption')} "
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
-        + (f"; {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
+        + (f"; {_count(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
     )
 
 
-def _finish(summaries: list[RunSummary], interrupted: bool) -> int:
+def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> int:
+    """Print each summary and one error line per failed source; return the exit status.
+
+    A source that ended by itself without a single clip (a still image, a video shorter than
+    one clip window) failed too. Nothing analysed at all is :data:`EXIT_USAGE`; a source that
+    failed after some analysis is :data:`EXIT_FAILED`.
+    """
+    errors = []
     for summary in summaries:
         _print_summary(summary)
-    errors = [s.error for s in summaries if s.error]
+        if summary.error:
+            errors.append(summary.error)
+        elif summary.clips == 0 and not summary.interrupted:
+            errors.append(f"{summary.source}: nothing to analyse: {_count(summary.frames, 'frame')}, "
+                          f"{summary.media_s:.2f} s of media; one clip needs {window_s:g} s (clip.window_s)")
     for error in errors:
         print(f"jepa-stream: error: {error}", file=sys.stderr)
     if errors:
-        return EXIT_FAILED
+        return EXIT_USAGE if all(s.clips == 0 for s in summaries) else EXIT_FAILED
     return EXIT_INTERRUPTED if interrupted else 0
 
 
@@ -244,7 +260,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print_captions=not args.quiet,
         progress=Progress(specs[0].id, probe.duration),
     )
-    status = _finish(summaries, interrupted=any(s.interrupted for s in summaries))
+    status = _finish(summaries, interrupted=any(s.interrupted for s in summaries), window_s=config.clip.window_s)
     if summary_json and not _write_summary_json(summary_json, summaries[0]):
         return status or EXIT_FAILED
     return status
@@ -280,7 +296,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print_captions=True,
         progress=None,
     )
-    return _finish(summaries, interrupted=False)  # Ctrl-C or SIGTERM is how `run` is meant to end
+    return _finish(summaries, interrupted=False, window_s=config.clip.window_s)  # Ctrl-C or SIGTERM is how `run` is meant to end
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -105,8 +105,9 @@ def test_a_truncated_video_keeps_the_events_before_the_damage(scene_video, tmp_p
     events_out = tmp_path / "events.jsonl"
     result = jepa_stream("replay", cut, "--events-out", events_out, "--quiet")
     assert result.returncode == 1
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("jepa-stream: error:")]
-    assert len(error_lines) == 1 and "cut.mp4" in error_lines[0] and "truncated" in error_lines[0]
+    error_lines = result.stderr.strip().splitlines()
+    assert len(error_lines) == 1 and error_lines[0].startswith("jepa-stream: error:")
+    assert "cut.mp4" in error_lines[0] and "truncated" in error_lines[0]
     assert "Traceback" not in result.stderr
     events = read_events(events_out)
     captions = captions_of(events)
@@ -181,3 +182,26 @@ def test_a_summary_json_in_a_missing_folder_is_refused_before_the_analysis(scene
     assert result.returncode == 2
     assert result.stderr.strip() == f"jepa-stream: error: {target}: cannot write the summary (no folder {target.parent})"
     assert "clips" not in result.stdout
+
+
+def test_a_still_image_or_a_one_frame_video_is_one_line_and_exit_2(photos, tmp_path):
+    from PIL import Image
+
+    still = tmp_path / "still.png"
+    Image.fromarray(photos["chelsea"]).save(still)
+    one_frame = tmp_path / "one.mp4"
+    write_video(one_frame, [Shot(photos["chelsea"], 0.04)], size=(320, 180), fps=25)
+    for video in (still, one_frame):
+        result = jepa_stream("replay", video, "--quiet")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (f"jepa-stream: error: {video.stem}: nothing to analyse: 1 frame, 0.00 s of "
+                                         f"media; one clip needs 2 s (clip.window_s)")
+        assert "0 clips, 0 captions" in result.stdout, "the summary line is still printed"
+
+
+def test_a_raw_h264_stream_is_analysed(photos, tmp_path):
+    video = tmp_path / "raw.h264"
+    write_video(video, [Shot(photos["chelsea"], 3.0)], size=(320, 180), fps=25)
+    result = jepa_stream("replay", video)
+    assert result.returncode == 0, result.stderr
+    assert "5 clips, 1 caption (caption/clip" in result.stdout
