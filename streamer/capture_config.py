@@ -68,7 +68,9 @@ class CaptureConfig:
     backoff_jitter: Each delay is scaled by a random factor in ``[1 - j, 1 + j]`` (never above
         the cap), so cameras behind one failed switch do not retry in lockstep. Defaults to 0.2.
     backoff_reset_s: A connection that has delivered frames for this long resets the delay to
-        ``backoff_initial_s``; a flapping camera keeps backing off. Defaults to 30 s.
+        ``backoff_initial_s``. Defaults to 0: its first frame does, so a camera that comes back
+        after a flapping spell is retried quickly when it drops again; a larger value keeps a
+        camera that flaps faster than this backing off.
     max_attempts: Consecutive failed attempts before a live source gives up; 0 retries forever
         (the default).
     stale_after_s: A frame of a live source (or ``realtime`` file) handed to the pipeline this
@@ -91,7 +93,7 @@ class CaptureConfig:
     backoff_multiplier: float = 2.0
     backoff_max_s: float = 30.0
     backoff_jitter: float = 0.2
-    backoff_reset_s: float = 30.0
+    backoff_reset_s: float = 0.0
     max_attempts: int = 0
     stale_after_s: float = 2.0
     overrides: Mapping[str, CaptureConfig] = field(default_factory=lambda: MappingProxyType({}), compare=False)

@@ -92,7 +92,8 @@ class ReconnectingSource:
     A connection that fails to open, fails while reading, stalls (the live source raises
     :class:`SourceError`), raises anything else (logged with its traceback) or ends is closed;
     the next attempt waits :class:`Backoff` delays that grow with consecutive failures and
-    reset once a connection has delivered frames for ``backoff_reset_s``. After
+    reset once a connection has delivered frames for ``backoff_reset_s`` (by default at its
+    first frame). After
     ``max_attempts`` (> 0) consecutive failures :meth:`frames` raises :class:`SourceError`.
 
     Timestamps never go backwards: a new connection's first frame is placed after the last
