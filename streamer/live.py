@@ -188,7 +188,12 @@ class WebcamSource:
         self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
-        """Open the device; raise :class:`SourceError` ("cannot open webcam 0: …")."""
+        """Open the device; raise :class:`SourceError` ("cannot open webcam 0: …").
+
+        OpenCV's own log is silenced first: it prints a dozen lines for every failed open,
+        and the one-line :class:`SourceError` already says what went wrong.
+        """
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         device = isinstance(self.target, int) or self.target.startswith("/dev/")
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(self.open_timeout_s * 1000),

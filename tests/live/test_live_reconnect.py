@@ -130,7 +130,7 @@ def test_twenty_outages_leak_no_threads_or_descriptors(rtsp_server):
 
 def test_unreachable_at_start_is_retried_with_a_one_line_message(rtsp_factory, caplog):
     server = rtsp_factory(start=False)
-    caplog.set_level(logging.WARNING, logger="streamer.reconnect")
+    caplog.set_level(logging.INFO, logger="streamer.reconnect")
     with Rig(server.url) as rig:
         third = rig.wait_state("reconnecting", 3)
         server.start()
