@@ -143,13 +143,21 @@ def first_video_stream(container: av.container.InputContainer, where: str) -> av
 
 
 def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
-    """``vf`` as RGB ``uint8`` ``(H, W, 3)``, scaled so its longer side is at most ``max_side`` (0: as is)."""
+    """``vf`` as RGB ``uint8`` ``(H, W, 3)`` the way it is meant to be seen, scaled so its longer
+    side is at most ``max_side`` (0: as is).
+
+    A display matrix (a phone video stored sideways) is applied: the image is turned by its
+    rotation, to the nearest quarter turn. Mirroring in the matrix is not applied.
+    """
     w, h = vf.width, vf.height
     if max_side and max(w, h) > max_side:
         scale = max_side / max(w, h)
         w, h = max(2, round(w * scale)), max(2, round(h * scale))
-        return vf.to_ndarray(format="rgb24", width=w, height=h)
-    return vf.to_ndarray(format="rgb24")
+        rgb = vf.to_ndarray(format="rgb24", width=w, height=h)
+    else:
+        rgb = vf.to_ndarray(format="rgb24")
+    quarter_turns = round(vf.rotation / 90) % 4  # counter-clockwise, as np.rot90 turns
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
 
 def _reason(exc: av.FFmpegError) -> str:
