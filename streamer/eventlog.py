@@ -174,7 +174,12 @@ class EventLog:
 
         ``types`` and ``sources`` filter the events (None: no filter).
         """
-        query, args = "SELECT body FROM events WHERE seq > ?", [seq]
+        return [json.loads(body) for _, body in self.read_wire_after(seq, types, sources, limit)]
+
+    def read_wire_after(self, seq: int, types: Iterable[str] | None = None,
+                        sources: Iterable[str] | None = None, limit: int = 1000) -> list[tuple[int, str]]:
+        """As :meth:`read_after`, but ``(seq, wire JSON text)`` pairs, exactly as first sent (no parsing)."""
+        query, args = "SELECT seq, body FROM events WHERE seq > ?", [seq]
         for column, values in (("type", types), ("source", sources)):
             if values is not None:
                 values = list(values)
@@ -183,8 +188,7 @@ class EventLog:
         query += " ORDER BY seq LIMIT ?"
         args.append(limit)
         with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-        return [json.loads(body) for (body,) in rows]
+            return self._db.execute(query, args).fetchall()
 
     def sources(self) -> list[str]:
         """Names of the sources with events in the log."""

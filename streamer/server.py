@@ -39,7 +39,7 @@ from websockets.http11 import Request, Response
 from .bus import EventBus
 from .limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
 from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
-                       dumps, error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
+                       error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
 from .server_config import ServerConfig
 
 logger = logging.getLogger(__name__)
@@ -183,12 +183,14 @@ class _Session:
         sources = None if sub.sources is None else sorted(sub.sources)
         after = sub.from_seq
         while types:
-            page = await asyncio.to_thread(log.read_after, after, types, sources, self.config.replay_page)
-            for event in page:
-                after = self.last_sent_seq = event["seq"]
-                await self.ws.send(dumps(event))
+            async with self.feed.replay_slots:  # at most max_replays log reads at once
+                page = await asyncio.to_thread(log.read_wire_after, after, types, sources, self.config.replay_page)
+            for seq, text in page:  # one page in memory per catching-up client; sent as stored, no re-encoding
+                after = self.last_sent_seq = seq
+                await self.ws.send(text, text=True)
             if len(page) < self.config.replay_page:
                 break
+            await asyncio.sleep(0)  # between pages, live fan-out and other clients get the loop
         self.skip_through = after
 
 
@@ -199,6 +201,7 @@ class _Feed:
         self.config, self.bus, self.loop = config, bus, loop
         self.sessions: set[_Session] = set()
         self.last_seq = 0
+        self.replay_slots = asyncio.Semaphore(config.max_replays)
 
     def sink(self, event: Outgoing) -> None:
         """The bus sink: runs on the publishing thread, hands the event to the loop."""

@@ -17,7 +17,7 @@ MIN_TOKEN_CHARS = 16
 _INT_MAXIMA = {
     "max_connections": 10_000, "max_message_bytes": 2**20, "max_frame_bytes": 2**24, "client_queue": 65_536,
     "client_message_burst": 1000, "max_strikes": 1000, "write_limit_bytes": 2**24, "replay_page": 10_000,
-    "peer_log_burst": 10_000,
+    "max_replays": 1000, "peer_log_burst": 10_000,
 }
 #: Largest value of each rate (per second) or duration (seconds) setting (each must be > 0).
 _FLOAT_MAXIMA = {
@@ -70,8 +70,13 @@ class ServerConfig:
         connection is dropped. It defaults to 1.0.
     write_limit_bytes: High-water mark of a connection's socket write buffer.
         It defaults to 65536.
-    replay_page: Logged events read per query while replaying for ``from_seq``.
-        It defaults to 500.
+    replay_page: Logged events read per query while replaying for ``from_seq``;
+        between two pages the replaying client yields to live delivery. It
+        defaults to 100.
+    max_replays: Replay pages read from the log at the same time, over all
+        clients; more catching-up clients wait their turn page by page, which
+        bounds the CPU replays take from live delivery (each catching-up client
+        holds at most one page in memory). It defaults to 2.
     peer_log_lines_per_s: Average log records per second the ``websockets`` library
         may write about one peer address (handshake failures, debug traces); the rest
         are dropped. It defaults to 1.0, with bursts of ``peer_log_burst`` (default 20).
@@ -100,7 +105,8 @@ class ServerConfig:
     ping_timeout_s: float = 20.0
     close_timeout_s: float = 1.0
     write_limit_bytes: int = 65536
-    replay_page: int = 500
+    replay_page: int = 100
+    max_replays: int = 2
     peer_log_lines_per_s: float = 1.0
     peer_log_burst: int = 20
 

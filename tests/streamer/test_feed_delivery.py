@@ -296,3 +296,40 @@ def test_caption_overflow_closes_with_resume_code_and_resume_loses_nothing(bus):
             return rest
 
         assert seqs + asyncio.run(resume()) == list(range(1, 301))
+
+
+def test_full_replays_to_many_clients_do_not_starve_a_live_client(tmp_path):
+    n_logged, n_replaying, n_live = 20_000, 10, 20
+    log = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), fsync=False))
+    bus = EventBus(log, sources=["cam0"])
+    for i in range(n_logged):
+        bus.publish(caption(i, text="z" * 1000))
+
+    async def main():
+        with running(bus) as server:
+            live, _, _ = await open_subscribed(server.url, types=["caption"])
+            catching_up = [(await open_subscribed(server.url, types=["caption"], from_seq=0))[0]
+                           for _ in range(n_replaying)]
+            replayed = [0] * n_replaying
+
+            async def drain(k, ws):
+                while replayed[k] < n_logged + n_live:
+                    await ws.recv()
+                    replayed[k] += 1
+
+            readers = [asyncio.create_task(drain(k, ws)) for k, ws in enumerate(catching_up)]
+            delays = []
+            for i in range(n_live):
+                await publish(bus, caption(i))
+                delays.append(time.time() - (await recv_json(live))["wall_time"])
+                await asyncio.sleep(0.02)
+            still_replaying = sum(r < n_logged for r in replayed)
+            await asyncio.wait_for(asyncio.gather(*readers), TIMEOUT_S)
+            for ws in (live, *catching_up):
+                await ws.close()
+            return statistics.median(delays), still_replaying
+
+    median_delay, still_replaying = asyncio.run(main())
+    bus.close()
+    assert still_replaying > 0, "the live events went out while clients were still catching up"
+    assert median_delay < 0.02, f"live median delay {median_delay * 1e3:.0f} ms during {n_replaying} full replays"
