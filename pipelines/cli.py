@@ -30,7 +30,7 @@ from pipelines.model_options import (
     announce,
     apply_model_options,
 )
-from pipelines.progress import Progress
+from pipelines.progress import Progress, count_of
 from pipelines.runner import RunSummary, run_sources
 from streamer.bus import EventBus
 from streamer.client import add_subscribe_parser, run_subscribe
@@ -192,17 +192,12 @@ def _analyse(
             )
 
 
-def _count(n: int, noun: str) -> str:
-    """``"1 caption"``, ``"5 captions"``."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
 def _print_summary(summary: RunSummary) -> None:
     print(
         f"{summary.source}: {summary.media_s:.1f} s analysed in {summary.wall_s:.1f} s "
-        f"({summary.realtime_factor:.1f}x real time); {_count(summary.clips, 'clip')}, {_count(summary.captions, 'caption')} "
+        f"({summary.realtime_factor:.1f}x real time); {count_of(summary.clips, 'clip')}, {count_of(summary.captions, 'caption')} "
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
-        + (f"; {_count(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
+        + (f"; {count_of(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
     )
 
 
@@ -219,7 +214,7 @@ def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> 
         if summary.error:
             errors.append(summary.error)
         elif summary.clips == 0 and not summary.interrupted:
-            errors.append(f"{summary.source}: nothing to analyse: {_count(summary.frames, 'frame')}, "
+            errors.append(f"{summary.source}: nothing to analyse: {count_of(summary.frames, 'frame')}, "
                           f"{summary.media_s:.2f} s of media; one clip needs {window_s:g} s (clip.window_s)")
     for error in errors:
         print(f"jepa-stream: error: {error}", file=sys.stderr)
