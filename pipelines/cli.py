@@ -67,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    replay = sub.add_parser("replay", help="analyse a video file as fast as possible and print a summary")
+    replay = sub.add_parser(
+        "replay", help="analyse a video file as fast as possible and print a summary",
+        description="Analyse a video file as fast as possible: print a line per caption, then a summary "
+        "(clips, captions, caption/clip ratio, realtime factor, step latency).",
+    )
     replay.add_argument("video", metavar="VIDEO", help="a video file that FFmpeg can read")
     _add_common(replay)
     replay.add_argument("--event-log", metavar="FILE", help="also append the events to this durable SQLite log")
