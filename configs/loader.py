@@ -4,14 +4,17 @@ Exports :class:`ConfigError` and :func:`build`.
 
 The one place where configuration text becomes typed values, used by every section's dataclass
 wherever it lives (``streamer/``, ``models/``, ``pipelines/``). Errors are one line naming the
-full key: ``capture.buffer_size: expected int, got float 2.5``. A dataclass checks its own
+full key: ``capture.buffer_size: expected int, got float 2.5``. NaN and infinite numbers are
+refused everywhere. A dataclass checks its own
 ranges in ``__post_init__`` by raising :class:`ValueError`; a message that starts with a field
-name (``"buffer_size: must be …"``) is reported at that field's key.
+name (``"buffer_size: must be …"``) is reported at that field's key. A field declared with
+``repr=False`` (a secret, such as the feed token) never has its value in a message.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Mapping
@@ -49,6 +52,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         (item,) = typing.get_args(tp)[:1]
         return tuple(_convert(item, v, f"{where}[{i}]") for i, v in enumerate(value))
     if tp is float and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number, got {value}")
         return float(value)
     if tp in (int, str, bool) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
         return value
@@ -66,7 +71,15 @@ def build(cls: type, data: Any, where: str) -> Any:
     for key in data:
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
-    kwargs = {k: _convert(hints[k], v, f"{where}.{k}") for k, v in data.items()}
+    secret = {f.name for f in dataclasses.fields(cls) if not f.repr}  # e.g. a token: never echoed
+    kwargs = {}
+    for k, v in data.items():
+        try:
+            kwargs[k] = _convert(hints[k], v, f"{where}.{k}")
+        except ConfigError:
+            if k not in secret:
+                raise
+            raise ConfigError(f"{where}.{k}: wrong type {type(v).__name__} (the value is secret: not shown)") from None
     try:
         return cls(**kwargs)
     except ConfigError:

@@ -30,13 +30,14 @@ from pipelines.model_options import (
     announce,
     apply_model_options,
 )
-from pipelines.progress import Progress
+from pipelines.progress import Progress, count_of
 from pipelines.runner import RunSummary, run_sources
 from streamer.bus import EventBus
 from streamer.client import add_subscribe_parser, run_subscribe
 from streamer.eventlog import EventLog, EventLogConfig
 from streamer.multicapture import MultiCapture, sigterm_as_interrupt
 from streamer.protocol import LOGGED_TYPES, TOKEN_ENV, EventType
+from streamer.secrets import RedactingFilter
 from streamer.server import FeedServer
 from streamer.sinks import JsonlSink, format_caption, format_status
 from streamer.source_spec import SourceKind, SourceSpec, parse_sources
@@ -48,10 +49,14 @@ EXIT_FAILED = 1  # the analysis started but a source failed (events so far are k
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
 EXIT_INTERRUPTED = 130
 
+# Hides tokens in every log record (set on the log handler by main(); run adds a config file's token).
+_REDACT = RedactingFilter()
+
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML laid over the built-in defaults (configs/default.yaml)")
-    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every caption and status event here, one JSON per line")
+    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every caption and status event here, one JSON per line (a new file)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing --events-out file instead of refusing it")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -62,7 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    replay = sub.add_parser("replay", help="analyse a video file as fast as possible and print a summary")
+    replay = sub.add_parser(
+        "replay", help="analyse a video file as fast as possible and print a summary",
+        description="Analyse a video file as fast as possible: print a line per caption, then a summary "
+        "(clips, captions, caption/clip ratio, realtime factor, step latency).",
+    )
     replay.add_argument("video", metavar="VIDEO", help="a video file that FFmpeg can read")
     _add_common(replay)
     replay.add_argument("--event-log", metavar="FILE", help="also append the events to this durable SQLite log")
@@ -88,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_common(run)
     run.add_argument("--host", help="feed interface (default 127.0.0.1; anything else needs a token)")
     run.add_argument("--port", type=int, help="feed port (default 8765; 0 picks a free one)")
-    run.add_argument("--token", help=f"feed auth token (default: ${TOKEN_ENV})")
+    run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="do not serve the WebSocket feed")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
     add_baseline_options(run)
@@ -111,8 +120,8 @@ def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
             config = EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False)
         try:
             log = EventLog(config)
-        except (OSError, ValueError) as exc:
-            raise UsageError(f"{config.path}: cannot open the event log ({exc})") from None
+        except ValueError as exc:  # its message names the log and the problem (e.g. held by another process)
+            raise UsageError(str(exc)) from None
         stack.callback(log.close)
         yield log
 
@@ -133,19 +142,19 @@ def _analyse(
     )
     from pipelines.selective import SelectivePipeline
 
-    models = build_models(config.model)
-    announce(models)
-    pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
-    pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
-    sink = None
-    if args.events_out:
-        try:
-            sink = JsonlSink(args.events_out)
-        except OSError as exc:
-            raise UsageError(str(exc)) from None
-    with contextlib.ExitStack() as stack, _event_log(log_config) as log:
-        if sink:
+    with contextlib.ExitStack() as stack:
+        sink = None
+        if args.events_out:  # outputs first: a file or log that cannot be used is named before models load
+            try:
+                sink = JsonlSink(args.events_out, overwrite=args.overwrite)
+            except OSError as exc:
+                raise UsageError(str(exc)) from None
             stack.callback(sink.close)
+        log = stack.enter_context(_event_log(log_config))
+        models = build_models(config.model)
+        announce(models)
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
+        pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
         bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
 
@@ -190,25 +199,49 @@ def _analyse(
 def _print_summary(summary: RunSummary) -> None:
     print(
         f"{summary.source}: {summary.media_s:.1f} s analysed in {summary.wall_s:.1f} s "
-        f"({summary.realtime_factor:.1f}x real time); {summary.clips} clips, {summary.captions} captions "
+        f"({summary.realtime_factor:.1f}x real time); {count_of(summary.clips, 'clip')}, {count_of(summary.captions, 'caption')} "
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
-        + (f"; {summary.dropped_frames} frames dropped" if summary.dropped_frames else "")
+        + (f"; {count_of(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
     )
 
 
-def _finish(summaries: list[RunSummary], interrupted: bool) -> int:
+def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> int:
+    """Print each summary and one error line per failed source; return the exit status.
+
+    A source that ended by itself without a single clip (a still image, a video shorter than
+    one clip window) failed too. Nothing analysed at all is :data:`EXIT_USAGE`; a source that
+    failed after some analysis is :data:`EXIT_FAILED`.
+    """
+    errors = []
     for summary in summaries:
         _print_summary(summary)
-    errors = [s.error for s in summaries if s.error]
+        if summary.error:
+            errors.append(summary.error)
+        elif summary.clips == 0 and not summary.interrupted:
+            errors.append(f"{summary.source}: nothing to analyse: {count_of(summary.frames, 'frame')}, "
+                          f"{summary.media_s:.2f} s of media; one clip needs {window_s:g} s (clip.window_s)")
     for error in errors:
         print(f"jepa-stream: error: {error}", file=sys.stderr)
     if errors:
-        return EXIT_FAILED
+        return EXIT_USAGE if all(s.clips == 0 for s in summaries) else EXIT_FAILED
     return EXIT_INTERRUPTED if interrupted else 0
+
+
+def _write_summary_json(path: Path, summary: RunSummary) -> bool:
+    """Write ``summary`` as JSON to ``path``; on failure print the one error line and return False."""
+    try:
+        path.write_text(json.dumps(summary.to_dict(), indent=2) + "\n")
+    except OSError as exc:
+        print(f"jepa-stream: error: {path}: cannot write the summary ({exc.strerror or exc})", file=sys.stderr)
+        return False
+    return True
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
     config = apply_model_options(load_config(args.config), args)
+    summary_json = Path(args.summary_json) if args.summary_json else None
+    if summary_json and not summary_json.parent.is_dir():  # found now, not after the whole analysis
+        raise UsageError(f"{summary_json}: cannot write the summary (no folder {summary_json.parent})")
     probe = VideoFileSource(args.video)
     probe.open_and_close()  # a missing or unreadable file is named before anything else happens
     try:
@@ -226,9 +259,10 @@ def _cmd_replay(args: argparse.Namespace) -> int:
         print_captions=not args.quiet,
         progress=Progress(specs[0].id, probe.duration),
     )
-    if args.summary_json:
-        Path(args.summary_json).write_text(json.dumps(summaries[0].to_dict(), indent=2) + "\n")
-    return _finish(summaries, interrupted=any(s.interrupted for s in summaries))
+    status = _finish(summaries, interrupted=any(s.interrupted for s in summaries), window_s=config.clip.window_s)
+    if summary_json and not _write_summary_json(summary_json, summaries[0]):
+        return status or EXIT_FAILED
+    return status
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -242,6 +276,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
     config = apply_model_options(load_config(args.config, overrides), args)
+    if config.feed.server.token:
+        _REDACT.add(config.feed.server.token)
     try:
         specs = parse_sources(args.source)
     except ValueError as exc:
@@ -259,12 +295,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print_captions=True,
         progress=None,
     )
-    return _finish(summaries, interrupted=False)  # Ctrl-C or SIGTERM is how `run` is meant to end
+    return _finish(summaries, interrupted=False, window_s=config.clip.window_s)  # Ctrl-C or SIGTERM is how `run` is meant to end
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_REDACT)
+    for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
+        if token:
+            _REDACT.add(token)
+    if getattr(args, "token", None):
+        print(f"jepa-stream: warning: --token is visible to other users in the process list; "
+              f"pass it in ${TOKEN_ENV} instead", file=sys.stderr)
     try:
         with sigterm_as_interrupt():
             return args.handler(args)

@@ -22,7 +22,8 @@ __all__ = ["ClipConfig", "ClipWindow", "ClipAssembler"]
 
 @dataclass(frozen=True)
 class ClipConfig:
-    """``window_s``: media seconds pooled into one clip embedding (default 2 s).
+    """``window_s``: media seconds pooled into one clip embedding (default 2 s, at most 60: its
+    frames stay in memory).
     ``stride_s``: media seconds between consecutive clips (default 0.5 s).
     ``caption_window_s``: the newest media seconds of a clip that a caption is decoded from
     (default 1 s). The pooled window lags a cut by up to ``window_s``; by the time drift fires,
@@ -32,7 +33,12 @@ class ClipConfig:
     stride_s: float = 0.5
     caption_window_s: float = 1.0
 
+    #: Longest ``window_s``.
+    MAX_WINDOW_S = 60.0
+
     def __post_init__(self) -> None:
+        if self.window_s > self.MAX_WINDOW_S:
+            raise ValueError(f"window_s must be at most {self.MAX_WINDOW_S:g}, got {self.window_s}")
         if self.stride_s <= 0:
             raise ValueError(f"stride_s must be positive, got {self.stride_s}")
         if self.window_s < self.stride_s:

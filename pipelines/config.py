@@ -36,16 +36,19 @@ __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config
 class SamplingConfig:
     """``fps``: frames per second of media time the pipeline looks at (default 4); the others are
     decoded but never converted. ``max_side``: frames are scaled down so their longer side is at
-    most this many pixels (0 keeps the size)."""
+    most this many pixels (0 keeps the size; at most 4096)."""
 
     fps: float = 4.0
     max_side: int = 640
 
+    #: Largest ``max_side``: beyond this a frame costs more to convert and scale than it is worth.
+    MAX_SIDE_LIMIT = 4096
+
     def __post_init__(self) -> None:
         if not 0 < self.fps <= 60:
             raise ValueError(f"fps must be within (0, 60], got {self.fps}")
-        if self.max_side < 0:
-            raise ValueError(f"max_side must be 0 (keep) or positive, got {self.max_side}")
+        if not 0 <= self.max_side <= self.MAX_SIDE_LIMIT:
+            raise ValueError(f"max_side must be 0 (keep) or up to {self.MAX_SIDE_LIMIT}, got {self.max_side}")
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class FeedConfig:
     """The event feed of ``jepa-stream run``: the WebSocket server, the durable event log, and
-    ``stats_interval_s`` (seconds between ``stats`` events per source; 0 sends none).
+    ``stats_interval_s`` (seconds between ``stats`` events per source; 0 sends none; at most 3600).
     ``embeddings``: publish the continuous embedding stream (one event per clip) for the
     subscribers that ask for it."""
 
@@ -80,9 +83,13 @@ class FeedConfig:
     stats_interval_s: float = 5.0
     embeddings: bool = True
 
+    #: Longest ``stats_interval_s``.
+    MAX_STATS_INTERVAL_S = 3600.0
+
     def __post_init__(self) -> None:
-        if self.stats_interval_s < 0:
-            raise ValueError(f"stats_interval_s must be 0 (off) or positive, got {self.stats_interval_s}")
+        if not 0 <= self.stats_interval_s <= self.MAX_STATS_INTERVAL_S:
+            raise ValueError(f"stats_interval_s must be 0 (off) or up to {self.MAX_STATS_INTERVAL_S:g} s, "
+                             f"got {self.stats_interval_s}")
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,11 @@ def announce(models) -> None:
 
 def add_train_parser(sub) -> argparse.ArgumentParser:
     """``train-predictor``; defaults are :class:`pipelines.train_predictor.TrainOptions`'s (torch loads only on use)."""
-    p = sub.add_parser("train-predictor", help="train the learned predictor on (video span, caption) pairs")
+    p = sub.add_parser(
+        "train-predictor", help="train the learned predictor on (video span, caption) pairs",
+        description="Train the learned VL-JEPA predictor on (video span, caption) pairs with the X- and Y-encoders "
+                    "frozen. Prints loss, throughput and held-out text-to-clip R@1/R@5; writes "
+                    "DIR/predictor.safetensors and DIR/predictor.json, which model.predictor.checkpoint can name.")
     p.add_argument("--data", required=True, metavar="PAIRS.jsonl", help='one {"video", "start", "end", "caption"[, "split"]} per line')
     p.add_argument("--out", default="predictor-run", metavar="DIR", help="checkpoint and token-cache folder (default ./predictor-run)")
     p.add_argument("--config", metavar="FILE", help="YAML laid over the defaults: its profile names the (frozen) X-encoder")
@@ -94,7 +98,11 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def add_export_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("export-onnx", help="export the lite or vjepa2 encoder to ONNX (dynamic batch, opset 18)")
+    p = sub.add_parser(
+        "export-onnx", help="export the lite or vjepa2 encoder to ONNX (dynamic batch, opset 18)",
+        description="Export an X-encoder to ONNX (opset 18, dynamic batch). Without --out it goes into the cache "
+                    "that --backend onnx reads ($XDG_CACHE_HOME/jepa-stream/onnx, by default "
+                    "~/.cache/jepa-stream/onnx), so later runs skip the export.")
     p.add_argument("--config", metavar="FILE", help="YAML laid over the defaults: the profile names the network")
     p.add_argument("--encoder", choices=("lite", "vjepa2"), help="network to export (default: the profile's)")
     p.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir)")

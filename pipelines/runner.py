@@ -99,6 +99,8 @@ def run_sources(
     """
     run = _Run(capture, pipelines, encode_frames, publish, embeddings)
     started = next_stats = time.monotonic()
+    if progress:
+        progress.start()  # the same clock as the summary's wall_s
     interrupted = False
     try:
         while capture.active:

@@ -26,6 +26,15 @@ from streamer.capture import BufferPolicy
 
 __all__ = ["RtspTransport", "CaptureConfig"]
 
+#: Most frames held per source (a 640×360 RGB frame is 0.7 MB: 128 frames are ~90 MB).
+MAX_BUFFER_SIZE = 128
+#: Most consecutive failed attempts ``max_attempts`` may name (0 retries forever).
+MAX_ATTEMPTS = 1_000_000
+#: Longest any timeout, backoff or staleness setting may be.
+MAX_SECONDS = 3600.0
+#: Largest ``backoff_multiplier``.
+MAX_BACKOFF_MULTIPLIER = 10.0
+
 
 class RtspTransport(str, Enum):
     """How RTP travels for ``rtsp://`` sources (FFmpeg's ``rtsp_transport`` option)."""
@@ -40,7 +49,8 @@ class RtspTransport(str, Enum):
 class CaptureConfig:
     """How sources are captured, buffered, watched and reconnected.
 
-    buffer_size: Frames held between a capture thread and the pipeline. Defaults to 8.
+    buffer_size: Frames held between a capture thread and the pipeline. Defaults to 8, at most
+        ``MAX_BUFFER_SIZE`` (128).
     policy: :class:`BufferPolicy` when the buffer is full; ``None`` (``auto`` in YAML, the
         default) means ``drop_oldest`` for live sources and ``--realtime`` files, ``wait`` otherwise.
     realtime: Pace files at their frame rate, as a camera would deliver them. Defaults to off.
@@ -58,12 +68,17 @@ class CaptureConfig:
     backoff_jitter: Each delay is scaled by a random factor in ``[1 - j, 1 + j]`` (never above
         the cap), so cameras behind one failed switch do not retry in lockstep. Defaults to 0.2.
     backoff_reset_s: A connection that has delivered frames for this long resets the delay to
-        ``backoff_initial_s``; a flapping camera keeps backing off. Defaults to 30 s.
+        ``backoff_initial_s``. Defaults to 0: its first frame does, so a camera that comes back
+        after a flapping spell is retried quickly when it drops again; a larger value keeps a
+        camera that flaps faster than this backing off.
     max_attempts: Consecutive failed attempts before a live source gives up; 0 retries forever
         (the default).
     stale_after_s: A frame of a live source (or ``realtime`` file) handed to the pipeline this
         long after capture counts as stale; 0 counts none. Defaults to 2 s.
     overrides: Per-source configs, keyed by source id; see :meth:`for_source`.
+
+    Every duration is at most ``MAX_SECONDS`` (3600), ``backoff_multiplier`` at most 10 and
+    ``max_attempts`` at most 1,000,000; NaN and infinities are refused.
     """
 
     buffer_size: int = 8
@@ -78,14 +93,14 @@ class CaptureConfig:
     backoff_multiplier: float = 2.0
     backoff_max_s: float = 30.0
     backoff_jitter: float = 0.2
-    backoff_reset_s: float = 30.0
+    backoff_reset_s: float = 0.0
     max_attempts: int = 0
     stale_after_s: float = 2.0
     overrides: Mapping[str, CaptureConfig] = field(default_factory=lambda: MappingProxyType({}), compare=False)
 
     def __post_init__(self) -> None:
-        _check_int(self.buffer_size, "buffer_size", 1)
-        _check_int(self.max_attempts, "max_attempts", 0)
+        _check_int(self.buffer_size, "buffer_size", 1, MAX_BUFFER_SIZE)
+        _check_int(self.max_attempts, "max_attempts", 0, MAX_ATTEMPTS)
         for name in (
             "open_timeout_s",
             "probe_s",
@@ -94,11 +109,11 @@ class CaptureConfig:
             "backoff_initial_s",
             "backoff_max_s",
         ):
-            _check_float(getattr(self, name), name, 0.0, inclusive=False)
+            _check_float(getattr(self, name), name, 0.0, MAX_SECONDS, inclusive=False)
         for name in ("backoff_reset_s", "stale_after_s"):
-            _check_float(getattr(self, name), name, 0.0)
-        _check_float(self.backoff_multiplier, "backoff_multiplier", 1.0)
-        _check_float(self.backoff_jitter, "backoff_jitter", 0.0)
+            _check_float(getattr(self, name), name, 0.0, MAX_SECONDS)
+        _check_float(self.backoff_multiplier, "backoff_multiplier", 1.0, MAX_BACKOFF_MULTIPLIER)
+        _check_float(self.backoff_jitter, "backoff_jitter", 0.0, 1.0)
         if self.backoff_jitter >= 1.0:
             raise ValueError(f"backoff_jitter: must be below 1, got {self.backoff_jitter}")
         if self.backoff_max_s < self.backoff_initial_s:
@@ -158,13 +173,14 @@ def _auto_policy(values: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _check_int(value: int, name: str, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: must be an integer >= {minimum}, got {value!r}")
+def _check_int(value: int, name: str, minimum: int, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
+        raise ValueError(f"{name}: must be an integer within {minimum}..{maximum}, got {value!r}")
 
 
-def _check_float(value: float, name: str, minimum: float, inclusive: bool = True) -> None:
+def _check_float(value: float, name: str, minimum: float, maximum: float, inclusive: bool = True) -> None:
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= minimum if inclusive else value > minimum)
+    ok = ok and (value >= minimum if inclusive else value > minimum) and value <= maximum
     if not ok:
-        raise ValueError(f"{name}: must be a number {'>=' if inclusive else '>'} {minimum:g}, got {value!r}")
+        raise ValueError(f"{name}: must be a number {'>=' if inclusive else '>'} {minimum:g} and <= {maximum:g}, "
+                         f"got {value!r}")

@@ -80,7 +80,7 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                                open_timeout=open_timeout_s, max_size=None) as ws:
                 hello = json.loads(await ws.recv())
                 if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL_VERSION:
-                    raise FeedRefused(f"{url} does not speak jepa-stream protocol v{PROTOCOL_VERSION}: {hello!r:.200}")
+                    raise FeedRefused(f"{url}: does not speak jepa-stream protocol v{PROTOCOL_VERSION}: {hello!r:.200}")
                 if resume is None:
                     resume = hello["last_seq"]
                 await ws.send(json.dumps({"v": PROTOCOL_VERSION, "type": "subscribe", "types": wanted,
@@ -107,7 +107,7 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
-                raise FeedRefused(f"{url} refused the connection: HTTP {status} "
+                raise FeedRefused(f"{url}: refused the connection: HTTP {status} "
                                   f"{exc.response.body.decode(errors='replace').strip()}") from None
             if not reconnect:
                 raise
@@ -117,8 +117,8 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                 if isinstance(exc, ConnectionClosed):
                     return
                 raise
-            logger.warning("feed %s: %s; reconnecting in %.2f s (resume after seq %s)", url, exc or type(exc).__name__,
-                           delay, resume)
+            where = "not connected yet" if resume is None else f"will resume after seq {resume}"
+            logger.warning("feed %s: %s; reconnecting in %.2f s (%s)", url, exc or type(exc).__name__, delay, where)
         else:
             if not reconnect:
                 return
@@ -145,7 +145,7 @@ def add_subscribe_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
     p.add_argument("--sources", nargs="+", metavar="NAME", help="only these sources (default: all)")
     p.add_argument("--from-seq", type=int, metavar="N",
                    help="first replay every logged event after seq N, then go live (default: live only)")
-    p.add_argument("--token", default=None, help=f"auth token (default: ${TOKEN_ENV})")
+    p.add_argument("--token", default=None, help=f"auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list")
     p.add_argument("--limit", type=int, metavar="N", help="exit after printing N events")
     p.add_argument("--no-reconnect", action="store_true", help="exit when the connection closes")
     p.set_defaults(handler=run_subscribe)
@@ -165,11 +165,11 @@ def run_subscribe(args: argparse.Namespace) -> int:
         for name in types:
             EventType(name)
     except ValueError:
-        print(f"jepa-stream subscribe: --types takes caption, status, stats, embedding; got {args.types}",
+        print(f"jepa-stream: error: --types: takes caption, status, stats, embedding; got {' '.join(args.types)}",
               file=sys.stderr)
         return 2
     if args.from_seq is not None and args.from_seq < 0:
-        print(f"jepa-stream subscribe: --from-seq must be >= 0, got {args.from_seq}", file=sys.stderr)
+        print(f"jepa-stream: error: --from-seq: must be >= 0, got {args.from_seq}", file=sys.stderr)
         return 2
 
     async def follow() -> None:
@@ -185,10 +185,10 @@ def run_subscribe(args: argparse.Namespace) -> int:
     try:
         asyncio.run(follow())
     except (FeedRefused, InvalidURI) as exc:
-        print(f"jepa-stream subscribe: {exc}", file=sys.stderr)
+        print(f"jepa-stream: error: {exc}", file=sys.stderr)
         return 2
     except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:  # only without reconnecting
-        print(f"jepa-stream subscribe: cannot connect to {args.url}: {exc or type(exc).__name__}", file=sys.stderr)
+        print(f"jepa-stream: error: {args.url}: cannot connect ({exc or type(exc).__name__})", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         pass

@@ -6,18 +6,28 @@ resumes with ``from_seq`` can always be served from here. Retention removes
 the oldest events by age and by count; the largest seq ever stored survives
 retention and restarts, so seqs keep growing across process restarts.
 
+One process at a time owns a log: opening takes an exclusive lock on
+``<path>.lock`` (which holds the owner's PID), and a second process that opens
+the same log gets a clear error naming that PID instead of racing for seqs.
+The lock goes with :meth:`EventLog.close` or the process.
+
 Exports: ``EventLogConfig``, ``EventLog``.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
+import os
 import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import IO, Iterable
+
+logger = logging.getLogger(__name__)
 
 #: Retention runs when the log opens and then once every this many appends.
 PRUNE_EVERY = 256
@@ -39,7 +49,8 @@ class EventLogConfig:
     """Where the log lives and how much it keeps.
 
     path: SQLite file (``~`` is expanded); its folder is created. Defaults to
-        ``out/events.sqlite``.
+        ``out/events.sqlite`` here; ``jepa-stream run`` uses ``feed.log.path``
+        (``~/.local/state/jepa-stream/events.sqlite``).
     retention_max_age_s: Events older than this (by ``wall_time``) are removed.
         It defaults to 7 days. ``None`` keeps events of any age.
     retention_max_events: At most this many events are kept; the oldest go first.
@@ -69,30 +80,67 @@ class EventLogConfig:
                 raise ValueError(f"event log {name} must be an integer >= 1 or null, got {value!r}")
 
 
+def _hold_lock(path: Path, label: str) -> IO[str]:
+    """Lock ``<path>.lock`` for this process (non-blocking) and write our PID in it.
+
+    Raises ValueError naming the PID that holds it when another process does.
+    """
+    lock = open(f"{path}.lock", "a+")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        raise ValueError(f"{label}: in use by process {holder} (one process per event log: stop that one, "
+                         f"or give this one another log path)") from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    return lock
+
+
 class EventLog:
     """Append-only, seq-ordered store of logged events; safe to use from several threads.
 
     All methods hold one lock around one SQLite connection, so an append from
     the pipeline thread and a resume read from the server thread never
-    interleave inside a transaction.
+    interleave inside a transaction. Opening raises ValueError with a one-line
+    message (``event log PATH: problem``) when the folder cannot be made, another
+    process holds the log, or the file is not a usable SQLite database (including
+    damaged pages found while applying retention). A zero-byte file is taken as
+    a new log, with a warning saying so.
     """
 
     def __init__(self, config: EventLogConfig) -> None:
         self.config = config
+        label = f"event log {config.path}"
         path = Path(config.path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_file = _hold_lock(path, label)
+        except OSError as exc:
+            raise ValueError(f"{label}: cannot create it ({exc.strerror or exc})") from None
+        if path.exists() and path.stat().st_size == 0:
+            logger.warning("%s: the file is empty (0 bytes); starting a new log in it", label)
+        self._lock = threading.Lock()
+        self._appends = 0
+        self._db: sqlite3.Connection | None = None
         try:
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             mode = self._db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode.lower() != "wal":
-                raise ValueError(f"cannot use WAL mode on event log {config.path} (got {mode})")
+                raise sqlite3.DatabaseError(f"cannot use WAL mode (got {mode})")
             self._db.execute(f"PRAGMA synchronous={'FULL' if config.fsync else 'NORMAL'}")
             self._db.executescript(_SCHEMA)
+            self.prune()
         except sqlite3.DatabaseError as exc:
-            raise ValueError(f"cannot open event log {config.path}: {exc}") from None
-        self._lock = threading.Lock()
-        self._appends = 0
-        self.prune()
+            if self._db is not None:
+                self._db.close()
+            self._lock_file.close()
+            raise ValueError(f"{label}: not a usable SQLite database ({exc}); move it away to start a new log"
+                             ) from None
 
     @property
     def last_seq(self) -> int:
@@ -126,7 +174,12 @@ class EventLog:
 
         ``types`` and ``sources`` filter the events (None: no filter).
         """
-        query, args = "SELECT body FROM events WHERE seq > ?", [seq]
+        return [json.loads(body) for _, body in self.read_wire_after(seq, types, sources, limit)]
+
+    def read_wire_after(self, seq: int, types: Iterable[str] | None = None,
+                        sources: Iterable[str] | None = None, limit: int = 1000) -> list[tuple[int, str]]:
+        """As :meth:`read_after`, but ``(seq, wire JSON text)`` pairs, exactly as first sent (no parsing)."""
+        query, args = "SELECT seq, body FROM events WHERE seq > ?", [seq]
         for column, values in (("type", types), ("source", sources)):
             if values is not None:
                 values = list(values)
@@ -135,8 +188,7 @@ class EventLog:
         query += " ORDER BY seq LIMIT ?"
         args.append(limit)
         with self._lock:
-            rows = self._db.execute(query, args).fetchall()
-        return [json.loads(body) for (body,) in rows]
+            return self._db.execute(query, args).fetchall()
 
     def sources(self) -> list[str]:
         """Names of the sources with events in the log."""
@@ -180,6 +232,7 @@ class EventLog:
         return removed
 
     def close(self) -> None:
-        """Close the database; the file keeps everything appended."""
+        """Close the database and release the lock; the file keeps everything appended."""
         with self._lock:
             self._db.close()
+            self._lock_file.close()

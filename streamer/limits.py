@@ -4,7 +4,7 @@ Each takes the current time (where it needs one) as an argument, so the rules
 are tested without sockets or clocks. :mod:`streamer.server` applies them to
 each connection; ``docs/PROTOCOL.md`` states them for client authors.
 
-Exports: ``ClientQueue``, ``RateLimiter``, ``StrikeCounter``.
+Exports: ``ClientQueue``, ``RateLimiter``, ``StrikeCounter``, ``PeerLogLimiter``.
 """
 
 from __future__ import annotations
@@ -117,3 +117,27 @@ class StrikeCounter:
         while self._times and self._times[0] <= now - self.window_s:
             self._times.popleft()
         return len(self._times) >= self.limit
+
+
+class PeerLogLimiter:
+    """Bounds log records per peer address: a :class:`RateLimiter` of ``rate``/``burst`` each.
+
+    At most ``MAX_PEERS`` peers are tracked; when more appear, the oldest is forgotten
+    (it starts again with a full burst).
+    """
+
+    #: Peer addresses tracked at once.
+    MAX_PEERS = 4096
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst = rate, burst
+        self._peers: dict[str, RateLimiter] = {}
+
+    def allow(self, peer: str, now: float) -> bool:
+        """Whether one more record about ``peer`` may be logged at ``now``."""
+        bucket = self._peers.get(peer)
+        if bucket is None:
+            if len(self._peers) >= self.MAX_PEERS:
+                del self._peers[next(iter(self._peers))]
+            bucket = self._peers[peer] = RateLimiter(self.rate, self.burst, now)
+        return bucket.allow(now)

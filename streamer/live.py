@@ -65,7 +65,8 @@ class StreamSource:
     """One connection to an ``rtsp://`` or ``http(s)://`` stream, decoded by PyAV.
 
     ``open_timeout_s`` bounds connecting; a single read that waits longer than
-    ``min(read_timeout_s, stall_timeout_s)`` fails the connection, and so does decoding no
+    ``min(read_timeout_s, stall_timeout_s)`` fails the connection (at the first timeout: the
+    partial frame FFmpeg returns when a read times out is not taken as data), and so does decoding no
     frame for ``stall_timeout_s`` while packets still arrive. A packet the decoder rejects as
     damaged is skipped. ``transport`` applies to RTSP;
     ``probe_s`` is FFmpeg's ``analyzeduration``. Timestamps go through :class:`MediaClock`
@@ -123,9 +124,12 @@ class StreamSource:
         clock = MediaClock(1.0 / (self.frame_rate or _FALLBACK_FPS), max_jump=self.stall_timeout_s)
         sampler = RateSampler(self.sample_fps)
         index = -1
-        last_frame = time.monotonic()
+        last_frame = waiting_since = time.monotonic()
         try:
             for packet in container.demux(stream):
+                waited = time.monotonic() - waiting_since
+                if waited >= self.read_timeout_s:  # a read timed out: FFmpeg handed over a half-received frame
+                    raise SourceError(f"{self.label}: no data for {waited:.0f} s")
                 try:
                     decoded = packet.decode()
                 except av.InvalidDataError:  # damaged data (lost UDP packets): skip; a dead stream stalls
@@ -138,8 +142,9 @@ class StreamSource:
                     last_frame = time.monotonic()  # after the yield: a waiting reader is not a stall
                 if time.monotonic() - last_frame > self.stall_timeout_s:
                     raise SourceError(f"{self.label}: stalled: no frame decoded for {self.stall_timeout_s:g} s")
+                waiting_since = time.monotonic()
         except av.ExitError:
-            raise SourceError(f"{self.label}: no data for {self.read_timeout_s:g} s") from None
+            raise SourceError(f"{self.label}: no data for {time.monotonic() - waiting_since:.0f} s") from None
         except av.FFmpegError as exc:
             raise SourceError(f"{self.label}: read failed ({_reason(exc)})") from None
 
@@ -183,7 +188,12 @@ class WebcamSource:
         self._cap: cv2.VideoCapture | None = None
 
     def open(self) -> None:
-        """Open the device; raise :class:`SourceError` ("cannot open webcam 0: …")."""
+        """Open the device; raise :class:`SourceError` ("cannot open webcam 0: …").
+
+        OpenCV's own log is silenced first: it prints a dozen lines for every failed open,
+        and the one-line :class:`SourceError` already says what went wrong.
+        """
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
         device = isinstance(self.target, int) or self.target.startswith("/dev/")
         timeouts = [
             cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, round(self.open_timeout_s * 1000),

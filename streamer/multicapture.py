@@ -272,8 +272,8 @@ class MultiCapture:
             self._stale[sid] += 1
 
     def _finish(self, eos: EndOfStream) -> None:
-        if eos.error:
-            log.error("%s", eos.error)
+        if eos.error:  # the status event carries it to the user; the log only with -v
+            log.info("%s", eos.error)
             self._emit(status_event(eos.source, "error", eos.error))
         else:
             self._emit(status_event(eos.source, "ended", f"{eos.source}: end of stream"))

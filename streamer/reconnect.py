@@ -92,13 +92,15 @@ class ReconnectingSource:
     A connection that fails to open, fails while reading, stalls (the live source raises
     :class:`SourceError`), raises anything else (logged with its traceback) or ends is closed;
     the next attempt waits :class:`Backoff` delays that grow with consecutive failures and
-    reset once a connection has delivered frames for ``backoff_reset_s``. After
+    reset once a connection has delivered frames for ``backoff_reset_s`` (by default at its
+    first frame). After
     ``max_attempts`` (> 0) consecutive failures :meth:`frames` raises :class:`SourceError`.
 
     Timestamps never go backwards: a new connection's first frame is placed after the last
     frame of the previous one by the wall-clock time between them (at least one millisecond),
     so media time keeps pace with real time across outages. Status events go to ``on_status``
-    and failures are logged as one line naming the source and the cause.
+    (that is how a user hears of a failure); each failure is also logged at INFO as one line
+    naming the source and the cause.
     """
 
     def __init__(
@@ -168,7 +170,7 @@ class ReconnectingSource:
             if self.config.max_attempts and failures >= self.config.max_attempts:
                 raise SourceError(f"{self.source_id}: giving up after {failures} failed attempts: {reason}")
             delay = self._backoff.delay(failures)
-            log.warning("%s: %s (retrying in %.1f s)", self.source_id, reason, delay)
+            log.info("%s: %s (retrying in %.1f s)", self.source_id, reason, delay)  # the status event tells the user
             self._emit(
                 "reconnecting", f"{reason} (retrying in {delay:.1f} s)", attempt=failures, delay_s=round(delay, 3)
             )

@@ -37,9 +37,9 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from .bus import EventBus
-from .limits import ClientQueue, RateLimiter, StrikeCounter
+from .limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
 from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
-                       dumps, error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
+                       error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
 from .server_config import ServerConfig
 
 logger = logging.getLogger(__name__)
@@ -183,12 +183,14 @@ class _Session:
         sources = None if sub.sources is None else sorted(sub.sources)
         after = sub.from_seq
         while types:
-            page = await asyncio.to_thread(log.read_after, after, types, sources, self.config.replay_page)
-            for event in page:
-                after = self.last_sent_seq = event["seq"]
-                await self.ws.send(dumps(event))
+            async with self.feed.replay_slots:  # at most max_replays log reads at once
+                page = await asyncio.to_thread(log.read_wire_after, after, types, sources, self.config.replay_page)
+            for seq, text in page:  # one page in memory per catching-up client; sent as stored, no re-encoding
+                after = self.last_sent_seq = seq
+                await self.ws.send(text, text=True)
             if len(page) < self.config.replay_page:
                 break
+            await asyncio.sleep(0)  # between pages, live fan-out and other clients get the loop
         self.skip_through = after
 
 
@@ -199,6 +201,7 @@ class _Feed:
         self.config, self.bus, self.loop = config, bus, loop
         self.sessions: set[_Session] = set()
         self.last_seq = 0
+        self.replay_slots = asyncio.Semaphore(config.max_replays)
 
     def sink(self, event: Outgoing) -> None:
         """The bus sink: runs on the publishing thread, hands the event to the loop."""
@@ -213,7 +216,11 @@ class _Feed:
                 session.offer(event)
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Refuse a handshake over the connection cap (503), from a foreign Origin (403), or without the token (401)."""
+        """Refuse a handshake with a repeated Origin or Authorization header (400), over the
+        connection cap (503), from a foreign Origin (403), or without the token (401)."""
+        for name in ("Origin", "Authorization"):
+            if len(request.headers.get_all(name)) > 1:
+                return ws.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
         if len(self.sessions) >= self.config.max_connections:
             return ws.respond(HTTPStatus.SERVICE_UNAVAILABLE,
                               f"too many connections (limit {self.config.max_connections}); retry later\n")
@@ -264,6 +271,27 @@ class _Feed:
             session.sender.cancel()
             if session.finisher is not None:  # returning first would make websockets close with 1000
                 await asyncio.wait([session.finisher])
+
+
+class _LibraryLog(logging.LoggerAdapter):
+    """The ``websockets`` library's log for the feed, with each peer's share bounded.
+
+    Each record counts against its peer address (:class:`~streamer.limits.PeerLogLimiter`);
+    records that name no peer (the server's own, a connection's first) share one budget.
+    Beyond the bound records are dropped, so a flood of bad handshakes cannot flood the log.
+    """
+
+    def __init__(self, config: ServerConfig) -> None:
+        super().__init__(logging.getLogger("websockets.server"), {})
+        self.limiter = PeerLogLimiter(config.peer_log_lines_per_s, config.peer_log_burst)
+
+    def log(self, level: int, msg: object, *args: object, **kwargs) -> None:
+        if not self.isEnabledFor(level):
+            return
+        address = getattr(kwargs.get("extra", {}).get("websocket"), "remote_address", None)
+        if not self.limiter.allow(str(address[0]) if address else "", time.monotonic()):
+            return
+        self.logger.log(level, msg, *args, **kwargs)
 
 
 class FeedServer:
@@ -362,7 +390,7 @@ class FeedServer:
         server = await serve(
             feed.handle, c.host, c.port, process_request=feed.check_request, compression=None,
             max_size=c.max_frame_bytes, ping_interval=c.ping_interval_s, ping_timeout=c.ping_timeout_s,
-            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes,
+            close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, logger=_LibraryLog(c),
         )
         self._port = server.sockets[0].getsockname()[1]
         feed.last_seq = self.bus.add_sink(feed.sink)

@@ -1,6 +1,6 @@
 """Settings of the WebSocket feed server, with their documented defaults.
 
-Exports: ``ServerConfig``, ``is_loopback``.
+Exports: ``ServerConfig``, ``is_loopback``, ``MIN_TOKEN_CHARS``.
 """
 
 from __future__ import annotations
@@ -9,6 +9,21 @@ import ipaddress
 from dataclasses import asdict, dataclass, field
 
 from .protocol import TOKEN_ENV
+
+#: Fewest characters of a token for a feed that listens beyond loopback.
+MIN_TOKEN_CHARS = 16
+
+#: Largest value of each integer setting (the least is 1).
+_INT_MAXIMA = {
+    "max_connections": 10_000, "max_message_bytes": 2**20, "max_frame_bytes": 2**24, "client_queue": 65_536,
+    "client_message_burst": 1000, "max_strikes": 1000, "write_limit_bytes": 2**24, "replay_page": 10_000,
+    "max_replays": 1000, "peer_log_burst": 10_000,
+}
+#: Largest value of each rate (per second) or duration (seconds) setting (each must be > 0).
+_FLOAT_MAXIMA = {
+    "client_messages_per_s": 1000.0, "strike_window_s": 86_400.0, "lagging_notice_interval_s": 3600.0,
+    "ping_interval_s": 3600.0, "ping_timeout_s": 3600.0, "close_timeout_s": 60.0, "peer_log_lines_per_s": 1000.0,
+}
 
 
 def is_loopback(host: str) -> bool:
@@ -29,7 +44,8 @@ class ServerConfig:
     port: TCP port. It defaults to 8765; 0 picks a free port (see ``FeedServer.port``).
     token: Shared secret clients must present (``Authorization: Bearer <token>``
         or ``?token=<token>``), compared in constant time. It defaults to None
-        (no auth), which is refused for any host but loopback.
+        (no auth), which is refused for any host but loopback; beyond loopback
+        the token must have at least ``MIN_TOKEN_CHARS`` (16) characters.
     allowed_origins: ``Origin`` header values browsers may connect from, e.g.
         ``("http://localhost:3000",)``; ``"*"`` allows any. Clients that send no
         ``Origin`` (non-browser programs) are always let in. It defaults to
@@ -54,8 +70,22 @@ class ServerConfig:
         connection is dropped. It defaults to 1.0.
     write_limit_bytes: High-water mark of a connection's socket write buffer.
         It defaults to 65536.
-    replay_page: Logged events read per query while replaying for ``from_seq``.
-        It defaults to 500.
+    replay_page: Logged events read per query while replaying for ``from_seq``;
+        between two pages the replaying client yields to live delivery. It
+        defaults to 100.
+    max_replays: Replay pages read from the log at the same time, over all
+        clients; more catching-up clients wait their turn page by page, which
+        bounds the CPU replays take from live delivery (each catching-up client
+        holds at most one page in memory). It defaults to 2.
+    peer_log_lines_per_s: Average log records per second the ``websockets`` library
+        may write about one peer address (handshake failures, debug traces); the rest
+        are dropped. It defaults to 1.0, with bursts of ``peer_log_burst`` (default 20).
+
+    Each integer setting is at least 1 and at most its entry in ``_INT_MAXIMA``
+    (``max_connections`` 10,000, ``client_queue`` 65,536, ``max_message_bytes`` 1 MiB,
+    ``max_frame_bytes`` and ``write_limit_bytes`` 16 MiB, ``replay_page`` 10,000, the
+    others 1,000 or 10,000); each rate or duration is above 0 and at most its entry in
+    ``_FLOAT_MAXIMA`` (an hour for timings, a day for ``strike_window_s``). NaN is refused.
     """
 
     host: str = "127.0.0.1"
@@ -75,7 +105,10 @@ class ServerConfig:
     ping_timeout_s: float = 20.0
     close_timeout_s: float = 1.0
     write_limit_bytes: int = 65536
-    replay_page: int = 500
+    replay_page: int = 100
+    max_replays: int = 2
+    peer_log_lines_per_s: float = 1.0
+    peer_log_burst: int = 20
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
@@ -87,19 +120,20 @@ class ServerConfig:
             raise ValueError("server token must be a non-empty string or unset")
         if self.token is None and not is_loopback(self.host):
             raise ValueError(f"refusing to serve the feed on {self.host} without a token: anyone who reaches it "
-                             f"could read it; pass --token or set {TOKEN_ENV}, or bind to 127.0.0.1")
+                             f"could read it; set {TOKEN_ENV}, or bind to 127.0.0.1")
+        if self.token is not None and not is_loopback(self.host) and len(self.token) < MIN_TOKEN_CHARS:
+            raise ValueError(f"refusing to serve the feed on {self.host} with a token of {len(self.token)} "
+                             f"characters: it needs at least {MIN_TOKEN_CHARS} beyond loopback")
         if not all(isinstance(o, str) and o for o in self.allowed_origins):
             raise ValueError(f"server allowed_origins must be non-empty strings, got {self.allowed_origins!r}")
-        for name in ("max_connections", "max_message_bytes", "max_frame_bytes", "client_queue",
-                     "client_message_burst", "max_strikes", "write_limit_bytes", "replay_page"):
+        for name, most in _INT_MAXIMA.items():
             value = getattr(self, name)
-            if type(value) is not int or value < 1:
-                raise ValueError(f"server {name} must be an integer >= 1, got {value!r}")
-        for name in ("client_messages_per_s", "strike_window_s", "lagging_notice_interval_s",
-                     "ping_interval_s", "ping_timeout_s", "close_timeout_s"):
+            if type(value) is not int or not 1 <= value <= most:
+                raise ValueError(f"server {name} must be an integer >= 1 and <= {most}, got {value!r}")
+        for name, most in _FLOAT_MAXIMA.items():
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ValueError(f"server {name} must be a number > 0, got {value!r}")
+            if not isinstance(value, (int, float)) or not 0 < value <= most:  # also refuses NaN
+                raise ValueError(f"server {name} must be a number > 0 and <= {most:g}, got {value!r}")
         if self.max_frame_bytes < self.max_message_bytes:
             raise ValueError(f"server max_frame_bytes ({self.max_frame_bytes}) must be >= "
                              f"max_message_bytes ({self.max_message_bytes})")

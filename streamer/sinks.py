@@ -15,13 +15,18 @@ class JsonlSink:
     """Writes one JSON object per line to ``path`` and flushes each line.
 
     Every line is on disk as soon as :meth:`write` returns, so a run that dies later keeps
-    every event it produced. The file is truncated when the sink opens.
+    every event it produced. An existing file is refused (OSError naming it), so a restart
+    never wipes the events of an earlier run, unless ``overwrite`` is given: then it is
+    truncated when the sink opens.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, overwrite: bool = False):
         self.path = Path(path)
         try:
-            self._file: TextIO | None = open(self.path, "w", encoding="utf-8")
+            self._file: TextIO | None = open(self.path, "w" if overwrite else "x", encoding="utf-8")
+        except FileExistsError:
+            raise OSError(f"{self.path}: cannot write events (the file exists; pass --overwrite to replace it, "
+                          f"or choose another file)") from None
         except OSError as exc:
             raise OSError(f"{self.path}: cannot write events ({exc.strerror or exc})") from None
         self.count = 0

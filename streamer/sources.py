@@ -56,7 +56,8 @@ class VideoFileSource:
 
     ``pts`` of every frame is media seconds from the stream's start, forced monotonic (a frame
     without a timestamp, or one that goes backwards, is placed one frame period after the
-    previous). Frames are scaled so the longer side is at most ``max_side`` pixels (0 keeps the
+    previous; so a stream with no timestamps at all, such as raw ``.h264``, is timed by its
+    frame rate from 0). Frames are scaled so the longer side is at most ``max_side`` pixels (0 keeps the
     size). Errors are :class:`SourceError` with one-line messages: a missing file, a file that
     is not a video, and damage or truncation found while decoding. Frames decoded before the
     damage have already been yielded.
@@ -103,7 +104,7 @@ class VideoFileSource:
         start = float(stream.start_time * stream.time_base) if stream.start_time is not None else 0.0
         period = 1.0 / self.frame_rate
         sampler = RateSampler(self.sample_fps)
-        last_pts = -math.inf
+        last_pts = -period  # a first frame without a timestamp lands at 0
         index = -1
         try:
             for vf in container.decode(stream):
@@ -142,13 +143,21 @@ def first_video_stream(container: av.container.InputContainer, where: str) -> av
 
 
 def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
-    """``vf`` as RGB ``uint8`` ``(H, W, 3)``, scaled so its longer side is at most ``max_side`` (0: as is)."""
+    """``vf`` as RGB ``uint8`` ``(H, W, 3)`` the way it is meant to be seen, scaled so its longer
+    side is at most ``max_side`` (0: as is).
+
+    A display matrix (a phone video stored sideways) is applied: the image is turned by its
+    rotation, to the nearest quarter turn. Mirroring in the matrix is not applied.
+    """
     w, h = vf.width, vf.height
     if max_side and max(w, h) > max_side:
         scale = max_side / max(w, h)
         w, h = max(2, round(w * scale)), max(2, round(h * scale))
-        return vf.to_ndarray(format="rgb24", width=w, height=h)
-    return vf.to_ndarray(format="rgb24")
+        rgb = vf.to_ndarray(format="rgb24", width=w, height=h)
+    else:
+        rgb = vf.to_ndarray(format="rgb24")
+    quarter_turns = round(vf.rotation / 90) % 4  # counter-clockwise, as np.rot90 turns
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns)) if quarter_turns else rgb
 
 
 def _reason(exc: av.FFmpegError) -> str:

@@ -45,7 +45,7 @@ def test_mapping_with_per_source_overrides():
     "mapping, message",
     [
         ({"bufer_size": 4}, "capture.bufer_size: unknown key"),
-        ({"buffer_size": 0}, "capture.buffer_size: must be an integer >= 1, got 0"),
+        ({"buffer_size": 0}, "capture.buffer_size: must be an integer within 1..128, got 0"),
         ({"buffer_size": 2.5}, "capture.buffer_size: expected int, got float 2.5"),
         ({"policy": "newest"}, "capture.policy: 'newest' is not one of: wait, drop_oldest"),
         ({"rtsp_transport": "quic"}, "capture.rtsp_transport: 'quic' is not one of: tcp, udp"),
@@ -77,5 +77,5 @@ def test_backoff_grows_to_the_cap_with_bounded_jitter():
 def test_command_line_changes_reach_every_override():
     config = CaptureConfig.from_mapping({"sources": {"cam1": {"buffer_size": 2}}}).updated(realtime=True)
     assert config.realtime and config.for_source("cam1").realtime and config.for_source("cam1").buffer_size == 2
-    with pytest.raises(ValueError, match="buffer_size: must be an integer >= 1"):
+    with pytest.raises(ValueError, match="buffer_size: must be an integer within 1..128"):
         config.updated(buffer_size=0)

@@ -11,6 +11,7 @@ import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S, free_port, open_fds, wait_for
 from streamer.capture import BufferPolicy, CaptureThread
+from streamer.capture_config import CaptureConfig
 from streamer.frames import EndOfStream, Frame
 from streamer.live import StreamSource
 from streamer.protocol import load_schema, prepare_event
@@ -129,7 +130,7 @@ def test_twenty_outages_leak_no_threads_or_descriptors(rtsp_server):
 
 def test_unreachable_at_start_is_retried_with_a_one_line_message(rtsp_factory, caplog):
     server = rtsp_factory(start=False)
-    caplog.set_level(logging.WARNING, logger="streamer.reconnect")
+    caplog.set_level(logging.INFO, logger="streamer.reconnect")
     with Rig(server.url) as rig:
         third = rig.wait_state("reconnecting", 3)
         server.start()
@@ -158,6 +159,20 @@ def test_a_frozen_server_is_detected_as_a_stall_and_recovered(rtsp_server):
     assert lost["detail"] == f"{rtsp_server.url}: no data for 1 s"
     assert detected_after < 1.0 + 3.0  # the timeout plus what the socket had buffered
     assert_monotonic(rig.frames)
+
+
+def test_a_camera_that_delivered_frames_is_retried_at_the_initial_delay_when_it_drops(rtsp_factory):
+    server = rtsp_factory(start=False)
+    config = dataclasses.replace(FAST, backoff_reset_s=CaptureConfig().backoff_reset_s)  # the default
+    with Rig(server.url, config) as rig:
+        rig.wait_state("reconnecting", 3)  # down for a while: the delay grew
+        server.start()
+        rig.wait_state("connected", 1)
+        rig.wait_frames(2)
+        retries_so_far = len([s for s in rig.statuses if s["state"] == "reconnecting"])
+        server.stop()
+        again = rig.wait_state("reconnecting", retries_so_far + 1)
+    assert again["attempt"] == 1 and again["delay_s"] <= config.backoff_initial_s * (1 + config.backoff_jitter)
 
 
 def test_gives_up_after_max_attempts(tmp_path):

@@ -110,3 +110,17 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
     feed = [json.loads(line) for line in received.splitlines() if line.startswith("{")]
     assert [e["seq"] for e in feed] == seqs
     assert feed == events
+
+
+@pytest.mark.skipif(os.path.exists("/dev/video0"), reason="a webcam is attached: this test needs none")
+def test_a_missing_webcam_reports_each_retry_once_without_opencv_noise(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("capture:\n  max_attempts: 3\n  backoff_initial_s: 0.1\n  backoff_max_s: 0.2\n"
+                      f"feed:\n  log:\n    path: {tmp_path / 'events.sqlite'}\n")
+    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "run", "--source", "0", "--no-feed",
+                           "--config", str(config)], capture_output=True, text=True, timeout=TIMEOUT_S)
+    lines = done.stderr.splitlines()
+    assert done.returncode == 2, done.stderr
+    assert [line.split(" — ")[0] for line in lines[:-1]] == ["cam0: reconnecting", "cam0: reconnecting", "cam0: error"]
+    assert lines[-1] == ("jepa-stream: error: cam0: giving up after 3 failed attempts: cannot open webcam 0: "
+                         "no such device or it is busy")

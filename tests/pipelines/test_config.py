@@ -53,6 +53,14 @@ def test_a_file_changes_only_what_it_names(tmp_path):
         ("feed:\n  log:\n    retention_days: 3\n", "c.yaml: feed.log.retention_days: unknown key"),
         ("feed:\n  server:\n    client_queue: 0\n", "c.yaml: feed.server: server client_queue must be an integer >= 1"),
         ("capture:\n  sources:\n    cam0:\n      bufer: 2\n", "c.yaml: capture.sources.cam0.bufer: unknown key"),
+        ("capture:\n  buffer_size: 1000000000\n", "c.yaml: capture.buffer_size: must be an integer within 1..128"),
+        ("feed:\n  server:\n    client_queue: 1000000000\n", "server client_queue must be an integer >= 1 and <= 65536"),
+        ("feed:\n  server:\n    max_connections: 100000000\n", "server max_connections must be an integer >= 1 and <= 10000"),
+        ("sampling:\n  max_side: 100000\n", "c.yaml: sampling: max_side must be 0 (keep) or up to 4096, got 100000"),
+        ("clip:\n  window_s: 3600\n", "c.yaml: clip: window_s must be at most 60"),
+        ("feed:\n  stats_interval_s: .nan\n", "c.yaml: feed.stats_interval_s: must be a finite number, got nan"),
+        ("capture:\n  stall_timeout_s: .inf\n", "c.yaml: capture.stall_timeout_s: must be a finite number, got inf"),
+        ("capture:\n  stall_timeout_s: 100000.0\n", "c.yaml: capture.stall_timeout_s: must be a number > 0 and <= 3600"),
     ],
 )
 def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):
@@ -65,3 +73,19 @@ def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config"):
         load_config(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("value", ["123456789012345678", "[the-secret-token-value]"])
+def test_a_bad_token_in_a_file_is_never_echoed(tmp_path, value):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"feed:\n  server:\n    token: {value}\n"))
+    assert "c.yaml: feed.server.token: wrong type" in str(info.value)
+    assert value.strip("[]") not in str(info.value)
+
+
+def test_a_short_token_is_refused_beyond_loopback_without_showing_it(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "feed:\n  server:\n    host: 0.0.0.0\n    token: short-secret\n"))
+    assert "token of 12 characters: it needs at least 16 beyond loopback" in str(info.value)
+    assert "short-secret" not in str(info.value)
+    assert load_config(write(tmp_path, "feed:\n  server:\n    token: short-secret\n")).feed.server.token == "short-secret"

@@ -1,6 +1,7 @@
 """`jepa-stream replay` and `run` end to end: real video, real models, real files, real exit codes."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -104,8 +105,9 @@ def test_a_truncated_video_keeps_the_events_before_the_damage(scene_video, tmp_p
     events_out = tmp_path / "events.jsonl"
     result = jepa_stream("replay", cut, "--events-out", events_out, "--quiet")
     assert result.returncode == 1
-    error_lines = [line for line in result.stderr.splitlines() if line.startswith("jepa-stream: error:")]
-    assert len(error_lines) == 1 and "cut.mp4" in error_lines[0] and "truncated" in error_lines[0]
+    error_lines = result.stderr.strip().splitlines()
+    assert len(error_lines) == 1 and error_lines[0].startswith("jepa-stream: error:")
+    assert "cut.mp4" in error_lines[0] and "truncated" in error_lines[0]
     assert "Traceback" not in result.stderr
     events = read_events(events_out)
     captions = captions_of(events)
@@ -137,3 +139,69 @@ def test_run_paces_a_file_and_prints_captions_as_they_come(photos, tmp_path):
     summary = result.stdout.splitlines()[-1]
     realtime_factor = float(summary.split("(")[1].split("x real time")[0])
     assert 0.5 < realtime_factor <= 1.1  # paced at the stream's rate, not as fast as possible
+
+
+def test_an_event_log_held_by_another_process_is_named_with_its_pid(scene_video, tmp_path):
+    from streamer.eventlog import EventLog, EventLogConfig
+
+    held = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite")))
+    result = jepa_stream("replay", scene_video[0], "--event-log", tmp_path / "e.sqlite")
+    held.close()
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"jepa-stream: error: event log {tmp_path / 'e.sqlite'}: in use by process "
+                                    f"{os.getpid()} ")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_damaged_event_log_is_one_line(scene_video, tmp_path):
+    log = tmp_path / "e.sqlite"
+    log.write_bytes(b"SQLite format 3\x00" + b"\xff" * 8000)
+    result = jepa_stream("replay", scene_video[0], "--event-log", log)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"jepa-stream: error: event log {log}: not a usable SQLite database")
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_an_existing_events_file_is_kept_unless_overwrite_is_given(photos, tmp_path):
+    video = tmp_path / "short.mp4"
+    write_video(video, [Shot(photos["chelsea"], 2.0)], size=(320, 180))
+    events_out = tmp_path / "events.jsonl"
+    events_out.write_text('{"earlier": "run"}\n')
+    refused = jepa_stream("replay", video, "--events-out", events_out, "--quiet")
+    assert refused.returncode == 2 and events_out.read_text() == '{"earlier": "run"}\n'
+    assert refused.stderr.strip() == (f"jepa-stream: error: {events_out}: cannot write events (the file exists; "
+                                      f"pass --overwrite to replace it, or choose another file)")
+    replaced = jepa_stream("replay", video, "--events-out", events_out, "--quiet", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr
+    assert read_events(events_out)[0]["type"] == "status"
+
+
+def test_a_summary_json_in_a_missing_folder_is_refused_before_the_analysis(scene_video, tmp_path):
+    target = tmp_path / "missing" / "summary.json"
+    result = jepa_stream("replay", scene_video[0], "--summary-json", target)
+    assert result.returncode == 2
+    assert result.stderr.strip() == f"jepa-stream: error: {target}: cannot write the summary (no folder {target.parent})"
+    assert "clips" not in result.stdout
+
+
+def test_a_still_image_or_a_one_frame_video_is_one_line_and_exit_2(photos, tmp_path):
+    from PIL import Image
+
+    still = tmp_path / "still.png"
+    Image.fromarray(photos["chelsea"]).save(still)
+    one_frame = tmp_path / "one.mp4"
+    write_video(one_frame, [Shot(photos["chelsea"], 0.04)], size=(320, 180), fps=25)
+    for video in (still, one_frame):
+        result = jepa_stream("replay", video, "--quiet")
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.strip() == (f"jepa-stream: error: {video.stem}: nothing to analyse: 1 frame, 0.00 s of "
+                                         f"media; one clip needs 2 s (clip.window_s)")
+        assert "0 clips, 0 captions" in result.stdout, "the summary line is still printed"
+
+
+def test_a_raw_h264_stream_is_analysed(photos, tmp_path):
+    video = tmp_path / "raw.h264"
+    write_video(video, [Shot(photos["chelsea"], 3.0)], size=(320, 180), fps=25)
+    result = jepa_stream("replay", video)
+    assert result.returncode == 0, result.stderr
+    assert "5 clips, 1 caption (caption/clip" in result.stdout

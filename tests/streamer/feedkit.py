@@ -163,6 +163,24 @@ def read_frame(sock) -> tuple[int, bytes]:
     return first & 0x0F, exactly(n)
 
 
+def read_message(sock) -> dict:
+    """Read the next text message from a raw socket as JSON, skipping pings and pongs (a close raises)."""
+    while True:
+        opcode, payload = read_frame(sock)
+        if opcode == 1:
+            return json.loads(payload)
+        if opcode == 8:
+            raise ConnectionError(f"closed by the server: {payload!r}")
+
+
+def send_buffer_max() -> int:
+    """The most bytes the kernel may buffer for one TCP sender (``tcp_wmem`` max; 4 MiB if unreadable)."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/tcp_wmem").read_text().split()[2])
+    except (OSError, IndexError, ValueError):
+        return 4 * 2**20
+
+
 def read_until_close(sock) -> tuple[list[dict], int | None, str]:
     """Read text messages until a close frame: (messages, close code, close reason)."""
     import struct

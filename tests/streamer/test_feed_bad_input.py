@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 
 import jsonschema
@@ -13,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from feedkit import TIMEOUT_S, caption, masked_frame, open_subscribed, publish, raw_connect, read_until_close, recv_json, running
 from streamer.protocol import CloseCode, load_schema
+from streamer.secrets import RedactingFilter
 from streamer.server_config import ServerConfig
 
 
@@ -196,8 +198,10 @@ def test_a_client_that_stops_answering_pings_is_dropped(bus):
 def test_serving_beyond_loopback_without_a_token_is_refused():
     with pytest.raises(ValueError, match="refusing to serve the feed on 0.0.0.0 without a token.*JEPA_STREAM_TOKEN"):
         ServerConfig(host="0.0.0.0")
-    config = ServerConfig(host="0.0.0.0", token="s3cret-value")
-    assert config.token == "s3cret-value" and "s3cret-value" not in repr(config)
+    config = ServerConfig(host="0.0.0.0", token="s3cret-value-of-16")
+    assert config.token == "s3cret-value-of-16" and "s3cret-value-of-16" not in repr(config)
+    with pytest.raises(ValueError, match="token of 12 characters: it needs at least 16"):
+        ServerConfig(host="0.0.0.0", token="s3cret-value")
     for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
         assert ServerConfig(host=host).token is None
 
@@ -217,3 +221,53 @@ def test_a_busy_port_is_a_clear_error(bus, server):
 
     with pytest.raises(OSError, match=f"cannot serve the feed on 127.0.0.1:{server.port}"):
         FeedServer(ServerConfig(port=server.port), bus).start()
+
+
+def raw_handshake(port: int, extra_headers: list[tuple[str, str]]) -> bytes:
+    """Send one handshake request by hand (headers may repeat); return the whole response."""
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT_S) as sock:
+        headers = "".join(f"{k}: {v}\r\n" for k, v in extra_headers)
+        sock.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                     f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+                     f"{headers}\r\n".encode())
+        response = b""
+        while chunk := sock.recv(65536):
+            response += chunk
+    return response
+
+
+def test_a_repeated_header_is_a_400_and_a_flood_of_them_logs_a_bounded_amount(bus, caplog):
+    caplog.set_level(logging.DEBUG, logger="websockets")
+    with running(bus, token="a-token-of-16-chars+") as server:
+        for name, value in [("Origin", "http://a"), ("Authorization", "Bearer a-token-of-16-chars+")]:
+            response = raw_handshake(server.port, [(name, value), (name, value)])
+            assert response.startswith(b"HTTP/1.1 400 ") and f"repeated {name} header".encode() in response
+        caplog.clear()
+        for _ in range(200):
+            assert raw_handshake(server.port, [("Origin", "a"), ("Origin", "b")]).startswith(b"HTTP/1.1 400 ")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    library = [r for r in caplog.records if r.name.startswith("websockets")]
+    assert len(library) <= 2 * ServerConfig().peer_log_burst + 5, f"{len(library)} records for one peer"
+
+
+def test_the_servers_debug_log_hides_tokens_behind_the_cli_filter(bus, caplog):
+    caplog.handler.addFilter(RedactingFilter())  # what the CLI sets on its log handler
+    caplog.set_level(logging.DEBUG, logger="websockets")
+    token = "a-token-of-16-chars+"
+
+    async def main():
+        with running(bus, token=token) as server:
+            for url, headers in [(server.url + f"?token={token}", None),
+                                 (server.url, {"Authorization": f"Bearer {token}"}),
+                                 (server.url + "?token=a-wrong-guess", None)]:
+                try:
+                    ws = await connect(url, additional_headers=headers)
+                    await ws.close()
+                except InvalidStatus:
+                    pass
+
+    asyncio.run(main())
+    assert "GET /?token=*** HTTP/1.1" in caplog.text and "Authorization: Bearer ***" in caplog.text
+    assert token not in caplog.text and "a-wrong-guess" not in caplog.text

@@ -149,10 +149,21 @@ def test_subscribe_command_prints_one_json_event_per_line(bus):
         assert refused.stderr.strip().count("\n") == 0 and "HTTP 401" in refused.stderr
 
     bad = run_cli("ws://127.0.0.1:1/", "--types", "gossip")
-    assert bad.returncode == 2 and "--types" in bad.stderr
+    assert bad.returncode == 2 and bad.stderr.startswith("jepa-stream: error: --types: takes caption, status")
     down = run_cli(f"ws://127.0.0.1:{free_port()}/", "--no-reconnect")
-    assert down.returncode == 1 and down.stderr.startswith("jepa-stream subscribe: cannot connect to ws://127.0.0.1:")
-    assert down.stderr.count("\n") == 1
+    assert down.returncode == 1 and down.stderr.startswith("jepa-stream: error: ws://127.0.0.1:")
+    assert ": cannot connect (" in down.stderr and down.stderr.count("\n") == 1
+    assert refused.stderr.startswith(f"jepa-stream: error: {server.url}: refused the connection: HTTP 401")
+
+
+def test_subscribe_to_a_wrong_port_says_it_is_not_connected_yet():
+    proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBE_CLI, "subscribe", f"ws://127.0.0.1:{free_port()}/"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(1.5)  # a few reconnection attempts
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=TIMEOUT_S)
+    assert "reconnecting in" in err and "(not connected yet)" in err
+    assert "None" not in err
 
 
 def test_subscribe_command_ends_on_close_without_reconnect(bus):
@@ -167,3 +178,16 @@ def test_subscribe_command_ends_on_close_without_reconnect(bus):
     out, err = proc.communicate(timeout=TIMEOUT_S)  # the server stopped: 1001, and the command ends
     assert proc.returncode == 0, err
     assert [json.loads(line)["seq"] for line in (first_line + out).splitlines()] == [1]
+
+
+def test_verbose_output_never_shows_the_token_and_the_command_line_one_is_warned_about(bus):
+    token = "a-token-of-16-chars+"
+    bus.publish(caption(1))
+    with running(bus, token=token) as server:
+        done = subprocess.run([sys.executable, "-m", "pipelines.cli", "-v", "subscribe", f"{server.url}?token={token}",
+                               "--token", token, "--from-seq", "0", "--limit", "1"],
+                              capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    assert "Authorization: Bearer ***" in done.stderr, "the headers were logged, redacted"
+    assert token not in done.stderr
+    assert "jepa-stream: warning: --token is visible to other users in the process list" in done.stderr

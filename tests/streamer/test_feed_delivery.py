@@ -13,10 +13,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from feedkit import (TIMEOUT_S, caption, embedding, masked_frame, open_subscribed, publish, raw_connect, read_frame,
-                     read_until_close, recv_json, recv_until, running, stats, status)
+                     read_message, read_until_close, recv_json, recv_until, running, send_buffer_max, stats, status)
 from streamer.bus import EventBus
 from streamer.eventlog import EventLog, EventLogConfig
-from streamer.protocol import CloseCode, load_schema
+from streamer.protocol import CloseCode, load_schema, prepare_event
+from streamer.server_config import ServerConfig
 
 
 def test_hello_then_live_captions_and_status_by_default(bus, server):
@@ -251,24 +252,29 @@ def test_a_slow_client_does_not_delay_the_others(bus):
 
 
 def test_a_lagging_client_loses_embeddings_first_and_is_told(bus):
+    # Far more embedding bytes than the server's socket buffers can absorb, so the queue surely overflows.
+    message_bytes = len(prepare_event(embedding(dim=2048), None).utf8)
+    n_embeddings = 3 * (send_buffer_max() + ServerConfig().write_limit_bytes) // message_bytes + 100
+    every = -(-n_embeddings // 4)  # four captions among them
     with running(bus, client_queue=8) as server:
         sock = raw_connect(server.port, rcvbuf=4096)  # reads nothing until told
         sock.sendall(masked_frame(1, b'{"type":"subscribe","types":["caption","embedding"]}'))
-        assert read_frame(sock)[0] == 1  # hello
-        assert json.loads(read_frame(sock)[1])["type"] == "subscribed"
-        for i in range(400):
+        assert read_message(sock)["type"] == "hello"
+        assert read_message(sock)["type"] == "subscribed"
+        for i in range(n_embeddings):
             bus.publish(embedding(dim=2048))
-            if i % 100 == 0:
+            if i % every == 0:
                 bus.publish(caption(i))
         messages = []
         while (len([m for m in messages if m["type"] == "caption"]) < 4
                or not any(m["type"] == "lagging" for m in messages)):
-            messages.append(json.loads(read_frame(sock)[1]))  # the notice comes at the latest once it drains
+            messages.append(read_message(sock))  # the notice comes at the latest once it drains
         sock.close()
     lagging = [m for m in messages if m["type"] == "lagging"]
     assert lagging and lagging[-1]["dropped"]["embedding"] > 0 and lagging[-1]["queue_max"] == 8
     jsonschema.validate(lagging[-1], load_schema("lagging"))
-    assert len([m for m in messages if m["type"] == "embedding"]) < 400 - lagging[-1]["dropped"]["embedding"] + 1
+    embeddings_read = len([m for m in messages if m["type"] == "embedding"])
+    assert embeddings_read < n_embeddings - lagging[-1]["dropped"]["embedding"] + 1
     assert [m["seq"] for m in messages if m["type"] == "caption"] == [1, 2, 3, 4], "captions all arrive"
 
 
@@ -290,3 +296,40 @@ def test_caption_overflow_closes_with_resume_code_and_resume_loses_nothing(bus):
             return rest
 
         assert seqs + asyncio.run(resume()) == list(range(1, 301))
+
+
+def test_full_replays_to_many_clients_do_not_starve_a_live_client(tmp_path):
+    n_logged, n_replaying, n_live = 20_000, 10, 20
+    log = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), fsync=False))
+    bus = EventBus(log, sources=["cam0"])
+    for i in range(n_logged):
+        bus.publish(caption(i, text="z" * 1000))
+
+    async def main():
+        with running(bus) as server:
+            live, _, _ = await open_subscribed(server.url, types=["caption"])
+            catching_up = [(await open_subscribed(server.url, types=["caption"], from_seq=0))[0]
+                           for _ in range(n_replaying)]
+            replayed = [0] * n_replaying
+
+            async def drain(k, ws):
+                while replayed[k] < n_logged + n_live:
+                    await ws.recv()
+                    replayed[k] += 1
+
+            readers = [asyncio.create_task(drain(k, ws)) for k, ws in enumerate(catching_up)]
+            delays = []
+            for i in range(n_live):
+                await publish(bus, caption(i))
+                delays.append(time.time() - (await recv_json(live))["wall_time"])
+                await asyncio.sleep(0.02)
+            still_replaying = sum(r < n_logged for r in replayed)
+            await asyncio.wait_for(asyncio.gather(*readers), TIMEOUT_S)
+            for ws in (live, *catching_up):
+                await ws.close()
+            return statistics.median(delays), still_replaying
+
+    median_delay, still_replaying = asyncio.run(main())
+    bus.close()
+    assert still_replaying > 0, "the live events went out while clients were still catching up"
+    assert median_delay < 0.02, f"live median delay {median_delay * 1e3:.0f} ms during {n_replaying} full replays"

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
 from streamer.eventlog import EventLog, EventLogConfig
+from testlimits import TIMEOUT_S
 
 
 def add(log: EventLog, seq: int, type: str = "caption", source: str = "cam0", wall_time: float = 1000.0) -> None:
@@ -67,6 +72,7 @@ def test_retention_by_size_keeps_the_newest_within_the_bound(tmp_path):
     for seq in range(1, 2001):
         log.append(seq, "caption", "cam0", 2e9, json.dumps({"seq": seq, "text": "x" * 1000}))
     assert log.used_bytes() > 2_000_000
+    log.close()
     bounded = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_bytes=500_000))
     assert bounded.used_bytes() <= 500_000, "opening the log applies retention"
     kept = bounded.read_after(0, limit=5000)
@@ -99,5 +105,48 @@ def test_config_rejects_bad_values_naming_them():
 def test_a_file_that_is_not_a_database_is_a_clear_error(tmp_path):
     path = tmp_path / "e.sqlite"
     path.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(ValueError, match=f"cannot open event log {path}"):
+    with pytest.raises(ValueError, match=f"event log {path}: not a usable SQLite database"):
         EventLog(EventLogConfig(path=str(path)))
+
+
+def test_a_log_with_damaged_pages_is_a_one_line_error(tmp_path):
+    path = tmp_path / "e.sqlite"
+    log = EventLog(EventLogConfig(path=str(path), retention_max_bytes=None, fsync=False))
+    for seq in range(1, 3001):
+        log.append(seq, "caption", "cam0", 2e9, json.dumps({"seq": seq, "text": "x" * 1000}))
+    log.close()
+    data = bytearray(path.read_bytes())
+    for page in range(2, len(data) // 4096, 7):  # the header page stays intact
+        data[page * 4096:(page + 1) * 4096] = os.urandom(4096)
+    path.write_bytes(data)
+    with pytest.raises(ValueError) as error:
+        EventLog(EventLogConfig(path=str(path)))
+    message = str(error.value)
+    assert message.startswith(f"event log {path}: not a usable SQLite database") and "malformed" in message
+    assert "\n" not in message
+
+
+def test_a_zero_byte_file_is_a_new_log_and_says_so(tmp_path, caplog):
+    path = tmp_path / "e.sqlite"
+    path.write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="streamer.eventlog"):
+        log = EventLog(EventLogConfig(path=str(path)))
+    assert log.last_seq == 0
+    assert [r.getMessage() for r in caplog.records] == [
+        f"event log {path}: the file is empty (0 bytes); starting a new log in it"]
+    log.close()
+
+
+def test_a_second_process_is_refused_with_the_pid_that_holds_the_log(tmp_path):
+    path = tmp_path / "e.sqlite"
+    log = EventLog(EventLogConfig(path=str(path)))
+    opener = ("import sys; from streamer.eventlog import EventLog, EventLogConfig\n"
+              "try:\n    EventLog(EventLogConfig(path=sys.argv[1]))\n"
+              "except ValueError as e:\n    print(e)\nelse:\n    print('opened')")
+    refused = subprocess.run([sys.executable, "-c", opener, str(path)], capture_output=True, text=True,
+                             timeout=TIMEOUT_S)
+    assert refused.stdout.strip().startswith(f"event log {path}: in use by process {os.getpid()} ")
+    log.close()
+    opened = subprocess.run([sys.executable, "-c", opener, str(path)], capture_output=True, text=True,
+                            timeout=TIMEOUT_S)
+    assert opened.stdout.strip() == "opened", "the lock goes with close()"

@@ -109,3 +109,34 @@ def test_stop_ends_a_producer_blocked_on_a_full_buffer(short_video):
     capture = CaptureThread(VideoFileSource(path), buffer_size=1).start()
     capture.stop(timeout=2.0)
     assert not capture._thread.is_alive()
+
+
+def test_a_stream_without_timestamps_is_timed_by_its_frame_rate(tmp_path, photos):
+    path = tmp_path / "raw.h264"  # an elementary stream: no container, no PTS on any frame
+    write_video(path, [Shot(photos["chelsea"], 2.0)], size=(320, 180), fps=25)
+    frames = list(VideoFileSource(path, sample_fps=4.0).frames())
+    assert [f.index for f in frames] == [math.ceil(k * 25 / 4) for k in range(8)]
+    assert [f.pts for f in frames] == pytest.approx([f.index / 25 for f in frames], abs=1e-6)
+
+
+@pytest.mark.parametrize("degrees", [90, -90, 180])
+def test_a_video_stored_sideways_is_turned_upright_by_its_display_matrix(tmp_path, degrees):
+    import av
+
+    upright = np.zeros((120, 160, 3), np.uint8)
+    upright[:60, :, 0] = 230  # red top half, blue bottom-left quarter: every turn looks different
+    upright[60:, :80, 2] = 230
+    stored = np.ascontiguousarray(np.rot90(upright, -degrees // 90))  # what the phone wrote
+    path = tmp_path / "phone.mp4"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = stored.shape[1], stored.shape[0], "yuv420p"
+        stream.set_display_rotation(degrees)  # counter-clockwise turn that displays it upright
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(stored, format="rgb24")
+            frame.pts = i
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    image = next(VideoFileSource(path).frames()).image
+    assert image.shape == upright.shape
+    assert np.abs(image.astype(int) - upright).mean() < 12

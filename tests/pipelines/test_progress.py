@@ -1,0 +1,22 @@
+"""The progress line: its realtime factor counts from the start of the work, as the summary does."""
+
+import io
+import time
+
+from pipelines.progress import Progress, count_of
+
+
+def test_the_realtime_factor_leaves_out_what_came_before_start():
+    out = io.StringIO()
+    progress = Progress("demo", 10.0, stream=out, every_s=0.0)
+    time.sleep(0.5)  # models loading
+    progress.start()
+    time.sleep(0.05)
+    progress.update(media_s=1.0, captions=1)
+    line = out.getvalue()
+    factor = float(line.split(", ")[-1].split("x real time")[0])
+    assert line.startswith("demo: 1.0 s / 10.0 s ( 10%), 1 caption, ") and factor > 5, line
+
+
+def test_counts_agree_in_number():
+    assert (count_of(0, "clip"), count_of(1, "caption"), count_of(5, "caption")) == ("0 clips", "1 caption", "5 captions")
