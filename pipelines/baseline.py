@@ -1,9 +1,8 @@
 """The baseline path: a VLM captions every clip in its own worker, beside the selective path.
 
 Exports :class:`DropPolicy`, :class:`BaselineRequest`, :class:`BaselineResult`,
-:class:`BaselineWorker`, :class:`BaselineTap`, :func:`baseline_event`,
-:func:`add_baseline_options`, :func:`baseline_config`, :func:`format_baseline` and
-:func:`attach_baselines`.
+:class:`BaselineWorker`, :class:`BaselineObserver`, :func:`baseline_event`,
+:func:`add_baseline_options`, :func:`baseline_config` and :func:`start_baseline`.
 
 The selective path never waits for the baseline: clips go to the worker through a bounded queue
 (``max_queue``, default 4) with a named policy for when it is full. ``drop_oldest`` (the default)
@@ -33,8 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.errors import UsageError
-from pipelines.events import EVENT_VERSION
-from streamer.frames import Frame
+from streamer.events import BaselineCaptionEvent
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
     from models.baseline_vlm import BaselineCaption, BaselineVLM
@@ -44,12 +42,11 @@ __all__ = [
     "BaselineRequest",
     "BaselineResult",
     "BaselineWorker",
-    "BaselineTap",
+    "BaselineObserver",
     "baseline_event",
     "add_baseline_options",
     "baseline_config",
-    "format_baseline",
-    "attach_baselines",
+    "start_baseline",
 ]
 
 log = logging.getLogger(__name__)
@@ -87,21 +84,10 @@ class BaselineResult:
 def baseline_event(result: BaselineResult) -> dict:
     """The ``baseline_caption`` event of one result (emitted only when a baseline runs)."""
     r, c = result.request, result.caption
-    return {
-        "v": EVENT_VERSION,
-        "type": "baseline_caption",
-        "source": r.source,
-        "t": round(r.t_end, 6),
-        "t_start": round(r.t_start, 6),
-        "t_end": round(r.t_end, 6),
-        "wall_time": round(result.wall_time, 6),
-        "text": c.text,
-        "weights": c.weights,
-        "note": c.note,
-        "lag_s": round(result.lag_s, 3),
-        "wall_lag_s": round(result.wall_lag_s, 3),
-        "latency_ms": {"prefill": round(c.prefill_ms, 3), "decode": round(c.decode_ms, 3), "total": round(c.total_ms, 3)},
-    }
+    return BaselineCaptionEvent(
+        r.source, r.t_start, r.t_end, result.wall_time, c.text, c.weights, c.note,
+        result.lag_s, result.wall_lag_s, c.prefill_ms, c.decode_ms, c.total_ms,
+    ).to_dict()
 
 
 class BaselineWorker:
@@ -228,70 +214,18 @@ class BaselineWorker:
             }
 
 
-class BaselineTap:
-    """Wraps a :class:`~pipelines.selective.SelectivePipeline`: every clip it finishes is also
-    handed to a :class:`BaselineWorker` (its newest ``frames`` frames). Everything else is the
-    pipeline's own; the runner uses the tap as it would the pipeline.
+class BaselineObserver:
+    """A clip observer of :class:`~pipelines.selective.SelectivePipeline`: hands every finished
+    clip (its newest ``frames`` frames) to a :class:`BaselineWorker`. Submitting never blocks
+    the pipeline (the worker's queue and policy decide what waits)."""
 
-    Baseline captions are published from the caller's thread (the one feeding frames), at the
-    next frame or at :meth:`drain`, so outputs never see two threads at once. At most
-    ``max_pending`` (default 64) finished captions wait; older ones are dropped from the events
-    (they still count in the worker's summary). Several taps of one worker share its results
-    through ``done`` (a bounded deque the caller made the worker's ``on_result``)."""
-
-    def __init__(
-        self,
-        pipeline,
-        worker: BaselineWorker,
-        publish: Callable[[dict], object] | None = None,
-        frames: int = 1,
-        done: deque | None = None,
-        max_pending: int = 64,
-    ):
-        self._pipeline = pipeline
+    def __init__(self, worker: BaselineWorker, frames: int = 1):
         self._worker = worker
-        self._publish = publish
-        self._recent: deque[Frame] = deque(maxlen=max(1, frames))
-        self._pending: Frame | None = None
-        if done is None:  # the only tap of this worker: it collects the results itself
-            done = deque(maxlen=max_pending)
-            worker.on_result = done.append  # deque.append is atomic across threads
-        self._done: deque[BaselineResult] = done
+        self._frames = max(1, frames)
 
-    def __getattr__(self, name):
-        return getattr(self._pipeline, name)
-
-    def drain(self) -> None:
-        """Publish the baseline captions finished so far."""
-        while self._done:
-            result = self._done.popleft()
-            if self._publish:
-                self._publish(baseline_event(result))
-
-    def _hand_over(self, result) -> None:
-        images = [f.image for f in self._recent if f.pts < result.t_end + 1e-9]
-        if images:
-            self._worker.submit(result.source, result.t_start, result.t_end, images)
-
-    def feed(self, frame: Frame, dropped_frames: int = 0):
-        self.drain()
-        results = self._pipeline.feed(frame, dropped_frames)
-        for r in results:
-            self._hand_over(r)
-        self._recent.append(frame)
-        return results
-
-    def close_clips(self, frame: Frame, dropped_frames: int = 0):
-        self.drain()
-        if self._pending is not None:
-            self._recent.append(self._pending)
-        self._pending = frame
-        return self._pipeline.close_clips(frame, dropped_frames)
-
-    def finish_clip(self, clip, encode_ms: float):
-        result = self._pipeline.finish_clip(clip, encode_ms)
-        self._hand_over(result)
-        return result
+    def __call__(self, result, clip) -> None:
+        images = [f.image for f in clip.frames[-self._frames:]]
+        self._worker.submit(result.source, result.t_start, result.t_end, images)
 
 
 def add_baseline_options(parser: argparse.ArgumentParser) -> None:
@@ -325,45 +259,27 @@ def baseline_config(args: argparse.Namespace):
         raise UsageError(f"--baseline: {exc}") from None
 
 
-def format_baseline(event: dict) -> str:
-    """One terminal line for a ``baseline_caption`` event."""
-    weights = "random weights: token ids" if event["weights"] == "random" else "pretrained"
-    return (
-        f"[{event['t']:8.2f} s] {event['source']}  baseline  ({weights}; {event['latency_ms']['total'] / 1e3:.1f} s, "
-        f"lag {event['lag_s']:.1f} s)  {event['text']}"
-    )
+def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
+    """Start the baseline worker when ``--baseline vlm`` was given.
 
-
-def attach_baselines(args: argparse.Namespace, pipelines: dict, publish: Callable[[dict], object] | None = None):
-    """Wrap each pipeline of ``pipelines`` (source id → pipeline) with one shared baseline worker
-    when ``--baseline vlm`` was given.
-
-    Returns ``(pipelines, finish)``. Baseline captions go to ``publish`` as ``baseline_caption``
-    event dicts (default: one line each on stdout). Call ``finish()`` when the run ends: it stops
-    the worker (clips still queued are dropped and counted), prints one summary line on stderr
-    and returns the summary dict (``None`` without a baseline)."""
+    Returns ``(observer, finish)``: ``observer`` goes into each source's pipeline (``None``
+    without a baseline); every ``baseline_caption`` event goes to ``publish`` from the worker's
+    thread (the event bus is thread-safe). Call ``finish()`` when the run ends: it stops the
+    worker (clips still queued are dropped and counted), prints one summary line on stderr and
+    returns the summary dict (``None`` without a baseline)."""
     config = baseline_config(args)
     if config is None:
-        return pipelines, lambda: None
+        return None, lambda: None
     from models.baseline_vlm import load_baseline_vlm
 
     try:
         vlm = load_baseline_vlm(config)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if publish is None:
-        def publish(event: dict) -> None:
-            print(format_baseline(event), flush=True)
-
-    worker = BaselineWorker(vlm).start()
-    # One worker, several taps: each tap's drain publishes what any of them finished first.
-    done: deque = deque(maxlen=64)
-    worker.on_result = done.append
-    taps = {sid: BaselineTap(p, worker, publish, frames=config.frames, done=done) for sid, p in pipelines.items()}
+    worker = BaselineWorker(vlm, lambda result: publish(baseline_event(result))).start()
 
     def finish() -> dict:
         worker.close(drain=False, timeout=60.0)
-        next(iter(taps.values())).drain()
         summary = worker.summary()
         lag = summary["lag_s"]
         print(
@@ -375,4 +291,4 @@ def attach_baselines(args: argparse.Namespace, pipelines: dict, publish: Callabl
         )
         return summary
 
-    return taps, finish
+    return BaselineObserver(worker, frames=config.frames), finish

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 
 from pipelines.drift import DriftConfig, DriftDetector, Reason, Statistic
-from pipelines.economy import uniform_decodes
+from streamer.events import uniform_decodes
 from pipelines.errors import UsageError
 from pipelines.reference import MAX_WARD_CLIPS, Pick, uniform_picks, ward_picks
 

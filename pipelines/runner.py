@@ -6,9 +6,9 @@ This is the one place where the pieces meet::
 
     MultiCapture (one capture thread per source)
         └─► batch of ready frames, at most one per source
-              └─► per-source SelectivePipeline: close clips
+              └─► per-source SelectivePipeline.push: which frames need encoding
                     └─► one encoder call for the fresh frames of every source
-                          └─► per-source: predict → drift → decode-on-fire
+                          └─► per-source SelectivePipeline.complete: predict → drift → decode-on-fire
                                 └─► publish: caption (and embedding) events
 """
 
@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from pipelines.economy import stats_event
 from pipelines.progress import Progress
 from pipelines.selective import ClipResult, SelectivePipeline
+from streamer.events import embedding_event, stats_event
 from streamer.frames import EndOfStream, Frame
 from streamer.multicapture import MultiCapture
 
@@ -63,19 +63,6 @@ class RunSummary:
         }
 
 
-def _embedding_event(result: ClipResult) -> dict:
-    return {
-        "v": 1,
-        "type": "embedding",
-        "source": result.source,
-        "t": result.t_end,
-        "t_start": result.t_start,
-        "t_end": result.t_end,
-        "wall_time": time.time(),
-        "embedding": result.embedding,
-    }
-
-
 def run_sources(
     capture: MultiCapture,
     pipelines: Mapping[str, SelectivePipeline],
@@ -87,14 +74,14 @@ def run_sources(
     progress: Progress | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
-    :func:`~streamer.multicapture.sigterm_as_interrupt`); return a summary for each source.
+    :func:`~streamer.signals.sigterm_as_interrupt`); return a summary for each source.
 
     ``pipelines`` holds one pipeline per source id. The fresh frames of all sources that had a
     frame ready are encoded in one ``encode_frames`` call. Caption events, and with
     ``embeddings`` one embedding event per clip, go to ``publish`` as they are made, so a
     source that fails later loses nothing already produced; its error is in its summary.
     Every ``stats_interval_s`` (0: never) each source publishes a ``stats`` event: its rates,
-    drops, latencies and decode economy (:func:`pipelines.economy.stats_event`).
+    drops, latencies and decode economy (:func:`streamer.events.stats_event`).
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
     run = _Run(capture, pipelines, encode_frames, publish, embeddings)
@@ -166,24 +153,22 @@ class _Run:
         if not frames:
             return
         counters = self.capture.counters()
-        closed = []  # (pipeline, clips it closed, frames of them to encode)
+        asked = []  # (pipeline, frames it needs encoded)
         for frame in frames:
             pipeline = self.pipelines[frame.source]
             dropped = counters[frame.source].dropped
-            clips = pipeline.close_clips(frame, dropped - self._reported_drops[frame.source])
+            asked.append((pipeline, pipeline.push(frame, dropped - self._reported_drops[frame.source])))
             self._reported_drops[frame.source] = dropped
-            closed.append((pipeline, clips, pipeline.frames_to_encode(clips)))
-        fresh = [f for _, _, todo in closed for f in todo]
+        fresh = [f for _, todo in asked for f in todo]
         encode_start = time.perf_counter()
         features = self.encode_frames([f.image for f in fresh]) if fresh else []  # (N, F), all sources at once
         encode_ms = (time.perf_counter() - encode_start) * 1e3
         offset = 0
-        for pipeline, clips, todo in closed:
-            pipeline.store_features(todo, features[offset : offset + len(todo)])
+        for pipeline, todo in asked:
+            results = pipeline.complete(features[offset : offset + len(todo)], encode_ms if todo else 0.0)
             offset += len(todo)
-            for i, clip in enumerate(clips):
-                result = pipeline.finish_clip(clip, encode_ms if i == 0 and todo else 0.0)
+            for result in results:
                 if self.embeddings:
-                    self.publish(_embedding_event(result))
+                    self.publish(embedding_event(result.source, result.t_start, result.t_end, result.embedding))
                 if result.caption is not None:
                     self.publish(result.caption.to_dict())

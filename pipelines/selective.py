@@ -1,11 +1,13 @@
 """The selective-decoding step: frames in, clip results out, text decoded only on drift.
 
-Exports :class:`PipelineStats`, :class:`ClipResult` and :class:`SelectivePipeline`.
+Exports :class:`PipelineStats`, :class:`ClipResult`, :data:`ClipObserver` and
+:class:`SelectivePipeline`.
 
 One :class:`SelectivePipeline` per source holds that source's state (clip buffer, feature
-cache, drift reference). It is sans-I/O and single-threaded: :meth:`SelectivePipeline.feed`
-takes one sampled frame and returns a :class:`ClipResult` for each clip it closes: the clip's
-embedding (the continuous stream) and, when drift fired, the caption event.
+cache, drift reference). It is sans-I/O and single-threaded: the caller pushes one sampled
+frame, encodes the frames the pipeline asks for, completes the step with their features, and
+gets a :class:`ClipResult` for each clip the frame closed: the clip's embedding (the
+continuous stream) and, when drift fired, the caption event.
 """
 
 from __future__ import annotations
@@ -13,17 +15,18 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
 from pipelines.drift import DriftConfig, DriftDetector
-from pipelines.events import CaptionEvent, StageLatency
+from streamer.events import CaptionEvent, StageLatency
 from pipelines.profiles import ModelStack
 from streamer.frames import Frame
 
-__all__ = ["PipelineStats", "ClipResult", "SelectivePipeline"]
+__all__ = ["PipelineStats", "ClipResult", "ClipObserver", "SelectivePipeline"]
 
 # Per-stage latencies kept for percentiles: the most recent this many clips.
 LATENCY_HISTORY = 4096
@@ -69,60 +72,79 @@ class ClipResult:
     new_frames: np.ndarray | None = None
 
 
+ClipObserver = Callable[[ClipResult, ClipWindow], None]
+"""Called with every finished clip and its frames (for example the baseline VLM's hand-over)."""
+
+
 class SelectivePipeline:
-    def __init__(self, source: str, models: ModelStack, clip: ClipConfig, drift: DriftConfig):
+    """One source's selective path, sans-I/O: the caller moves the data, the pipeline decides.
+
+    The protocol, one frame at a time::
+
+        todo = pipeline.push(frame)             # frames whose features the encoder must compute
+        results = pipeline.complete(features)   # their features (len(todo), F) → finished clips
+
+    so that a runner with several sources can encode the fresh frames of all of them in one
+    batch. :meth:`feed` is the same for one source with the pipeline's own encoder. Observers
+    (``observers``) see every finished clip with its frames, after its decision.
+    """
+
+    def __init__(self, source: str, models: ModelStack, clip: ClipConfig, drift: DriftConfig, observers: Sequence[ClipObserver] = ()):
         self.source = source
         self.models = models
         self.assembler = ClipAssembler(clip)
         self.caption_window_s = clip.caption_window_s
         self.detector = DriftDetector(drift)
         self.stats = PipelineStats()
+        self.observers = list(observers)
         self._features: dict[int, np.ndarray] = {}  # frame index → features, for frames still in a window
         self._pending_drops = 0
         self._newest_seen = -1  # index of the newest frame the detector has read
+        self._closed: list[ClipWindow] = []  # clips the last push closed, waiting for complete()
+        self._todo: list[Frame] = []
 
-    def feed(self, frame: Frame, dropped_frames: int = 0) -> list[ClipResult]:
-        """Add one sampled frame; return the results of the clips it closes, oldest first.
+    def push(self, frame: Frame, dropped_frames: int = 0) -> list[Frame]:
+        """Add one sampled frame; return the frames the encoder must compute features of (each
+        once, none for a clip encoder) before :meth:`complete`.
 
         ``dropped_frames`` is how many frames the capture buffer dropped since the last call;
         it is reported on the next caption.
         """
-        clips = self.close_clips(frame, dropped_frames)
-        fresh = self.frames_to_encode(clips)
-        encode_start = time.perf_counter()
-        self.store_features(fresh, self.models.encode_frames([f.image for f in fresh]) if fresh else [])
-        encode_ms = (time.perf_counter() - encode_start) * 1e3
-        return [self.finish_clip(clip, encode_ms if i == 0 else 0.0) for i, clip in enumerate(clips)]
-
-    # The three phases of feed(), public so that a runner with several sources can encode the
-    # fresh frames of all of them in one batch: close_clips → frames_to_encode → (encode) →
-    # store_features → finish_clip.
-
-    def close_clips(self, frame: Frame, dropped_frames: int = 0) -> list[ClipWindow]:
+        if self._closed:
+            raise RuntimeError("push() twice without complete()")
         st = self.stats
         st.frames += 1
         if st.first_t is None:
             st.first_t = frame.pts
         st.last_t = frame.pts
         self._pending_drops += dropped_frames
-        return self.assembler.push(frame)
-
-    def frames_to_encode(self, clips: list[ClipWindow]) -> list[Frame]:
-        """Frames of ``clips`` whose features are not cached yet, each once (none for a clip encoder)."""
+        self._closed = self.assembler.push(frame)
         fresh: dict[int, Frame] = {}
-        if self.models.encode_frames is None:
-            return []
-        for clip in clips:
-            for f in clip.frames:
-                if f.index not in self._features:
-                    fresh[f.index] = f
-        return list(fresh.values())
+        if self.models.encode_frames is not None:
+            for clip in self._closed:
+                for f in clip.frames:
+                    if f.index not in self._features:
+                        fresh[f.index] = f
+        self._todo = list(fresh.values())
+        return self._todo
 
-    def store_features(self, frames: list[Frame], features) -> None:
-        for f, feats in zip(frames, features, strict=True):
+    def complete(self, features, encode_ms: float = 0.0) -> list[ClipResult]:
+        """Take the features ``(len(todo), F)`` of the frames :meth:`push` returned; return the
+        results of the clips that frame closed, oldest first. ``encode_ms`` is the time the
+        caller spent encoding them (reported as the ``encode`` stage of the first clip)."""
+        for f, feats in zip(self._todo, features, strict=True):
             self._features[f.index] = feats
+        clips, self._closed, self._todo = self._closed, [], []
+        return [self._finish_clip(clip, encode_ms if i == 0 else 0.0) for i, clip in enumerate(clips)]
 
-    def finish_clip(self, clip: ClipWindow, encode_ms: float) -> ClipResult:
+    def feed(self, frame: Frame, dropped_frames: int = 0) -> list[ClipResult]:
+        """:meth:`push` and :meth:`complete` with the pipeline's own encoder (one source)."""
+        todo = self.push(frame, dropped_frames)
+        encode_start = time.perf_counter()
+        features = self.models.encode_frames([f.image for f in todo]) if todo else []
+        return self.complete(features, (time.perf_counter() - encode_start) * 1e3)
+
+    def _finish_clip(self, clip: ClipWindow, encode_ms: float) -> ClipResult:
         """Predict, run the drift detector and, if it fires, decode. ``encode_ms`` is the time
         spent encoding this clip's fresh frames (reported as the ``encode`` stage)."""
         start = time.perf_counter() - encode_ms / 1e3
@@ -151,7 +173,7 @@ class SelectivePipeline:
         self.stats.step_ms.append(step_ms)
         result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift, step_ms, None, y_now, new_frames)
         if decision is None:
-            return result
+            return self._observed(result, clip)
         before_decode = time.perf_counter()
         decoded = self.models.decoder.decode(y_now)
         done = time.perf_counter()
@@ -177,11 +199,21 @@ class SelectivePipeline:
             ),
             dropped_frames=dropped,
         )
-        return dataclasses.replace(result, caption=caption)
+        return self._observed(dataclasses.replace(result, caption=caption), clip)
+
+    def _observed(self, result: ClipResult, clip: ClipWindow) -> ClipResult:
+        for observe in self.observers:
+            observe(result, clip)
+        return result
 
     def _new_frame_vectors(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray) -> np.ndarray:
         """Visual features ``(n, F)`` of the clip's frames the detector has not read yet: one
-        vector per frame (the mean of that frame's tokens)."""
-        new = [i for i, f in enumerate(clip.frames) if f.index > self._newest_seen] or [len(clip.frames) - 1]
+        vector per frame that has tokens (the mean of its tokens; a clip encoder that groups
+        frames into tubelets gives one per tubelet)."""
+        first_new = next((i for i, f in enumerate(clip.frames) if f.index > self._newest_seen), len(clip.frames) - 1)
         self._newest_seen = clip.frames[-1].index
-        return np.stack([tokens[frame_of_token == i].mean(axis=0) for i in new])  # (n, F)
+        positions = np.unique(frame_of_token)
+        new = positions[positions >= first_new]
+        if new.size == 0:
+            new = positions[-1:]
+        return np.stack([tokens[frame_of_token == p].mean(axis=0) for p in new])  # (n, F)

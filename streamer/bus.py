@@ -6,24 +6,24 @@ server-wide seq, appends the event to the :class:`~streamer.eventlog.EventLog`,
 then hands it to every sink. Stats and embedding events are ephemeral: no seq,
 not logged, handed to the sinks in the same order as the rest.
 
-A sink is a callable taking an :class:`~streamer.protocol.Outgoing`. It runs on
-the publishing thread while the lock is held, so it must only hand the event
-over and return: the WebSocket server's sink is ``loop.call_soon_threadsafe``,
-which keeps the order and never waits for a client.
+A sink is a :class:`~streamer.sinks.Sink`: its ``emit`` runs on the publishing
+thread while the lock is held, so it must only hand the event over and return
+(the WebSocket feed's is ``loop.call_soon_threadsafe``, which keeps the order and
+never waits for a client; the others put it in their own bounded queue). Each
+event is serialised once, by :func:`~streamer.protocol.prepare_event`, and every
+sink gets the same :class:`~streamer.protocol.Outgoing`.
 
-Exports: ``Sink``, ``EventBus``.
+Exports: ``EventBus``.
 """
 
 from __future__ import annotations
 
-import json
 import threading
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 from .eventlog import EventLog
 from .protocol import LOGGED_TYPES, Outgoing, event_type, prepare_event
-
-Sink = Callable[[Outgoing], None]
+from .sinks import Sink
 
 
 class EventBus:
@@ -73,8 +73,9 @@ class EventBus:
             if sink in self._sinks:
                 self._sinks.remove(sink)
 
-    def publish(self, event: Mapping[str, Any]) -> dict:
-        """Publish one event from any thread; return it as sent on the wire.
+    def publish(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
+        """Publish one event from any thread; return it as sent on the wire (the
+        message every sink got; do not modify it).
 
         Caption and status events get the next seq (any ``seq`` in ``event`` is
         replaced) and are in the log when this returns. An embedding event's
@@ -98,12 +99,12 @@ class EventBus:
             out = prepare_event(event, None)
             with self._lock:
                 self._hand_over(out)
-        return json.loads(out.text)
+        return out.message
 
     def _hand_over(self, out: Outgoing) -> None:
         self._sources.add(out.source)
         for sink in self._sinks:
-            sink(out)
+            sink.emit(out)
 
     def close(self) -> None:
         """Drop every sink and close the log."""

@@ -17,8 +17,7 @@ from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Protocol
 
-from streamer.frames import EndOfStream, Frame
-from streamer.sources import SourceError
+from streamer.frames import EndOfStream, Frame, SourceError
 
 __all__ = ["BufferPolicy", "CaptureThread", "FrameSource"]
 

@@ -1,4 +1,4 @@
-"""A small client for the jepa-stream event feed, and the ``subscribe`` command.
+"""A small client for the jepa-stream event feed (``jepa-stream subscribe`` prints what it yields).
 
 ::
 
@@ -14,27 +14,23 @@ reconnects with backoff and resumes, so the caller sees every caption and
 status event once, in seq order. Embeddings and stats are ephemeral: those sent
 while disconnected are lost.
 
-Exports: ``DEFAULT_URL``, ``FeedRefused``, ``subscribe``, ``add_subscribe_parser``, ``run_subscribe``.
+Exports: ``FeedRefused``, ``subscribe``.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
 import logging
-import os
-import sys
 from typing import AsyncIterator, Iterable
 
 from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from .protocol import PROTOCOL_VERSION, TOKEN_ENV, EmbeddingFormat, EventType, decode_embedding_frame
+from .protocol import DEFAULT_URL, PROTOCOL_VERSION, EmbeddingFormat, EventType, decode_embedding_frame
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_URL = "ws://127.0.0.1:8765/"
 #: First reconnect delay in seconds; it doubles on each failed attempt.
 RECONNECT_INITIAL_S = 0.25
 
@@ -124,72 +120,3 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                 return
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_backoff_s)
-
-
-def _names(values: list[str] | None) -> list[str] | None:
-    """``["caption,status", "stats"]`` -> ``["caption", "status", "stats"]``."""
-    if values is None:
-        return None
-    return [name for value in values for name in value.split(",") if name]
-
-
-def add_subscribe_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Register ``subscribe`` on a CLI's subparsers (handler: :func:`run_subscribe`)."""
-    p = subparsers.add_parser(
-        "subscribe", help="print a feed's events, one JSON object per line",
-        description="Connect to a jepa-stream feed and print one JSON event per line. Reconnects and resumes "
-                    "from the last seq by itself, so no caption or status event is missed or repeated.")
-    p.add_argument("url", help=f"feed URL, e.g. {DEFAULT_URL}")
-    p.add_argument("--types", nargs="+", metavar="TYPE", default=["caption", "status"],
-                   help="event types: caption status stats embedding (default: caption status)")
-    p.add_argument("--sources", nargs="+", metavar="NAME", help="only these sources (default: all)")
-    p.add_argument("--from-seq", type=int, metavar="N",
-                   help="first replay every logged event after seq N, then go live (default: live only)")
-    p.add_argument("--token", default=None, help=f"auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list")
-    p.add_argument("--limit", type=int, metavar="N", help="exit after printing N events")
-    p.add_argument("--no-reconnect", action="store_true", help="exit when the connection closes")
-    p.set_defaults(handler=run_subscribe)
-    return p
-
-
-def run_subscribe(args: argparse.Namespace) -> int:
-    """Run ``jepa-stream subscribe``: print events until interrupted, ``--limit`` or (``--no-reconnect``) close.
-
-    Returns 0 on a normal end, 1 when ``--no-reconnect`` was given and the
-    connection cannot be opened, 2 when the server refuses the connection or
-    an argument is wrong (one line on stderr in both cases).
-    """
-    token = args.token or os.environ.get(TOKEN_ENV) or None
-    try:
-        types = _names(args.types)
-        for name in types:
-            EventType(name)
-    except ValueError:
-        print(f"jepa-stream: error: --types: takes caption, status, stats, embedding; got {' '.join(args.types)}",
-              file=sys.stderr)
-        return 2
-    if args.from_seq is not None and args.from_seq < 0:
-        print(f"jepa-stream: error: --from-seq: must be >= 0, got {args.from_seq}", file=sys.stderr)
-        return 2
-
-    async def follow() -> None:
-        printed = 0
-        async for event in subscribe(args.url, types=types, sources=_names(args.sources), from_seq=args.from_seq,
-                                     token=token, reconnect=not args.no_reconnect):
-            sys.stdout.write(json.dumps(event, separators=(",", ":")) + "\n")
-            sys.stdout.flush()
-            printed += 1
-            if args.limit is not None and printed >= args.limit:
-                return
-
-    try:
-        asyncio.run(follow())
-    except (FeedRefused, InvalidURI) as exc:
-        print(f"jepa-stream: error: {exc}", file=sys.stderr)
-        return 2
-    except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:  # only without reconnecting
-        print(f"jepa-stream: error: {args.url}: cannot connect ({exc or type(exc).__name__})", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        pass
-    return 0

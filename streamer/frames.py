@@ -1,6 +1,8 @@
-"""What crosses the capture thread: decoded frames and the end-of-stream marker.
+"""What crosses the capture thread: decoded frames, the end-of-stream marker, and the error
+a source raises.
 
-Exports :class:`Frame` and :class:`EndOfStream`.
+Exports :class:`SourceError`, :class:`Frame` and :class:`EndOfStream`. (Light on purpose: no
+decoder is imported here, so code that only handles frames loads quickly.)
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Frame", "EndOfStream"]
+__all__ = ["SourceError", "Frame", "EndOfStream"]
+
+
+class SourceError(Exception):
+    """A source cannot be opened or read. The message is one line naming the source."""
 
 
 @dataclass(frozen=True)

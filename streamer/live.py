@@ -20,9 +20,9 @@ import cv2
 import numpy as np
 
 from streamer.capture_config import RtspTransport
-from streamer.frames import Frame
+from streamer.frames import Frame, SourceError
 from streamer.source_spec import redact
-from streamer.sources import RateSampler, SourceError, _reason, first_video_stream, frame_to_rgb
+from streamer.sources import RateSampler, _reason, first_video_stream, frame_to_rgb
 
 __all__ = ["MediaClock", "StreamSource", "WebcamSource"]
 

@@ -1,7 +1,6 @@
 """Several sources in one process: one capture thread each, merged for the pipeline thread.
 
-Exports :class:`CaptureCounters`, :class:`MultiCapture`, :func:`make_source` and
-:func:`sigterm_as_interrupt`.
+Exports :class:`CaptureCounters`, :class:`MultiCapture` and :func:`make_source`.
 
 Typical use (the pipeline thread is the caller)::
 
@@ -9,14 +8,13 @@ Typical use (the pipeline thread is the caller)::
         for item in cap:            # Frames of every source, then one EndOfStream per source
             ...
 
-Leaving the ``with`` block (normally, on Ctrl-C or on SIGTERM) stops every thread.
+Leaving the ``with`` block (normally, on Ctrl-C or on SIGTERM with
+:func:`streamer.signals.sigterm_as_interrupt`) stops every thread.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -26,11 +24,12 @@ from streamer.capture import BufferPolicy, CaptureThread, FrameSource
 from streamer.capture_config import CaptureConfig
 from streamer.frames import EndOfStream, Frame
 from streamer.live import StreamSource, WebcamSource
-from streamer.reconnect import ReconnectingSource, StatusCallback, status_event
+from streamer.events import status_event
+from streamer.reconnect import ReconnectingSource, StatusCallback
 from streamer.source_spec import SourceKind, SourceSpec
 from streamer.sources import VideoFileSource
 
-__all__ = ["CaptureCounters", "MultiCapture", "make_source", "sigterm_as_interrupt"]
+__all__ = ["CaptureCounters", "MultiCapture", "make_source"]
 
 log = logging.getLogger(__name__)
 
@@ -290,18 +289,3 @@ class MultiCapture:
                 self._on_status(event)
             except Exception:
                 log.exception("status callback failed for %s", event.get("source"))
-
-
-@contextlib.contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`KeyboardInterrupt` in the main thread, as Ctrl-C
-    does, so ``with MultiCapture(...)`` cleans up the same way. Main thread only."""
-
-    def interrupt(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)

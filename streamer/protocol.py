@@ -6,7 +6,7 @@ messages, and client text becomes a :class:`Subscription` or a
 The bus and the server wrap these rules around threads and sockets;
 ``docs/PROTOCOL.md`` describes them for client authors.
 
-Exports: ``PROTOCOL_VERSION``, ``TOKEN_ENV``, ``EMBEDDING_FRAME_MAGIC``,
+Exports: ``PROTOCOL_VERSION``, ``DEFAULT_URL``, ``TOKEN_ENV``, ``EMBEDDING_FRAME_MAGIC``,
 ``EventType``, ``LOGGED_TYPES``, ``EmbeddingFormat``, ``ErrorReason``,
 ``CloseCode``, ``ProtocolError``, ``Subscription``, ``Outgoing``, ``dumps``,
 ``event_type``, ``prepare_event``, ``parse_client_message``,
@@ -29,6 +29,8 @@ from typing import Any, Mapping
 import numpy as np
 
 PROTOCOL_VERSION = 1
+#: Where ``jepa-stream run`` serves the feed by default.
+DEFAULT_URL = "ws://127.0.0.1:8765/"
 #: Environment variable holding the feed's auth token (read once, at start).
 TOKEN_ENV = "JEPA_STREAM_TOKEN"
 
@@ -45,11 +47,12 @@ class EventType(str, Enum):
     STATUS = "status"
     STATS = "stats"
     EMBEDDING = "embedding"
+    BASELINE_CAPTION = "baseline_caption"
 
 
 #: Event types appended to the durable log: they carry a ``seq`` and are resumable.
 #: The others are ephemeral: no ``seq``, never replayed, dropped first under backpressure.
-LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS})
+LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION})
 
 
 class EmbeddingFormat(str, Enum):
@@ -104,11 +107,12 @@ def load_schema(name: str) -> dict:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """One event ready to send: serialized once, shared by every subscriber.
+    """One event ready to send: serialized once, shared by every subscriber and sink.
 
-    ``seq`` is None for ephemeral types. ``text`` is the JSON message and
-    ``utf8`` the same, encoded once for every connection that sends it.
-    ``binary`` is the binary embedding frame (embeddings only).
+    ``seq`` is None for ephemeral types. ``message`` is the event as sent (a dict
+    that nobody may modify), ``text`` the same as JSON and ``utf8`` encoded once
+    for every connection that sends it. ``binary`` is the binary embedding frame
+    (embeddings only).
     """
 
     type: EventType
@@ -118,6 +122,7 @@ class Outgoing:
     text: str
     utf8: bytes
     binary: bytes | None = None
+    message: Mapping[str, Any] | None = None
 
 
 def _to_builtin(value: Any) -> Any:
@@ -195,7 +200,7 @@ def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{kind.value} event is not JSON-serializable: {exc}") from None
     wall_time = message.get("wall_time")
-    return Outgoing(kind, message["source"], seq, wall_time, text, text.encode(), binary)
+    return Outgoing(kind, message["source"], seq, wall_time, text, text.encode(), binary, message)
 
 
 def decode_embedding_frame(frame: bytes) -> tuple[dict, np.ndarray]:
@@ -229,7 +234,7 @@ class Subscription:
     event with a larger seq first, then the live stream.
     """
 
-    types: frozenset[EventType] = frozenset(LOGGED_TYPES)
+    types: frozenset[EventType] = frozenset({EventType.CAPTION, EventType.STATUS})
     sources: frozenset[str] | None = None
     from_seq: int | None = None
     embedding_format: EmbeddingFormat = EmbeddingFormat.BASE64

@@ -1,6 +1,6 @@
 """Keep a live source running: reconnect with exponential backoff and report every state change.
 
-Exports :class:`Backoff`, :class:`ReconnectingSource`, :func:`status_event` and :data:`StatusCallback`.
+Exports :class:`Backoff`, :class:`ReconnectingSource` and :data:`StatusCallback`.
 
 :class:`ReconnectingSource` looks like any source to :class:`~streamer.capture.CaptureThread`:
 ``frames()`` yields the frames of one connection after another, with ``index`` and ``pts``
@@ -21,36 +21,15 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from streamer.capture_config import CaptureConfig
-from streamer.frames import Frame
-from streamer.sources import SourceError
+from streamer.frames import Frame, SourceError
+from streamer.events import status_event
 
-__all__ = ["Backoff", "ReconnectingSource", "StatusCallback", "status_event"]
+__all__ = ["Backoff", "ReconnectingSource", "StatusCallback"]
 
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[dict], None]
-"""Receives status events (see :func:`status_event`); called on the capture thread, so keep it quick."""
-
-STATES = ("connected", "disconnected", "reconnecting", "ended", "error")
-
-
-def status_event(source: str, state: str, detail: str, **extra: float | int) -> dict:
-    """A protocol-v1 ``status`` event (without ``seq``, which the event bus assigns).
-
-    ``extra`` may hold ``attempt``, ``delay_s`` (for ``reconnecting``) and ``t`` (media seconds).
-    """
-    if state not in STATES:
-        raise ValueError(f"status state must be one of {', '.join(STATES)}, got {state!r}")
-    return {
-        "v": 1,
-        "type": "status",
-        "source": source,
-        "wall_time": time.time(),
-        "state": state,
-        "detail": detail,
-        **extra,
-    }
-
+"""Receives status events (see :func:`streamer.events.status_event`); called on the capture thread, so keep it quick."""
 
 class Backoff:
     """Retry delays: ``initial * multiplier ** (attempt - 1)``, capped at ``maximum``, then scaled

@@ -203,7 +203,7 @@ class _Feed:
         self.last_seq = 0
         self.replay_slots = asyncio.Semaphore(config.max_replays)
 
-    def sink(self, event: Outgoing) -> None:
+    def emit(self, event: Outgoing) -> None:
         """The bus sink: runs on the publishing thread, hands the event to the loop."""
         self.loop.call_soon_threadsafe(self.fanout, event)
 
@@ -361,7 +361,7 @@ class FeedServer:
         if not self.running or self._loop is None:
             return
         if self._feed is not None:
-            self.bus.remove_sink(self._feed.sink)  # no event reaches the loop from now on
+            self.bus.remove_sink(self._feed)  # no event reaches the loop from now on
         self._loop.call_soon_threadsafe(self._stopping.set)
         self._thread.join(self.JOIN_TIMEOUT_S)
         if self._thread.is_alive():
@@ -378,7 +378,7 @@ class FeedServer:
                 logger.exception("feed server failed")
         finally:
             if self._feed is not None:  # also when the loop failed: publishing must never hit a closed loop
-                self.bus.remove_sink(self._feed.sink)
+                self.bus.remove_sink(self._feed)
             self._ready.set()
             loop.close()
 
@@ -393,7 +393,7 @@ class FeedServer:
             close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, logger=_LibraryLog(c),
         )
         self._port = server.sockets[0].getsockname()[1]
-        feed.last_seq = self.bus.add_sink(feed.sink)
+        feed.last_seq = self.bus.add_sink(feed)
         self._feed = feed
         self._ready.set()
         await self._stopping.wait()

@@ -1,26 +1,155 @@
-"""Event sinks: where events go besides the WebSocket feed.
+"""Outputs of the event bus: one interface, each output with its own thread and bounded queue.
 
-Exports :class:`JsonlSink`, :func:`format_caption` and :func:`format_status`.
+Exports :class:`Sink`, :class:`OverflowPolicy`, :class:`QueuedSink`, :class:`JsonlSink`,
+:class:`ConsoleSink`, :func:`format_caption`, :func:`format_status` and
+:func:`format_baseline_caption`.
+
+A sink has three methods: :meth:`~Sink.start`, :meth:`~Sink.emit` and :meth:`~Sink.stop`. The
+:class:`~streamer.bus.EventBus` calls ``emit`` on the publishing thread (the pipeline's) with
+every event in seq order, already serialised once (an :class:`~streamer.protocol.Outgoing`),
+so ``emit`` must hand the event over and return. :class:`QueuedSink` is that hand-over: a
+bounded queue with a named :class:`OverflowPolicy` and one thread that writes. A new output
+(MQTT, a message bus) is a subclass that implements :meth:`QueuedSink.write`, plus one line
+where the outputs are listed (``pipelines/cli/analyse.py``, ``_outputs``).
 """
 
 from __future__ import annotations
 
+import logging
+import queue
+import sys
+import threading
+from enum import Enum
 from pathlib import Path
-from typing import TextIO
+from typing import Protocol, TextIO
 
-__all__ = ["JsonlSink", "format_caption", "format_status"]
+from streamer.protocol import EventType, Outgoing
+
+__all__ = [
+    "Sink",
+    "OverflowPolicy",
+    "QueuedSink",
+    "JsonlSink",
+    "ConsoleSink",
+    "format_caption",
+    "format_status",
+    "format_baseline_caption",
+]
+
+log = logging.getLogger(__name__)
+
+_STOP = object()  # ends a sink's queue
 
 
-class JsonlSink:
-    """Writes one JSON object per line to ``path`` and flushes each line.
+class Sink(Protocol):
+    """An output of the event bus."""
 
-    Every line is on disk as soon as :meth:`write` returns, so a run that dies later keeps
-    every event it produced. An existing file is refused (OSError naming it), so a restart
-    never wipes the events of an earlier run, unless ``overwrite`` is given: then it is
-    truncated when the sink opens.
+    name: str
+
+    def start(self) -> None:
+        """Get ready to take events (open what needs opening, start a thread)."""
+
+    def emit(self, event: Outgoing) -> None:
+        """Take one event; called on the publishing thread, so never block."""
+
+    def stop(self) -> None:
+        """Write what was taken, release everything; idempotent."""
+
+
+class OverflowPolicy(str, Enum):
+    """What a full queue does with one more event (the count of dropped events is kept)."""
+
+    DROP_OLDEST = "drop_oldest"  # keep the newest events
+    DROP_NEWEST = "drop_newest"  # keep what is queued, refuse the new one
+
+
+class QueuedSink:
+    """A sink whose :meth:`write` runs on its own thread, fed by a bounded queue.
+
+    ``max_queue``: events waiting for :meth:`write` (default 4096); past it ``policy`` drops
+    one and counts it in ``dropped``. :meth:`stop` writes everything still queued, then ends the
+    thread; a sink that dropped events says how many in one warning. A :meth:`write` that
+    raises is logged once and the sink stops writing (``failed`` holds why); the pipeline goes on.
     """
 
-    def __init__(self, path: str | Path, overwrite: bool = False):
+    name = "sink"
+
+    def __init__(self, max_queue: int = 4096, policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST):
+        if max_queue < 1:
+            raise ValueError(f"max_queue must be at least 1, got {max_queue}")
+        self.policy = OverflowPolicy(policy)
+        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.dropped = 0
+        self.written = 0
+        self.failed: str | None = None
+
+    def write(self, event: Outgoing) -> None:
+        """Write one event (on the sink's thread)."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what :meth:`write` used, after the last write (on the stopping thread)."""
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=f"sink-{self.name}", daemon=True)
+            self._thread.start()
+
+    def emit(self, event: Outgoing) -> None:
+        while True:
+            try:
+                self._queue.put_nowait(event)
+                return
+            except queue.Full:
+                with self._lock:
+                    self.dropped += 1
+                if self.policy is OverflowPolicy.DROP_NEWEST:
+                    return
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    pass
+
+    def stop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join()
+        self._thread = None
+        self.close()
+        if self.dropped:
+            log.warning("%s: %d events dropped (%s): the output could not keep up", self.name, self.dropped, self.policy.value)
+
+    def _run(self) -> None:
+        while True:
+            event = self._queue.get()
+            if event is _STOP:
+                return
+            if self.failed is not None:
+                continue
+            try:
+                self.write(event)
+                self.written += 1
+            except Exception as exc:  # an output that fails must not stop the analysis
+                self.failed = str(exc)
+                log.error("%s: stopped writing: %s", self.name, exc)
+
+
+class JsonlSink(QueuedSink):
+    """Each logged event (caption, status, baseline caption) as one line of JSON in ``path``,
+    flushed line by line, so a run that dies later keeps every event it wrote.
+
+    The file is opened by the constructor, so a path that cannot be written is an error before
+    any work starts: an existing file is refused (OSError naming it; a restart never wipes an
+    earlier run's events) unless ``overwrite`` is given, which truncates it. Nothing is dropped
+    (``drop_newest`` past 65536 queued events would be counted and reported).
+    """
+
+    name = "events-out"
+
+    def __init__(self, path: str | Path, overwrite: bool = False, max_queue: int = 65536):
+        super().__init__(max_queue, OverflowPolicy.DROP_NEWEST)
         self.path = Path(path)
         try:
             self._file: TextIO | None = open(self.path, "w" if overwrite else "x", encoding="utf-8")
@@ -29,34 +158,64 @@ class JsonlSink:
                           f"or choose another file)") from None
         except OSError as exc:
             raise OSError(f"{self.path}: cannot write events ({exc.strerror or exc})") from None
-        self.count = 0
 
-    def write_line(self, text: str) -> None:
-        """Write one event, already serialised as one line of JSON."""
+    def emit(self, event: Outgoing) -> None:
+        if event.seq is not None:  # the logged types only: what a run's record is made of
+            super().emit(event)
+
+    def write(self, event: Outgoing) -> None:
         assert self._file is not None, "write after close"
-        self._file.write(text + "\n")
+        self._file.write(event.text + "\n")
         self._file.flush()
-        self.count += 1
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
 
-    def __enter__(self) -> "JsonlSink":
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class ConsoleSink(QueuedSink):
+    """One human line per event on the terminal: captions and baseline captions on ``stdout``
+    (``captions``), status changes on ``stderr`` (``status``). Past 1024 waiting lines the oldest
+    are dropped: a terminal is for watching, the other outputs keep the record."""
+
+    name = "console"
+
+    def __init__(self, captions: bool = True, status: bool = True, stdout: TextIO | None = None, stderr: TextIO | None = None):
+        super().__init__(1024, OverflowPolicy.DROP_OLDEST)
+        self._captions, self._status = captions, status
+        self._stdout, self._stderr = stdout, stderr
+
+    def emit(self, event: Outgoing) -> None:
+        wanted = {EventType.CAPTION: self._captions, EventType.BASELINE_CAPTION: self._captions, EventType.STATUS: self._status}
+        if wanted.get(event.type, False):
+            super().emit(event)
+
+    def write(self, event: Outgoing) -> None:
+        if event.type is EventType.STATUS:
+            print(format_status(event.message), file=self._stderr or sys.stderr, flush=True)
+        elif event.type is EventType.BASELINE_CAPTION:
+            print(format_baseline_caption(event.message), file=self._stdout or sys.stdout, flush=True)
+        else:
+            print(format_caption(event.message), file=self._stdout or sys.stdout, flush=True)
 
 
-def format_caption(event: dict) -> str:
-    """One human line for a caption event: ``[  12.50 s] cam0  change  0.41  tabby (tiger cat, …)``."""
+def format_caption(event) -> str:
+    """One human line for a caption event: ``[  12.50 s] cam0  change  2.41  tabby (tiger cat, …)``."""
     others = ", ".join(label["text"] for label in event["labels"][1:3])
     tail = f" ({others})" if others else ""
     return f"[{event['t']:8.2f} s] {event['source']}  {event['reason']:<9} {event['drift']:.2f}  {event['text']}{tail}"
 
 
-def format_status(event: dict) -> str:
+def format_status(event) -> str:
     """One human line for a status event: ``cam0: reconnecting — <detail>``."""
     return f"{event['source']}: {event['state']} — {event['detail']}"
+
+
+def format_baseline_caption(event) -> str:
+    """One human line for a ``baseline_caption`` event, saying what its weights are worth."""
+    weights = "random weights: token ids" if event["weights"] == "random" else "pretrained"
+    return (
+        f"[{event['t']:8.2f} s] {event['source']}  baseline  ({weights}; {event['latency_ms']['total'] / 1e3:.1f} s, "
+        f"lag {event['lag_s']:.1f} s)  {event['text']}"
+    )

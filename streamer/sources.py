@@ -1,6 +1,6 @@
 """Video sources: decoded, timestamped, sampled frames from a file through PyAV.
 
-Exports :class:`SourceError`, :class:`RateSampler`, :class:`VideoFileSource`,
+Exports :class:`RateSampler`, :class:`VideoFileSource`,
 :func:`first_video_stream` and :func:`frame_to_rgb`.
 
 Sampling happens here, at the edge: frames the pipeline will not look at are decoded (H.264
@@ -18,16 +18,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from streamer.frames import Frame
+from streamer.frames import Frame, SourceError
 
-__all__ = ["SourceError", "RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
+__all__ = ["RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
 
 # A stream that stops this much earlier than its container says was cut short.
 _TRUNCATION_TOLERANCE_S = 1.0
-
-
-class SourceError(Exception):
-    """A source cannot be opened or read. The message is one line naming the source."""
 
 
 class RateSampler:

@@ -140,7 +140,8 @@ CHILD = textwrap.dedent(
     import sys, threading
     from streamer.capture_config import CaptureConfig
     from streamer.frames import Frame
-    from streamer.multicapture import MultiCapture, sigterm_as_interrupt
+    from streamer.multicapture import MultiCapture
+    from streamer.signals import sigterm_as_interrupt
     from streamer.source_spec import parse_sources
 
     config = CaptureConfig(probe_s=0.5, backoff_initial_s=5, backoff_max_s=5, realtime=True)

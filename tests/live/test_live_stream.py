@@ -10,7 +10,7 @@ import pytest
 from rtsp_kit import FAST, TIMEOUT_S
 from streamer.capture_config import RtspTransport
 from streamer.live import MediaClock, StreamSource, WebcamSource
-from streamer.sources import SourceError
+from streamer.frames import SourceError
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S)
 

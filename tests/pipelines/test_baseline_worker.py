@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from pipelines.baseline import BaselineTap, BaselineWorker, DropPolicy, baseline_event
+from pipelines.baseline import BaselineWorker, DropPolicy, baseline_event
 from testlimits import TIMEOUT_S
 
 
@@ -84,7 +84,8 @@ def test_close_without_drain_drops_what_is_queued_and_ends_the_thread():
     assert not worker._thread.is_alive() and worker.captioned + worker.dropped == 4
 
 
-def test_a_tap_hands_every_clip_to_the_worker_and_publishes_from_the_callers_thread(lite_models, photos, tmp_path):
+def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_published(lite_models, photos, tmp_path):
+    from pipelines.baseline import BaselineObserver
     from pipelines.clips import ClipConfig
     from pipelines.drift import DriftConfig
     from pipelines.selective import SelectivePipeline
@@ -95,16 +96,11 @@ def test_a_tap_hands_every_clip_to_the_worker_and_publishes_from_the_callers_thr
     write_video(video, [Shot(photos["chelsea"], 3.0)], size=(160, 90))
     vlm = SlowVLM()
     vlm.gate.set()
-    worker = BaselineWorker(vlm, max_queue=64).start()
-    published, threads = [], set()
-
-    def publish(event):
-        published.append(event)
-        threads.add(threading.get_ident())
-
-    tap = BaselineTap(SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig()), worker, publish)
-    results = [r for f in VideoFileSource(video).frames() for r in tap.feed(f)]
+    published = []
+    worker = BaselineWorker(vlm, lambda result: published.append(baseline_event(result)), max_queue=64).start()
+    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig(), observers=[BaselineObserver(worker)])
+    results = [r for f in VideoFileSource(video).frames() for r in pipeline.feed(f)]
     worker.close(drain=True, timeout=TIMEOUT_S)
-    tap.drain()
-    assert worker.submitted == len(results) == tap.stats.clips
-    assert len(published) == len(results) and threads == {threading.get_ident()}
+    assert worker.submitted == len(results) == pipeline.stats.clips
+    assert [e["t_end"] for e in published] == [r.t_end for r in results]
+    assert all(e["type"] == "baseline_caption" for e in published)

@@ -193,3 +193,22 @@ def read_until_close(sock) -> tuple[list[dict], int | None, str]:
         elif opcode == 8:
             code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else None
             return messages, code, payload[2:].decode()
+
+
+class Collect:
+    """A bus sink that keeps ``keep(event)`` of every event it is given, on the publishing thread."""
+
+    name = "collect"
+
+    def __init__(self, keep=lambda out: out):
+        self.keep = keep
+        self.events: list = []
+
+    def start(self) -> None:
+        pass
+
+    def emit(self, out) -> None:
+        self.events.append(self.keep(out))
+
+    def stop(self) -> None:
+        pass

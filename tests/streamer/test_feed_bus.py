@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
 
-from feedkit import caption, embedding, stats, status
+from feedkit import Collect, caption, embedding, stats, status
 from streamer.bus import EventBus
 from streamer.eventlog import EventLog
 
@@ -20,16 +21,17 @@ def test_seq_is_assigned_by_the_bus_and_returned(bus):
 
 
 def test_captions_and_status_are_in_the_log_before_any_sink_sees_them(bus):
-    seen_in_log = []
-    bus.add_sink(lambda out: seen_in_log.append([e["seq"] for e in bus.log.read_after(out.seq - 1)]))
+    seen_in_log = Collect(lambda out: [e["seq"] for e in bus.log.read_after(out.seq - 1)])
+    bus.add_sink(seen_in_log)
     bus.publish(caption(1))
     bus.publish(status())
-    assert seen_in_log == [[1], [2]]
+    assert seen_in_log.events == [[1], [2]]
 
 
 def test_stats_and_embeddings_are_ephemeral(bus):
-    received = []
-    bus.add_sink(received.append)
+    sink = Collect()
+    bus.add_sink(sink)
+    received = sink.events
     bus.publish(caption(1))
     sent_stats = bus.publish(stats())
     sent_embedding = bus.publish(embedding(dim=8))
@@ -48,8 +50,9 @@ def test_a_bad_event_raises_and_uses_up_no_seq(bus):
 
 
 def test_several_publishing_threads_get_unique_growing_seqs_in_log_and_sink_order(bus):
-    received = []
-    bus.add_sink(lambda out: received.append(out.seq))
+    sink = Collect(lambda out: out.seq)
+    bus.add_sink(sink)
+    received = sink.events
 
     def pipeline(source):
         for i in range(50):
@@ -78,15 +81,19 @@ def test_a_new_bus_over_the_same_log_continues_the_seq(log_config):
 
 def test_add_sink_reports_the_last_seq_it_will_not_see(bus):
     bus.publish(caption(1))
-    received = []
-    assert bus.add_sink(received.append) == 1
+    sink = Collect()
+    assert bus.add_sink(sink) == 1
     bus.publish(caption(2))
-    bus.remove_sink(received.append)
+    bus.remove_sink(sink)
     bus.publish(caption(3))
-    assert [o.seq for o in received] == [2]
+    assert [o.seq for o in sink.events] == [2]
 
 
-def test_what_publish_returns_is_exactly_what_the_log_holds(bus):
-    """The pipeline writes publish()'s return value to --events-out, so the JSONL file and the log agree."""
+def test_what_publish_returns_is_exactly_what_the_log_holds_and_every_sink_gets(bus):
+    """Each event is serialised once: the log, every sink and the caller see the same message."""
+    sink = Collect()
+    bus.add_sink(sink)
     returned = [bus.publish(caption(1)), bus.publish(status("ended"))]
     assert bus.log.read_after(0) == returned
+    assert [out.message for out in sink.events] == returned
+    assert [json.loads(out.text) for out in sink.events] == returned

@@ -21,10 +21,8 @@ from streamer.eventlog import EventLog
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-#: Runs ``subscribe`` the way the CLI does: a parser with the subcommand registered, then its handler.
-SUBSCRIBE_CLI = ("import argparse, sys; from streamer.client import add_subscribe_parser; "
-                 "p = argparse.ArgumentParser(prog='jepa-stream'); add_subscribe_parser(p.add_subparsers()); "
-                 "a = p.parse_args(sys.argv[1:]); sys.exit(a.handler(a))")
+#: Runs the real command line (``python -m pipelines.cli``): arguments follow.
+SUBSCRIBE_CLI = ("-m", "pipelines.cli")
 
 
 def free_port() -> int:
@@ -124,7 +122,7 @@ def test_client_refuses_to_retry_a_wrong_token(bus):
 
 
 def run_cli(*args: str, timeout: float = TIMEOUT_S, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", SUBSCRIBE_CLI, "subscribe", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, *SUBSCRIBE_CLI, "subscribe", *args], capture_output=True, text=True,
                           timeout=timeout, cwd=ROOT, env=env)
 
 
@@ -144,7 +142,7 @@ def test_subscribe_command_prints_one_json_event_per_line(bus):
         done = run_cli(server.url, "--types", "status,caption", "--from-seq", "4", "--limit", "2", env=env)
         assert [json.loads(line)["seq"] for line in done.stdout.splitlines()] == [5, 6]
 
-        refused = run_cli(server.url, "--token", "nope", "--limit", "1")
+        refused = run_cli(server.url, "--limit", "1", env={**os.environ, "JEPA_STREAM_TOKEN": "nope"})
         assert refused.returncode == 2 and refused.stdout == ""
         assert refused.stderr.strip().count("\n") == 0 and "HTTP 401" in refused.stderr
 
@@ -157,7 +155,7 @@ def test_subscribe_command_prints_one_json_event_per_line(bus):
 
 
 def test_subscribe_to_a_wrong_port_says_it_is_not_connected_yet():
-    proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBE_CLI, "subscribe", f"ws://127.0.0.1:{free_port()}/"],
+    proc = subprocess.Popen([sys.executable, *SUBSCRIBE_CLI, "subscribe", f"ws://127.0.0.1:{free_port()}/"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
     time.sleep(1.5)  # a few reconnection attempts
     proc.send_signal(signal.SIGINT)
@@ -168,7 +166,7 @@ def test_subscribe_to_a_wrong_port_says_it_is_not_connected_yet():
 
 def test_subscribe_command_ends_on_close_without_reconnect(bus):
     with running(bus) as server:
-        proc = subprocess.Popen([sys.executable, "-c", SUBSCRIBE_CLI, "subscribe", server.url, "--no-reconnect"],
+        proc = subprocess.Popen([sys.executable, *SUBSCRIBE_CLI, "subscribe", server.url, "--no-reconnect"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
         deadline = time.monotonic() + TIMEOUT_S
         while server.connections == 0 and time.monotonic() < deadline:

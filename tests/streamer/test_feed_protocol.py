@@ -8,14 +8,14 @@ import jsonschema
 import numpy as np
 import pytest
 
-from streamer.protocol import (CloseCode, EmbeddingFormat, ErrorReason, EventType, ProtocolError, Subscription,
+from streamer.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, EventType, ProtocolError, Subscription,
                                decode_embedding_frame, embedding_array, error_message,
                                hello_message, lagging_message, load_schema, parse_client_message, prepare_event,
                                subscribed_message)
 
 from feedkit import SCHEMA_DIR, caption, embedding, stats, status
 
-MESSAGE_TYPES = ["hello", "subscribe", "subscribed", "caption", "status", "stats", "embedding", "error", "lagging"]
+MESSAGE_TYPES = ["hello", "subscribe", "subscribed", "caption", "status", "stats", "embedding", "baseline_caption", "error", "lagging"]
 
 
 def validate(message: dict | str) -> None:
@@ -135,6 +135,31 @@ def test_deep_nesting_under_the_size_limit_is_bad_json_not_a_crash():
     with pytest.raises(ProtocolError) as caught:
         parse_client_message("[" * 100_000, 1_000_000)
     assert caught.value.reason is ErrorReason.BAD_JSON
+
+
+def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
+    from streamer.events import BaselineCaptionEvent, CaptionEvent, StageLatency, embedding_event, stats_event, status_event
+
+    class Counts:  # what stats_event reads of a source's running counts
+        frames, clips, decodes, first_t, last_t, media_s = 8, 3, 1, 0.0, 2.0, 2.0
+
+        def percentile(self, which, q):
+            return 1.0
+
+    built = {
+        EventType.CAPTION: CaptionEvent("cam0", 2.0, 1.0, 2.0, 1.7e9, "tabby", (("tabby", 0.9),), 2.1, "change", 1.75,
+                                        StageLatency(1.0, 0.5, 0.2, 1.8)).to_dict(),
+        EventType.STATUS: status_event("cam0", "reconnecting", "retrying in 2 s", attempt=1, delay_s=2.0),
+        EventType.STATS: stats_event("cam0", Counts(), wall_s=1.0),
+        EventType.EMBEDDING: embedding_event("cam0", 0.0, 2.0, np.ones(8, dtype=np.float32)),
+        EventType.BASELINE_CAPTION: BaselineCaptionEvent("cam0", 0.0, 2.0, 1.7e9, "a cat", "random", "token ids",
+                                                         0.5, 1.2, 10.0, 20.0, 30.0).to_dict(),
+    }
+    assert set(built) == set(EventType)
+    for kind, event in built.items():
+        out = prepare_event(event, 7 if kind in LOGGED_TYPES else None)
+        assert out.type is kind and json.loads(out.text) == out.message
+        validate(out.text)
 
 
 def test_server_messages_match_their_schemas():

@@ -7,7 +7,8 @@ import pytest
 
 from streamer.capture import BufferPolicy, CaptureThread
 from streamer.frames import EndOfStream, Frame
-from streamer.sources import RateSampler, SourceError, VideoFileSource
+from streamer.frames import SourceError
+from streamer.sources import RateSampler, VideoFileSource
 from streamer.testvideo import Shot, write_video
 
 

@@ -1,10 +1,11 @@
-"""The ``jepa-stream`` command line.
+"""``jepa-stream replay`` and ``jepa-stream run``: analyse sources and send the events to the outputs.
 
-Exports :func:`main`.
+Exports :func:`add_parsers`.
 
-Every failure a user can cause (a missing or damaged video, a bad config key, an unwritable
-output, a port in use) ends with one line ``jepa-stream: error: …`` on stderr and a non-zero
-exit status; events produced before the failure stay in the ``--events-out`` file and the log.
+This is the one visible place where a run is joined: the outputs (:func:`_outputs`), the durable
+log and the event bus, the models, the pipelines with their observers, the WebSocket feed and
+the capture threads, in :func:`_analyse`. Models, decoders and sockets are imported by the
+handlers, not by this module, so the command line starts without them.
 """
 
 from __future__ import annotations
@@ -12,45 +13,28 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
 import os
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pipelines.baseline import add_baseline_options, attach_baselines
-from pipelines.bench import add_bench_command
-from pipelines.config import Config, ConfigError, load_config
+from pipelines.baseline import add_baseline_options
+from pipelines.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, REDACT
+from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
-from pipelines.model_options import (
-    add_export_parser,
-    add_model_options,
-    add_train_parser,
-    announce,
-    apply_model_options,
-)
+from pipelines.model_options import add_model_options, apply_model_options
 from pipelines.progress import Progress, count_of
-from pipelines.runner import RunSummary, run_sources
-from streamer.bus import EventBus
-from streamer.client import add_subscribe_parser, run_subscribe
 from streamer.eventlog import EventLog, EventLogConfig
-from streamer.multicapture import MultiCapture, sigterm_as_interrupt
-from streamer.protocol import LOGGED_TYPES, TOKEN_ENV, EventType
-from streamer.secrets import RedactingFilter
-from streamer.server import FeedServer
-from streamer.sinks import JsonlSink, format_caption, format_status
+from streamer.protocol import TOKEN_ENV
+from streamer.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.source_spec import SourceKind, SourceSpec, parse_sources
-from streamer.sources import SourceError, VideoFileSource
 
-__all__ = ["main"]
+if TYPE_CHECKING:
+    from pipelines.runner import RunSummary
 
-EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
-EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
-EXIT_INTERRUPTED = 130
-
-# Hides tokens in every log record (set on the log handler by main(); run adds a config file's token).
-_REDACT = RedactingFilter()
+__all__ = ["add_parsers"]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -59,14 +43,8 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --events-out file instead of refusing it")
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="jepa-stream",
-        description="Real-time video stream analyzer: semantic embeddings first, text only when the meaning changes.",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_parsers(sub) -> None:
+    """Register ``replay`` and ``run`` on the CLI's subparsers."""
     replay = sub.add_parser(
         "replay", help="analyse a video file as fast as possible and print a summary",
         description="Analyse a video file as fast as possible: print a line per caption, then a summary "
@@ -104,12 +82,6 @@ def _parser() -> argparse.ArgumentParser:
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
 
-    add_subscribe_parser(sub).set_defaults(handler=run_subscribe)
-    add_train_parser(sub)
-    add_export_parser(sub)
-    add_bench_command(sub)
-    return parser
-
 
 @contextlib.contextmanager
 def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
@@ -126,6 +98,17 @@ def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
         yield log
 
 
+def _outputs(args: argparse.Namespace, *, print_captions: bool, print_status: bool) -> list[Sink]:
+    """The outputs of a run besides the WebSocket feed, one line each (a new output is one more)."""
+    outputs: list[Sink] = [ConsoleSink(captions=print_captions, status=print_status)]
+    if args.events_out:
+        try:
+            outputs.append(JsonlSink(args.events_out, overwrite=args.overwrite))
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
+    return outputs
+
+
 def _analyse(
     args: argparse.Namespace,
     config: Config,
@@ -137,39 +120,32 @@ def _analyse(
     print_captions: bool,
     progress: Progress | None,
 ) -> list[RunSummary]:
-    from pipelines.profiles import (
-        build_models,  # torch loads only when there is work to do
-    )
+    from pipelines.baseline import start_baseline
+    from pipelines.model_options import announce
+    from pipelines.profiles import build_models  # torch loads only when there is work to do
+    from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
+    from streamer.bus import EventBus
+    from streamer.multicapture import MultiCapture
+    from streamer.server import FeedServer
+    from streamer.signals import sigterm_as_interrupt
 
     with contextlib.ExitStack() as stack:
-        sink = None
-        if args.events_out:  # outputs first: a file or log that cannot be used is named before models load
-            try:
-                sink = JsonlSink(args.events_out, overwrite=args.overwrite)
-            except OSError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(sink.close)
+        outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
+        for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
+            stack.callback(sink.stop)
         log = stack.enter_context(_event_log(log_config))
+        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+        for sink in outputs:
+            sink.start()
+            bus.add_sink(sink)
         models = build_models(config.model)
         announce(models)
-        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
-        pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
+        baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
-        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
-
-        def to_outputs(out) -> None:
-            if out.type not in LOGGED_TYPES:
-                return
-            if sink:
-                sink.write_line(out.text)
-            if out.type is EventType.CAPTION and print_captions:
-                print(format_caption(json.loads(out.text)), flush=True)
-            elif out.type is EventType.STATUS and print_status:
-                print(format_status(json.loads(out.text)), file=sys.stderr, flush=True)
-
-        bus.add_sink(to_outputs)
-        if serve:
+        observers = [baseline] if baseline else []
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
+        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
             server = FeedServer(config.feed.server, bus)
             try:
                 server.start()
@@ -238,6 +214,8 @@ def _write_summary_json(path: Path, summary: RunSummary) -> bool:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
+    from streamer.sources import VideoFileSource
+
     config = apply_model_options(load_config(args.config), args)
     summary_json = Path(args.summary_json) if args.summary_json else None
     if summary_json and not summary_json.parent.is_dir():  # found now, not after the whole analysis
@@ -266,6 +244,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from streamer.sources import VideoFileSource
+
     server: dict = {}
     if args.host is not None:
         server["host"] = args.host
@@ -277,7 +257,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
     config = apply_model_options(load_config(args.config, overrides), args)
     if config.feed.server.token:
-        _REDACT.add(config.feed.server.token)
+        REDACT.add(config.feed.server.token)
     try:
         specs = parse_sources(args.source)
     except ValueError as exc:
@@ -296,29 +276,3 @@ def _cmd_run(args: argparse.Namespace) -> int:
         progress=None,
     )
     return _finish(summaries, interrupted=False, window_s=config.clip.window_s)  # Ctrl-C or SIGTERM is how `run` is meant to end
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(_REDACT)
-    for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
-        if token:
-            _REDACT.add(token)
-    if getattr(args, "token", None):
-        print(f"jepa-stream: warning: --token is visible to other users in the process list; "
-              f"pass it in ${TOKEN_ENV} instead", file=sys.stderr)
-    try:
-        with sigterm_as_interrupt():
-            return args.handler(args)
-    except (ConfigError, SourceError, UsageError) as exc:
-        print(f"jepa-stream: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("jepa-stream: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-if __name__ == "__main__":
-    sys.exit(main())

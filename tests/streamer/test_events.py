@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.economy import stats_event, uniform_decodes
+from streamer.events import stats_event, uniform_decodes
 from pipelines.selective import PipelineStats
 
 SCHEMA = Path(__file__).resolve().parents[2] / "streamer" / "schemas" / "stats.json"

@@ -1,0 +1,88 @@
+"""The ``jepa-stream`` command line.
+
+Exports :func:`main` and :func:`build_parser`.
+
+One module per command family owns its parser and its handler: :mod:`pipelines.cli.analyse`
+(``replay``, ``run``), :mod:`pipelines.cli.subscribe`, :mod:`pipelines.model_options`
+(``train-predictor``, ``export-onnx``) and :mod:`pipelines.bench` (``bench``). Building the
+parser imports none of torch, PyAV, OpenCV or websockets: a handler imports what its work needs
+when it runs, so ``--help`` and ``subscribe`` start at once.
+
+Every failure a user can cause (a missing or damaged video, a bad config key, an unwritable
+output, a port in use) ends with one line ``jepa-stream: error: …`` on stderr and a non-zero
+exit status; events produced before the failure stay in the ``--events-out`` file and the log.
+Ctrl-C at any moment ends with one line, ``jepa-stream: interrupted``, and status 130.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from streamer.secrets import RedactingFilter
+
+__all__ = ["main", "build_parser"]
+
+EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
+EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
+EXIT_INTERRUPTED = 130
+
+# Hides tokens in every log record (set on the log handler by main(); `run` adds a config file's token).
+REDACT = RedactingFilter()
+
+
+def build_parser():
+    """The argument parser of every command."""
+    import argparse
+
+    from pipelines.bench import add_bench_command
+    from pipelines.cli import analyse, subscribe
+    from pipelines.model_options import add_export_parser, add_train_parser
+
+    parser = argparse.ArgumentParser(
+        prog="jepa-stream",
+        description="Real-time video stream analyzer: semantic embeddings first, text only when the meaning changes.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debugging details")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    analyse.add_parsers(sub)
+    subscribe.add_parser(sub)
+    add_train_parser(sub)
+    add_export_parser(sub)
+    add_bench_command(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # also while modules are still loading
+        print("jepa-stream: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
+    import logging
+    import os
+
+    from configs.loader import ConfigError
+    from pipelines.errors import UsageError
+    from streamer.frames import SourceError
+    from streamer.protocol import TOKEN_ENV
+    from streamer.signals import sigterm_as_interrupt
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(REDACT)
+    for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
+        if token:
+            REDACT.add(token)
+    if getattr(args, "token", None):
+        print(f"jepa-stream: warning: --token is visible to other users in the process list; "
+              f"pass it in ${TOKEN_ENV} instead", file=sys.stderr)
+    try:
+        with sigterm_as_interrupt():
+            return args.handler(args)
+    except (ConfigError, SourceError, UsageError) as exc:
+        print(f"jepa-stream: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,201 @@
+"""Every event the analyzer emits, built in one place as protocol v1 dicts.
+
+Exports :class:`StageLatency`, :class:`CaptionEvent`, :class:`BaselineCaptionEvent`,
+:class:`StatsSource`, :func:`status_event`, :func:`uniform_decodes`, :func:`stats_event` and
+:func:`embedding_event`.
+
+The types and their fields are the protocol's (:mod:`streamer.protocol`, one JSON Schema per
+type in ``streamer/schemas/``); this module is where a producer gets one, so the version
+(:data:`~streamer.protocol.PROTOCOL_VERSION`) and the field names live in one file. ``seq`` is
+never set here: the :class:`~streamer.bus.EventBus` assigns it to the logged types.
+
+``t``, ``t_start`` and ``t_end`` are media seconds (stream PTS), never wall clock; ``wall_time``
+is the Unix time at which the event was made.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from streamer.protocol import PROTOCOL_VERSION, EventType
+
+__all__ = [
+    "StageLatency",
+    "CaptionEvent",
+    "BaselineCaptionEvent",
+    "StatsSource",
+    "status_event",
+    "uniform_decodes",
+    "stats_event",
+    "embedding_event",
+]
+
+STATUS_STATES = ("connected", "disconnected", "reconnecting", "ended", "error")
+
+
+def _head(kind: EventType, source: str, wall_time: float | None = None) -> dict:
+    return {"v": PROTOCOL_VERSION, "type": kind.value, "source": source, "wall_time": round(time.time() if wall_time is None else wall_time, 6)}
+
+
+@dataclass(frozen=True)
+class StageLatency:
+    """Milliseconds spent on one clip per stage; ``total`` covers the whole step, drift included."""
+
+    encode: float
+    predict: float
+    decode: float
+    total: float
+
+    def to_dict(self) -> dict:
+        return {k: round(v, 3) for k, v in vars(self).items()}
+
+
+@dataclass(frozen=True)
+class CaptionEvent:
+    """A ``caption``: the selective path decoded text for ``[t_start, t_end]`` at ``t``, for
+    ``reason`` (``start``, ``change``, ``heartbeat``), ``drift`` against ``threshold``."""
+
+    source: str
+    t: float
+    t_start: float
+    t_end: float
+    wall_time: float
+    text: str
+    labels: tuple[tuple[str, float], ...]
+    drift: float
+    reason: str
+    threshold: float
+    latency: StageLatency
+    dropped_frames: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            **_head(EventType.CAPTION, self.source, self.wall_time),
+            "t": round(self.t, 6),
+            "t_start": round(self.t_start, 6),
+            "t_end": round(self.t_end, 6),
+            "text": self.text,
+            "labels": [{"text": text, "score": score} for text, score in self.labels],
+            "drift": self.drift,
+            "reason": self.reason,
+            "threshold": self.threshold,
+            "dropped_frames": self.dropped_frames,
+            "latency_ms": self.latency.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class BaselineCaptionEvent:
+    """A ``baseline_caption``: the comparison VLM's caption of the clip ``[t_start, t_end]``.
+
+    ``weights`` says whether they were pretrained or random (then ``note`` says the text is token
+    ids); ``lag_s`` is how far (media seconds) the stream's head had moved past the clip when the
+    caption was ready, ``wall_lag_s`` the wall seconds from hand-over to caption."""
+
+    source: str
+    t_start: float
+    t_end: float
+    wall_time: float
+    text: str
+    weights: str
+    note: str
+    lag_s: float
+    wall_lag_s: float
+    prefill_ms: float
+    decode_ms: float
+    total_ms: float
+
+    def to_dict(self) -> dict:
+        return {
+            **_head(EventType.BASELINE_CAPTION, self.source, self.wall_time),
+            "t": round(self.t_end, 6),
+            "t_start": round(self.t_start, 6),
+            "t_end": round(self.t_end, 6),
+            "text": self.text,
+            "weights": self.weights,
+            "note": self.note,
+            "lag_s": round(self.lag_s, 3),
+            "wall_lag_s": round(self.wall_lag_s, 3),
+            "latency_ms": {"prefill": round(self.prefill_ms, 3), "decode": round(self.decode_ms, 3), "total": round(self.total_ms, 3)},
+        }
+
+
+def status_event(source: str, state: str, detail: str, **extra: float | int) -> dict:
+    """A ``status`` event: a source's connection ``state`` changed. ``extra`` may hold
+    ``attempt`` and ``delay_s`` (for ``reconnecting``) and ``t`` (media seconds)."""
+    if state not in STATUS_STATES:
+        raise ValueError(f"status state must be one of {', '.join(STATUS_STATES)}, got {state!r}")
+    return {**_head(EventType.STATUS, source), "state": state, "detail": detail, **extra}
+
+
+class StatsSource(Protocol):
+    """What :func:`stats_event` reads of one source's running counts."""
+
+    frames: int
+    clips: int
+    decodes: int
+    first_t: float | None
+    last_t: float
+
+    @property
+    def media_s(self) -> float: ...
+
+    def percentile(self, which: str, q: float) -> float: ...
+
+
+def uniform_decodes(media_s: float, rate_hz: float = 1.0) -> int:
+    """Decodes a uniform captioner at ``rate_hz`` makes over ``media_s`` seconds: one at the start,
+    then one every ``1 / rate_hz`` seconds."""
+    if media_s < 0:
+        return 0
+    return int(math.floor(media_s * rate_hz + 1e-9)) + 1
+
+
+def stats_event(
+    source: str,
+    stats: StatsSource,
+    *,
+    dropped_frames: int = 0,
+    wall_s: float | None = None,
+    wall_time: float | None = None,
+) -> dict:
+    """A ``stats`` event: one source's rates, drops, latencies and decode economy.
+
+    ``wall_s`` is how long the source has been analysed (for ``fps``, frames per wall second;
+    0 when unknown); ``wall_time`` defaults to now. ``uniform_1hz_decodes`` is what a uniform
+    1 Hz captioner would have spent over the same media time. ``latency_ms`` gives p50/p95 of the
+    per-clip step (``step``: encode + predict + drift) and of the decode when it fired
+    (``decode``), and top-level ``p50``/``p95`` of the step for clients that read one figure.
+    """
+    media_s = stats.media_s
+
+    def pct(which: str, q: float) -> float:
+        return round(stats.percentile(which, q), 3)
+
+    return {
+        **_head(EventType.STATS, source, wall_time),
+        "t": round(stats.last_t, 6),
+        "fps": round(stats.frames / wall_s, 3) if wall_s else 0.0,
+        "dropped_frames": int(dropped_frames),
+        "clips": stats.clips,
+        "decodes": stats.decodes,
+        "decode_rate_hz": round(stats.decodes / media_s, 4) if media_s > 0 else 0.0,
+        "uniform_1hz_decodes": uniform_decodes(media_s) if stats.first_t is not None else 0,
+        "latency_ms": {
+            "p50": pct("step_ms", 50),
+            "p95": pct("step_ms", 95),
+            "step": {"p50": pct("step_ms", 50), "p95": pct("step_ms", 95)},
+            "decode": {"p50": pct("decode_ms", 50), "p95": pct("decode_ms", 95)},
+        },
+    }
+
+
+def embedding_event(source: str, t_start: float, t_end: float, embedding: np.ndarray) -> dict:
+    """An ``embedding`` event: one clip's unit vector ``(D,)`` in the text space, as an array (the
+    bus encodes it as float16 once for every subscriber)."""
+    return {**_head(EventType.EMBEDDING, source), "t": t_end, "t_start": t_start, "t_end": t_end, "embedding": embedding}
