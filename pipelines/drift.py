@@ -151,8 +151,8 @@ class DriftConfig:
         if self.threshold is None:
             object.__setattr__(self, "threshold", DEFAULT_THRESHOLD[Statistic(self.statistic)])
         top = _MAX_THRESHOLD[Statistic(self.statistic)]
-        if self.smoothing_window < 1:
-            raise ValueError(f"smoothing_window must be at least 1 sample, got {self.smoothing_window}")
+        if not 1 <= self.smoothing_window <= 1000:
+            raise ValueError(f"smoothing_window must be within [1, 1000] samples, got {self.smoothing_window}")
         if not 0.0 < self.threshold <= top:
             raise ValueError(f"threshold must be within (0, {top:g}] for the {Statistic(self.statistic).value} statistic, got {self.threshold}")
         if not 0.0 < self.recent_s <= 30.0:
@@ -165,20 +165,20 @@ class DriftConfig:
             raise ValueError(f"max_segment_frames must be within [2, 100000], got {self.max_segment_frames}")
         if self.exit_threshold is not None and not 0.0 < self.exit_threshold <= self.threshold:
             raise ValueError(f"exit_threshold must be within (0, threshold={self.threshold}], got {self.exit_threshold}")
-        if self.debounce < 1:
-            raise ValueError(f"debounce must be at least 1 sample, got {self.debounce}")
-        if self.cooldown_s < 0:
-            raise ValueError(f"cooldown_s must not be negative, got {self.cooldown_s}")
-        if self.heartbeat_s < 0:
-            raise ValueError(f"heartbeat_s must be 0 (off) or positive, got {self.heartbeat_s}")
+        if not 1 <= self.debounce <= 1000:
+            raise ValueError(f"debounce must be within [1, 1000] samples, got {self.debounce}")
+        if not 0 <= self.cooldown_s <= 86400:
+            raise ValueError(f"cooldown_s must be within [0, 86400] seconds, got {self.cooldown_s}")
+        if not 0 <= self.heartbeat_s <= 604800:
+            raise ValueError(f"heartbeat_s must be 0 (off) or at most 604800 (a week), got {self.heartbeat_s}")
         if self.heartbeat_s and self.heartbeat_s <= self.cooldown_s:
             raise ValueError(f"heartbeat_s ({self.heartbeat_s}) must exceed cooldown_s ({self.cooldown_s})")
-        if self.adaptive_window < 2:
-            raise ValueError(f"adaptive_window must be at least 2 samples, got {self.adaptive_window}")
+        if not 2 <= self.adaptive_window <= 100_000:
+            raise ValueError(f"adaptive_window must be within [2, 100000] samples, got {self.adaptive_window}")
         if not 2 <= self.adaptive_warmup <= self.adaptive_window:
             raise ValueError(f"adaptive_warmup must be within [2, adaptive_window={self.adaptive_window}], got {self.adaptive_warmup}")
-        if self.adaptive_k <= 0:
-            raise ValueError(f"adaptive_k must be positive, got {self.adaptive_k}")
+        if not 0 < self.adaptive_k <= 100:
+            raise ValueError(f"adaptive_k must be within (0, 100], got {self.adaptive_k}")
         if not 0.0 < self.adaptive_min <= self.adaptive_max <= top:
             raise ValueError(f"need 0 < adaptive_min <= adaptive_max <= {top:g}, got {self.adaptive_min} and {self.adaptive_max}")
 

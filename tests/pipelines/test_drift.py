@@ -108,7 +108,8 @@ def test_a_decision_records_why_it_fired():
 
 
 @pytest.mark.parametrize(
-    "bad", [dict(threshold=0.0), dict(debounce=0), dict(cooldown_s=-1), dict(smoothing_window=0), dict(heartbeat_s=1.0, cooldown_s=2.0)]
+    "bad", [dict(threshold=0.0), dict(debounce=0), dict(cooldown_s=-1), dict(smoothing_window=0), dict(heartbeat_s=1.0, cooldown_s=2.0),
+            dict(smoothing_window=10**6), dict(debounce=10**6), dict(cooldown_s=1e9), dict(heartbeat_s=1e9), dict(adaptive_window=10**9)]
 )
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
