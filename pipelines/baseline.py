@@ -34,6 +34,7 @@ import numpy as np
 
 from pipelines.errors import UsageError
 from pipelines.events import EVENT_VERSION
+from pipelines.percentiles import percentile, percentiles
 from streamer.frames import Frame
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
@@ -208,9 +209,6 @@ class BaselineWorker:
             self._thread.join(timeout)
 
     def summary(self) -> dict:
-        def pct(values, q):
-            return round(float(np.percentile(list(values), q)), 3) if values else None
-
         with self._lock:
             return {
                 **self.vlm.describe(),
@@ -220,11 +218,11 @@ class BaselineWorker:
                 "dropped": self.dropped,
                 "errors": self.errors,
                 "latency_ms": {
-                    stage: {"p50": pct(h, 50), "p95": pct(h, 95), "p99": pct(h, 99)}
+                    stage: percentiles(h)
                     for stage, h in (("prefill", self.prefill_ms), ("decode", self.decode_ms), ("total", self.total_ms))
                 },
-                "lag_s": {"p50": pct(self.lag_s, 50), "p95": pct(self.lag_s, 95), "max": max(self.lag_s, default=None)},
-                "wall_lag_s": {"p50": pct(self.wall_lag_s, 50), "p95": pct(self.wall_lag_s, 95)},
+                "lag_s": {"p50": percentile(self.lag_s, 50), "p95": percentile(self.lag_s, 95), "max": max(self.lag_s, default=None)},
+                "wall_lag_s": {"p50": percentile(self.wall_lag_s, 50), "p95": percentile(self.wall_lag_s, 95)},
             }
 
 

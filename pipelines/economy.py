@@ -14,6 +14,7 @@ import time
 from typing import TYPE_CHECKING
 
 from pipelines.events import EVENT_VERSION
+from pipelines.percentiles import percentile
 
 if TYPE_CHECKING:
     from pipelines.selective import PipelineStats
@@ -47,7 +48,7 @@ def stats_event(
     media_s = stats.media_s
 
     def pct(which: str, q: float) -> float:
-        return round(stats.percentile(which, q), 3)
+        return percentile(getattr(stats, which), q, empty=0.0)
 
     event = {
         "v": EVENT_VERSION,
