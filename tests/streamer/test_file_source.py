@@ -8,7 +8,7 @@ import pytest
 from streamer.capture import BufferPolicy, CaptureThread
 from streamer.frames import EndOfStream, Frame
 from streamer.sources import RateSampler, SourceError, VideoFileSource
-from streamer.testvideo import Shot, write_video
+from videokit import Shot, write_video
 
 
 @pytest.fixture(scope="module")
