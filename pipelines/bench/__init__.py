@@ -6,7 +6,7 @@ Exports :class:`BenchOptions`, :class:`VideoTrace`, :func:`match_boundaries`,
 :func:`strategy_metrics`, :func:`trace_video`, :func:`run_bench` and :func:`add_bench_command`.
 
 Each video is decoded once; the selective pipeline's pass over it is the trace every strategy
-reads. One module per job, each importing only the ones below it:
+reads. One module per job, each importing only modules listed before it:
 
 * :mod:`~pipelines.bench.options`: :class:`BenchOptions`, the bench's own settings;
 * :mod:`~pipelines.bench.reference`: uniform picks and VL-JEPA's offline Ward segmentation;
