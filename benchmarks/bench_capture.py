@@ -28,6 +28,7 @@ from pathlib import Path
 import av
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videokit, the tests' video maker
 
 from streamer.capture import BufferPolicy, CaptureThread  # noqa: E402
 from streamer.capture_config import CaptureConfig  # noqa: E402
@@ -69,7 +70,7 @@ def multicapture(path: Path, sample_fps: float, max_side: int, buffer_size: int)
 def make_video(folder: Path) -> Path:
     import skimage.data
 
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     path = folder / "bench.mp4"
     photos = [skimage.data.chelsea(), skimage.data.coffee(), skimage.data.rocket(), skimage.data.astronaut()]

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videokit, the tests' video maker
 
 from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
@@ -55,7 +56,7 @@ def main() -> None:
     if video is None:
         sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
         from make_demo import demo_shots
-        from streamer.testvideo import write_video
+        from videokit import write_video
 
         video = Path(tempfile.mkdtemp()) / "bench.mp4"
         write_video(video, demo_shots(), size=(640, 360), fps=25)

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.errors import UsageError
+from pipelines.percentiles import percentile, percentiles
 from streamer.events import BaselineCaptionEvent
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
@@ -194,9 +195,6 @@ class BaselineWorker:
             self._thread.join(timeout)
 
     def summary(self) -> dict:
-        def pct(values, q):
-            return round(float(np.percentile(list(values), q)), 3) if values else None
-
         with self._lock:
             return {
                 **self.vlm.describe(),
@@ -206,11 +204,11 @@ class BaselineWorker:
                 "dropped": self.dropped,
                 "errors": self.errors,
                 "latency_ms": {
-                    stage: {"p50": pct(h, 50), "p95": pct(h, 95), "p99": pct(h, 99)}
+                    stage: percentiles(h)
                     for stage, h in (("prefill", self.prefill_ms), ("decode", self.decode_ms), ("total", self.total_ms))
                 },
-                "lag_s": {"p50": pct(self.lag_s, 50), "p95": pct(self.lag_s, 95), "max": max(self.lag_s, default=None)},
-                "wall_lag_s": {"p50": pct(self.wall_lag_s, 50), "p95": pct(self.wall_lag_s, 95)},
+                "lag_s": {"p50": percentile(self.lag_s, 50), "p95": percentile(self.lag_s, 95), "max": max(self.lag_s, default=None)},
+                "wall_lag_s": {"p50": percentile(self.wall_lag_s, 50), "p95": percentile(self.wall_lag_s, 95)},
             }
 
 

@@ -22,6 +22,7 @@ import numpy as np
 
 from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
 from pipelines.drift import DriftConfig, DriftDetector
+from pipelines.percentiles import percentile
 from streamer.events import CaptionEvent, StageLatency
 from pipelines.profiles import ModelStack
 from streamer.frames import Frame
@@ -49,8 +50,8 @@ class PipelineStats:
         return 0.0 if self.first_t is None else self.last_t - self.first_t
 
     def percentile(self, which: str, q: float) -> float:
-        values = getattr(self, which)
-        return float(np.percentile(values, q)) if values else 0.0
+        """The ``q``-th percentile of the history ``which`` (``"step_ms"`` or ``"decode_ms"``), unrounded; 0.0 while empty."""
+        return percentile(getattr(self, which), q, ndigits=None, empty=0.0)
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import skimage.data
 
-from streamer.testvideo import Shot, write_video
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videokit, the tests' video maker
+
+from videokit import Shot, write_video  # noqa: E402
 
 CREDITS = {
     "chelsea": "Chelsea the cat. CC0, photographer Stefan van der Walt.",

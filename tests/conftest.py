@@ -27,7 +27,7 @@ def photos() -> dict:
 @pytest.fixture(scope="session")
 def scene_video(tmp_path_factory: pytest.TempPathFactory, photos: dict) -> tuple[Path, dict]:
     """A 30 s, 640×360, 25 fps video of five shots with camera motion; returns (path, truth)."""
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     shots = [
         Shot(photos["chelsea"], 6.0, zoom=(1.0, 0.6), pan=0.8, shake_px=2.0),

@@ -10,7 +10,7 @@ from rtsp_kit import RtspServer, rtsp_unavailable
 @pytest.fixture(scope="session")
 def live_video(tmp_path_factory, photos):
     """A 10 s, 320×240, 15 fps H.264 MP4 (keyframe every second): two shots of 5 s."""
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     path = tmp_path_factory.mktemp("live") / "live.mp4"
     write_video(path, [Shot(photos["chelsea"], 5.0), Shot(photos["coffee"], 5.0)], size=(320, 240), fps=15, gop=15)

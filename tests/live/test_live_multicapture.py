@@ -28,7 +28,7 @@ def short_video(tmp_path_factory):
     """A 2 s, 160×120, 15 fps video: 30 frames."""
     import skimage.data
 
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     path = tmp_path_factory.mktemp("short") / "short.mp4"
     write_video(path, [Shot(skimage.data.rocket(), 2.0)], size=(160, 120), fps=15)

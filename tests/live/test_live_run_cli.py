@@ -30,7 +30,7 @@ def read_jsonl(path: Path) -> list[dict]:
 
 @pytest.fixture
 def short_file(tmp_path, photos):
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     path = tmp_path / "clip.mp4"
     write_video(path, [Shot(photos["rocket"], 3.0), Shot(photos["camera"], 3.0)], size=(320, 180))

@@ -92,7 +92,7 @@ def test_missing_weights_without_a_network_are_a_clear_error(tmp_path, monkeypat
 
 def test_the_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys, monkeypatch):
     from pipelines.cli import main
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     video = tmp_path / "v.mp4"
     write_video(video, [Shot(np.zeros((60, 80, 3), np.uint8), 1.0)], size=(64, 48), fps=4)

@@ -90,7 +90,7 @@ def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_publish
     from pipelines.drift import DriftConfig
     from pipelines.selective import SelectivePipeline
     from streamer.sources import VideoFileSource
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     video = tmp_path / "v.mp4"
     write_video(video, [Shot(photos["chelsea"], 3.0)], size=(160, 90))

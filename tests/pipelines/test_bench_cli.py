@@ -113,7 +113,7 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path, scene_video):
 
 
 def test_replay_runs_the_baseline_side_by_side_and_reports_its_lag(photos, tmp_path, one_thread):
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     video = tmp_path / "short.mp4"
     write_video(video, [Shot(photos["chelsea"], 4.0), Shot(photos["rocket"], 4.0)], size=(320, 180))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.reference import smooth_sequence, uniform_picks, ward_picks, ward_segments
+from pipelines.bench.reference import smooth_sequence, uniform_picks, ward_picks, ward_segments
 
 rng = np.random.default_rng(0)
 

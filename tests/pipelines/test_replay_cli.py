@@ -10,7 +10,7 @@ import pytest
 
 from testlimits import TIMEOUT_S
 from pipelines.bench import match_boundaries
-from streamer.testvideo import Shot, write_video
+from videokit import Shot, write_video
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "streamer" / "schemas"
 

@@ -10,8 +10,8 @@ import numpy as np
 
 from streamer.client import subscribe
 from streamer.protocol import embedding_array
-from streamer.testvideo import Shot, write_video
 from testlimits import TIMEOUT_S
+from videokit import Shot, write_video
 
 
 def test_subscribers_get_embeddings_per_clip_and_stats_with_the_decode_economy(photos, tmp_path):

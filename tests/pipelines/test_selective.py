@@ -8,7 +8,7 @@ from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
 from pipelines.selective import SelectivePipeline
 from streamer.sources import VideoFileSource
-from streamer.testvideo import Shot, write_video
+from videokit import Shot, write_video
 
 
 def test_each_frame_is_encoded_once_and_every_clip_yields_an_embedding(lite_models, photos, tmp_path):

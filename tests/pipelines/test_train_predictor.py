@@ -1,7 +1,7 @@
 """The learned predictor learns text↔clip retrieval from generated videos, and its checkpoint runs in the pipeline.
 
 Videos come from skimage's photos (chelsea, coffee, rocket, camera) and four synthetic scenes,
-rendered through a moving camera by ``streamer.testvideo``; each has a caption that says what
+rendered through a moving camera by ``tests/videokit.py``; each has a caption that says what
 is in it. The lite X-encoder and MiniLM are frozen; training runs a few CPU seconds.
 """
 
@@ -56,7 +56,7 @@ SCENES = {
 
 @pytest.fixture(scope="module")
 def pairs_file(tmp_path_factory, photos):
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     root = tmp_path_factory.mktemp("pairs")
     lines = []
@@ -212,7 +212,7 @@ def test_siglip_loss_also_learns(trained, pairs_file, tmp_path):
 
 def test_replay_runs_with_the_learned_predictor_from_a_yaml(trained, photos, tmp_path, capsys):
     from pipelines.cli import main
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     out = trained[0]
     video = tmp_path / "cat_then_rocket.mp4"
@@ -245,7 +245,7 @@ def test_long_token_sequences_are_cached_as_the_predictor_would_pool_them(tmp_pa
         def encode_clip(self, frames):
             return EncodedClip(long_tokens, long_tokens.mean(0), np.zeros(200, int))
 
-    from streamer.testvideo import Shot, write_video
+    from videokit import Shot, write_video
 
     video = tmp_path / "v.mp4"
     write_video(video, [Shot(np.zeros((60, 80, 3), np.uint8), 2.0)], size=(64, 48), fps=4)

@@ -9,7 +9,7 @@ from streamer.capture import BufferPolicy, CaptureThread
 from streamer.frames import EndOfStream, Frame
 from streamer.frames import SourceError
 from streamer.sources import RateSampler, VideoFileSource
-from streamer.testvideo import Shot, write_video
+from videokit import Shot, write_video
 
 
 @pytest.fixture(scope="module")

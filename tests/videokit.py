@@ -2,8 +2,11 @@
 
 Exports :class:`Shot`, :func:`render_shot` and :func:`write_video`.
 
-Tests, the demo script and benchmarks use this to get videos whose scene boundaries are known
-exactly. Each :class:`Shot` shows one photo through a moving virtual camera (a crop window that
+Tests, the demo and bench-video scripts and the benchmarks use this to get videos whose scene
+boundaries are known exactly. It is a test fixture, so it lives under ``tests/`` and is not part
+of the installed packages: tests import it as ``videokit`` (pytest puts ``tests/`` on the path,
+as for ``testlimits``); ``scripts/`` and ``benchmarks/``, which run from a clone, put ``tests/``
+on ``sys.path`` first. Each :class:`Shot` shows one photo through a moving virtual camera (a crop window that
 pans and zooms over the photo), so consecutive frames differ as they would from a real camera
 while the meaning stays put until the next cut.
 """

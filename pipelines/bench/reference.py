@@ -1,7 +1,7 @@
 """Reference decoding strategies for the bench: uniform decoding and VL-JEPA's offline selective decoding.
 
-Exports :class:`Pick`, :func:`uniform_picks`, :func:`smooth_sequence`, :func:`ward_segments`
-and :func:`ward_picks`.
+Exports :data:`MAX_WARD_CLIPS`, :class:`Pick`, :func:`uniform_picks`, :func:`smooth_sequence`,
+:func:`ward_segments` and :func:`ward_picks`.
 
 Both work on the clip embedding stream the selective path computed (one ``(D,)`` unit vector per
 clip, with its media time ``t_end``); they only choose which clips a decoder reads.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pick", "uniform_picks", "smooth_sequence", "ward_segments", "ward_picks"]
+__all__ = ["MAX_WARD_CLIPS", "Pick", "uniform_picks", "smooth_sequence", "ward_segments", "ward_picks"]
 
 # Ward merging is O(N^2) in numpy for N clips; this bounds the clips of one bench video (a day
 # at a 0.5 s stride would be 172 800).

@@ -1,6 +1,11 @@
-"""The bench's outputs beside ``report.json``: a Markdown table and the timeline figure.
+"""The bench's outputs beside ``report.json``: the terminal summary, a Markdown table and the timeline figure.
 
 Exports :func:`summary_lines`, :func:`write_markdown` and :func:`write_timeline`.
+
+All three read the report dict that :func:`~pipelines.bench.run.run_bench` writes as
+``report.json`` (the timeline also reads the traces, for the drift curve); none computes a
+figure that goes into the report. ``timeline.png`` draws one row per video, at most :data:`MAX_TIMELINE_ROWS`;
+``report.md`` lists every video. matplotlib is imported only when the figure is drawn.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ def summary_lines(report: dict) -> list[str]:
 
 
 def write_markdown(report: dict, path: Path) -> None:
+    """``report.md``: the pooled strategy table, the baseline VLM, then each video's table and captions."""
     out = ["# jepa-stream bench", ""]
     m = report["machine"]
     out += [
@@ -129,7 +135,7 @@ def write_timeline(traces, reports: list[dict], path: Path) -> None:
                 ax.scatter(xs, [top * 0.95] * len(xs), marker=marker, color="tab:red", zorder=3, label=f"selective {reason}")
         u = rep["strategies"].get("uniform_1hz")
         if u:
-            from pipelines.reference import uniform_picks
+            from pipelines.bench.reference import uniform_picks
             import numpy as np
 
             xs = [p.t for p in uniform_picks(np.asarray(t), 1.0)]
