@@ -18,16 +18,9 @@ from __future__ import annotations
 
 import sys
 
-from streamer.secrets import RedactingFilter
+from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, REDACT
 
 __all__ = ["main", "build_parser"]
-
-EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
-EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
-EXIT_INTERRUPTED = 130
-
-# Hides tokens in every log record (set on the log handler by main(); `run` adds a config file's token).
-REDACT = RedactingFilter()
 
 
 def build_parser():

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pipelines.baseline import add_baseline_options
-from pipelines.cli import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, REDACT
+from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, REDACT
 from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.model_options import add_model_options, apply_model_options
