@@ -30,13 +30,13 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videokit, the tests' video maker
 
-from streamer.capture import BufferPolicy, CaptureThread  # noqa: E402
-from streamer.capture_config import CaptureConfig  # noqa: E402
-from streamer.frames import Frame  # noqa: E402
-from streamer.sources import frame_to_rgb  # noqa: E402
-from streamer.multicapture import MultiCapture  # noqa: E402
-from streamer.source_spec import SourceKind, SourceSpec  # noqa: E402
-from streamer.sources import RateSampler, VideoFileSource  # noqa: E402
+from streamer.capture.thread import BufferPolicy, CaptureThread  # noqa: E402
+from streamer.capture.capture_config import CaptureConfig  # noqa: E402
+from streamer.capture.frames import Frame  # noqa: E402
+from streamer.capture.sources import frame_to_rgb  # noqa: E402
+from streamer.capture.multicapture import MultiCapture  # noqa: E402
+from streamer.capture.source_spec import SourceKind, SourceSpec  # noqa: E402
+from streamer.capture.sources import RateSampler, VideoFileSource  # noqa: E402
 
 
 def raw(path: Path, sample_fps: float, max_side: int) -> int:

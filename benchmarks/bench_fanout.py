@@ -37,10 +37,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from streamer.bus import EventBus  # noqa: E402
-from streamer.eventlog import EventLog, EventLogConfig  # noqa: E402
-from streamer.server import FeedServer  # noqa: E402
-from streamer.server_config import ServerConfig  # noqa: E402
+from streamer.feed.bus import EventBus  # noqa: E402
+from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.server import FeedServer  # noqa: E402
+from streamer.feed.server_config import ServerConfig  # noqa: E402
 
 
 def caption(i: int) -> dict:

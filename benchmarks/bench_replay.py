@@ -31,8 +31,8 @@ from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
 from pipelines.runner import run_sources  # noqa: E402
 from pipelines.selective import SelectivePipeline  # noqa: E402
-from streamer.multicapture import MultiCapture  # noqa: E402
-from streamer.source_spec import parse_sources  # noqa: E402
+from streamer.capture.multicapture import MultiCapture  # noqa: E402
+from streamer.capture.source_spec import parse_sources  # noqa: E402
 
 
 def raw_decode_s(path: Path) -> tuple[float, int]:

@@ -33,7 +33,7 @@ import numpy as np
 
 from pipelines.errors import UsageError
 from pipelines.percentiles import percentile, percentiles
-from streamer.events import BaselineCaptionEvent
+from streamer.feed.events import BaselineCaptionEvent
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
     from models.baseline_vlm import BaselineCaption, BaselineVLM

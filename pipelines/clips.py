@@ -15,7 +15,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-from streamer.frames import Frame
+from streamer.capture.frames import Frame
 
 __all__ = ["ClipConfig", "ClipWindow", "ClipAssembler"]
 

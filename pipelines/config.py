@@ -25,9 +25,9 @@ from models.predictor_config import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
-from streamer.capture_config import CaptureConfig
-from streamer.eventlog import EventLogConfig
-from streamer.server_config import ServerConfig
+from streamer.capture.capture_config import CaptureConfig
+from streamer.feed.eventlog import EventLogConfig
+from streamer.feed.server_config import ServerConfig
 
 __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
 

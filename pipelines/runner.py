@@ -20,9 +20,9 @@ from dataclasses import dataclass
 
 from pipelines.progress import Progress
 from pipelines.selective import ClipResult, SelectivePipeline
-from streamer.events import embedding_event, stats_event
-from streamer.frames import EndOfStream, Frame
-from streamer.multicapture import MultiCapture
+from streamer.feed.events import embedding_event, stats_event
+from streamer.capture.frames import EndOfStream, Frame
+from streamer.capture.multicapture import MultiCapture
 
 __all__ = ["RunSummary", "run_sources"]
 
@@ -74,14 +74,14 @@ def run_sources(
     progress: Progress | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
-    :func:`~streamer.signals.sigterm_as_interrupt`); return a summary for each source.
+    :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
 
     ``pipelines`` holds one pipeline per source id. The fresh frames of all sources that had a
     frame ready are encoded in one ``encode_frames`` call. Caption events, and with
     ``embeddings`` one embedding event per clip, go to ``publish`` as they are made, so a
     source that fails later loses nothing already produced; its error is in its summary.
     Every ``stats_interval_s`` (0: never) each source publishes a ``stats`` event: its rates,
-    drops, latencies and decode economy (:func:`streamer.events.stats_event`).
+    drops, latencies and decode economy (:func:`streamer.feed.events.stats_event`).
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
     run = _Run(capture, pipelines, encode_frames, publish, embeddings)

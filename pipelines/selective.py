@@ -23,9 +23,9 @@ import numpy as np
 from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
 from pipelines.drift import DriftConfig, DriftDetector
 from pipelines.percentiles import percentile
-from streamer.events import CaptionEvent, StageLatency
+from streamer.feed.events import CaptionEvent, StageLatency
 from pipelines.profiles import ModelStack
-from streamer.frames import Frame
+from streamer.capture.frames import Frame
 
 __all__ = ["PipelineStats", "ClipResult", "ClipObserver", "SelectivePipeline"]
 

@@ -144,8 +144,8 @@ def split_pairs(pairs: list[Pair], holdout: float, seed: int) -> tuple[list[int]
 
 def read_spans(pairs: list[Pair], fps: float, max_side: int, max_frames: int) -> dict[int, list[np.ndarray]]:
     """Frames of every pair's span, each video decoded once: ``{pair index: [(H, W, 3) uint8, …]}``."""
-    from streamer.frames import SourceError
-    from streamer.sources import VideoFileSource
+    from streamer.capture.frames import SourceError
+    from streamer.capture.sources import VideoFileSource
 
     by_video: dict[Path, list[int]] = defaultdict(list)
     for i, p in enumerate(pairs):

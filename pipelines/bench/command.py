@@ -66,7 +66,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from pipelines.baseline import baseline_config
     from pipelines.config import load_config
     from pipelines.model_options import apply_model_options
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
 
     config = apply_model_options(load_config(args.config), args)
     try:

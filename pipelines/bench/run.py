@@ -25,7 +25,7 @@ from pipelines.bench.metrics import MATCH_AFTER_S, MATCH_BEFORE_S, compute_ms, p
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.strategies import strategy_records
 from pipelines.bench.trace import VideoTrace, trace_video
-from streamer.events import uniform_decodes
+from streamer.feed.events import uniform_decodes
 
 __all__ = ["REPORT_VERSION", "run_bench"]
 
@@ -74,7 +74,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     from pipelines.bench.report import write_markdown, write_timeline
     from pipelines.profiles import build_models
     from pipelines.progress import Progress
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
 
     stream = stream or sys.stderr
     load = _loadavg()

@@ -58,7 +58,7 @@ class VideoTrace:
 def trace_video(path: str | Path, config, models, options: BenchOptions, truth: dict | None = None, progress=None) -> VideoTrace:
     """Decode ``path`` once and run the selective pipeline over it, recording every clip."""
     from pipelines.selective import SelectivePipeline
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
 
     path = Path(path)
     name = path.stem or "video"

@@ -59,9 +59,9 @@ def _main(argv: list[str] | None) -> int:
 
     from configs.loader import ConfigError
     from pipelines.errors import UsageError
-    from streamer.frames import SourceError
-    from streamer.protocol import TOKEN_ENV
-    from streamer.signals import sigterm_as_interrupt
+    from streamer.capture.frames import SourceError
+    from streamer.feed.protocol import TOKEN_ENV
+    from streamer.capture.signals import sigterm_as_interrupt
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")

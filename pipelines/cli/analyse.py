@@ -26,10 +26,10 @@ from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.model_options import add_model_options, apply_model_options
 from pipelines.progress import Progress, count_of
-from streamer.eventlog import EventLog, EventLogConfig
-from streamer.protocol import TOKEN_ENV
-from streamer.sinks import ConsoleSink, JsonlSink, Sink
-from streamer.source_spec import SourceKind, SourceSpec, parse_sources
+from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.protocol import TOKEN_ENV
+from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
+from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
 if TYPE_CHECKING:
     from pipelines.runner import RunSummary
@@ -125,10 +125,10 @@ def _analyse(
     from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
-    from streamer.bus import EventBus
-    from streamer.multicapture import MultiCapture
-    from streamer.server import FeedServer
-    from streamer.signals import sigterm_as_interrupt
+    from streamer.feed.bus import EventBus
+    from streamer.capture.multicapture import MultiCapture
+    from streamer.feed.server import FeedServer
+    from streamer.capture.signals import sigterm_as_interrupt
 
     with contextlib.ExitStack() as stack:
         outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
@@ -214,7 +214,7 @@ def _write_summary_json(path: Path, summary: RunSummary) -> bool:
 
 
 def _cmd_replay(args: argparse.Namespace) -> int:
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
 
     config = apply_model_options(load_config(args.config), args)
     summary_json = Path(args.summary_json) if args.summary_json else None
@@ -244,7 +244,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
 
     server: dict = {}
     if args.host is not None:

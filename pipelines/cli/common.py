@@ -5,7 +5,7 @@ Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED` and :d
 
 from __future__ import annotations
 
-from streamer.secrets import RedactingFilter
+from streamer.feed.secrets import RedactingFilter
 
 __all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT"]
 

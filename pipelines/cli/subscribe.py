@@ -1,6 +1,6 @@
 """``jepa-stream subscribe``: print a feed's events, one JSON object per line.
 
-Exports :func:`add_parser`. The client itself is :func:`streamer.client.subscribe`; this module
+Exports :func:`add_parser`. The client itself is :func:`streamer.feed.client.subscribe`; this module
 only turns its events into lines and its failures into the CLI's one-line errors.
 """
 
@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from streamer.protocol import DEFAULT_URL, TOKEN_ENV, EventType
+from streamer.feed.protocol import DEFAULT_URL, TOKEN_ENV, EventType
 
 __all__ = ["add_parser"]
 
@@ -52,7 +52,7 @@ def _run(args: argparse.Namespace) -> int:
     """
     from websockets.exceptions import InvalidHandshake, InvalidURI
 
-    from streamer.client import FeedRefused, subscribe
+    from streamer.feed.client import FeedRefused, subscribe
 
     token = args.token or os.environ.get(TOKEN_ENV) or None
     try:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from streamer.capture_config import CaptureConfig
+from streamer.capture.capture_config import CaptureConfig
 
 # Every timeout in the suite scales from this one constant (seconds), as in tests/conftest.py.
 TIMEOUT_S = float(os.environ.get("JEPA_STREAM_TEST_TIMEOUT", "60"))

@@ -4,9 +4,9 @@ import random
 
 import pytest
 
-from streamer.capture import BufferPolicy
-from streamer.capture_config import CaptureConfig, RtspTransport
-from streamer.reconnect import Backoff
+from streamer.capture.thread import BufferPolicy
+from streamer.capture.capture_config import CaptureConfig, RtspTransport
+from streamer.capture.reconnect import Backoff
 
 
 def test_defaults_and_policy_by_liveness():

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S, free_port, wait_for
-from streamer.capture_config import CaptureConfig
-from streamer.frames import EndOfStream, Frame
-from streamer.multicapture import CaptureCounters, MultiCapture
-from streamer.source_spec import parse_sources
+from streamer.capture.capture_config import CaptureConfig
+from streamer.capture.frames import EndOfStream, Frame
+from streamer.capture.multicapture import CaptureCounters, MultiCapture
+from streamer.capture.source_spec import parse_sources
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S * 2)
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,11 +138,11 @@ def test_overrides_must_name_configured_sources(short_video):
 CHILD = textwrap.dedent(
     """
     import sys, threading
-    from streamer.capture_config import CaptureConfig
-    from streamer.frames import Frame
-    from streamer.multicapture import MultiCapture
-    from streamer.signals import sigterm_as_interrupt
-    from streamer.source_spec import parse_sources
+    from streamer.capture.capture_config import CaptureConfig
+    from streamer.capture.frames import Frame
+    from streamer.capture.multicapture import MultiCapture
+    from streamer.capture.signals import sigterm_as_interrupt
+    from streamer.capture.source_spec import parse_sources
 
     config = CaptureConfig(probe_s=0.5, backoff_initial_s=5, backoff_max_s=5, realtime=True)
     try:

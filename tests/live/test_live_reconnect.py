@@ -10,12 +10,12 @@ import jsonschema
 import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S, free_port, open_fds, wait_for
-from streamer.capture import BufferPolicy, CaptureThread
-from streamer.capture_config import CaptureConfig
-from streamer.frames import EndOfStream, Frame
-from streamer.live import StreamSource
-from streamer.protocol import load_schema, prepare_event
-from streamer.reconnect import ReconnectingSource
+from streamer.capture.thread import BufferPolicy, CaptureThread
+from streamer.capture.capture_config import CaptureConfig
+from streamer.capture.frames import EndOfStream, Frame
+from streamer.capture.live import StreamSource
+from streamer.feed.protocol import load_schema, prepare_event
+from streamer.capture.reconnect import ReconnectingSource
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S * 3)
 
@@ -130,7 +130,7 @@ def test_twenty_outages_leak_no_threads_or_descriptors(rtsp_server):
 
 def test_unreachable_at_start_is_retried_with_a_one_line_message(rtsp_factory, caplog):
     server = rtsp_factory(start=False)
-    caplog.set_level(logging.INFO, logger="streamer.reconnect")
+    caplog.set_level(logging.INFO, logger="streamer.capture.reconnect")
     with Rig(server.url) as rig:
         third = rig.wait_state("reconnecting", 3)
         server.start()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from streamer.source_spec import SourceKind, SourceSpec, parse_sources, redact
+from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources, redact
 
 
 def test_kinds_and_default_ids(tmp_path):

@@ -9,9 +9,9 @@ import time
 import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S
-from streamer.capture_config import RtspTransport
-from streamer.live import MediaClock, StreamSource, WebcamSource
-from streamer.frames import SourceError
+from streamer.capture.capture_config import RtspTransport
+from streamer.capture.live import MediaClock, StreamSource, WebcamSource
+from streamer.capture.frames import SourceError
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S)
 

@@ -89,7 +89,7 @@ def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_publish
     from pipelines.clips import ClipConfig
     from pipelines.drift import DriftConfig
     from pipelines.selective import SelectivePipeline
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
     from videokit import Shot, write_video
 
     video = tmp_path / "v.mp4"

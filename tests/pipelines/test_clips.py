@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from pipelines.clips import ClipAssembler, ClipConfig
-from streamer.frames import Frame
+from streamer.capture.frames import Frame
 
 
 def frames(times):

@@ -13,7 +13,7 @@ import pytest
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
 from pipelines.selective import SelectivePipeline
-from streamer.sources import VideoFileSource
+from streamer.capture.sources import VideoFileSource
 
 EXCERPT = Path(__file__).parents[1] / "data" / "real_excerpt.mp4"
 JOIN_S = json.loads(EXCERPT.with_suffix(".gt.json").read_text())["boundaries"][0]

@@ -12,7 +12,7 @@ from testlimits import TIMEOUT_S
 from pipelines.bench import match_boundaries
 from videokit import Shot, write_video
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "streamer" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "streamer" / "feed" / "schemas"
 
 
 def jepa_stream(*args: str, timeout: float = 3 * TIMEOUT_S) -> subprocess.CompletedProcess:
@@ -142,7 +142,7 @@ def test_run_paces_a_file_and_prints_captions_as_they_come(photos, tmp_path):
 
 
 def test_an_event_log_held_by_another_process_is_named_with_its_pid(scene_video, tmp_path):
-    from streamer.eventlog import EventLog, EventLogConfig
+    from streamer.feed.eventlog import EventLog, EventLogConfig
 
     held = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite")))
     result = jepa_stream("replay", scene_video[0], "--event-log", tmp_path / "e.sqlite")

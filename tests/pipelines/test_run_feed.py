@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
-from streamer.client import subscribe
-from streamer.protocol import embedding_array
+from streamer.feed.client import subscribe
+from streamer.feed.protocol import embedding_array
 from testlimits import TIMEOUT_S
 from videokit import Shot, write_video
 

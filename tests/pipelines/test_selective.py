@@ -7,7 +7,7 @@ import numpy as np
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
 from pipelines.selective import SelectivePipeline
-from streamer.sources import VideoFileSource
+from streamer.capture.sources import VideoFileSource
 from videokit import Shot, write_video
 
 

@@ -121,7 +121,7 @@ def test_resume_continues_from_the_saved_epoch_with_cached_tokens(trained, pairs
 def test_a_reloaded_checkpoint_gives_the_same_outputs_in_the_pipeline(trained, scene_video):
     from pipelines.profiles import build_models
     from pipelines.selective import SelectivePipeline
-    from streamer.sources import VideoFileSource
+    from streamer.capture.sources import VideoFileSource
 
     out, model, info, encoder = trained
     config = load_config()

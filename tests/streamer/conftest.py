@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from feedkit import running
-from streamer.bus import EventBus
-from streamer.eventlog import EventLog, EventLogConfig
+from streamer.feed.bus import EventBus
+from streamer.feed.eventlog import EventLog, EventLogConfig
 
 
 @pytest.fixture

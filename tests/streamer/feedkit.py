@@ -15,12 +15,12 @@ from pathlib import Path
 
 from websockets.asyncio.client import connect
 
-from streamer.bus import EventBus
-from streamer.server import FeedServer
-from streamer.server_config import ServerConfig
+from streamer.feed.bus import EventBus
+from streamer.feed.server import FeedServer
+from streamer.feed.server_config import ServerConfig
 from testlimits import TIMEOUT_S
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "streamer" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "streamer" / "feed" / "schemas"
 
 
 def caption(i: int, source: str = "cam0", **extra) -> dict:

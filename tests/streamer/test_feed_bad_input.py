@@ -13,9 +13,9 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from feedkit import TIMEOUT_S, caption, masked_frame, open_subscribed, publish, raw_connect, read_until_close, recv_json, running
-from streamer.protocol import CloseCode, load_schema
-from streamer.secrets import RedactingFilter
-from streamer.server_config import ServerConfig
+from streamer.feed.protocol import CloseCode, load_schema
+from streamer.feed.secrets import RedactingFilter
+from streamer.feed.server_config import ServerConfig
 
 
 async def bystander_still_served(bus, bystander, expected_seq: int) -> None:
@@ -217,7 +217,7 @@ def test_server_config_rejects_bad_limits_naming_them():
 
 
 def test_a_busy_port_is_a_clear_error(bus, server):
-    from streamer.server import FeedServer
+    from streamer.feed.server import FeedServer
 
     with pytest.raises(OSError, match=f"cannot serve the feed on 127.0.0.1:{server.port}"):
         FeedServer(ServerConfig(port=server.port), bus).start()

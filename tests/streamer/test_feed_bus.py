@@ -8,8 +8,8 @@ import threading
 import pytest
 
 from feedkit import Collect, caption, embedding, stats, status
-from streamer.bus import EventBus
-from streamer.eventlog import EventLog
+from streamer.feed.bus import EventBus
+from streamer.feed.eventlog import EventLog
 
 
 def test_seq_is_assigned_by_the_bus_and_returned(bus):

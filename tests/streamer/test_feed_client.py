@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from feedkit import TIMEOUT_S, caption, embedding, publish, running, status
-from streamer.bus import EventBus
-from streamer.client import FeedRefused, subscribe
-from streamer.eventlog import EventLog
+from streamer.feed.bus import EventBus
+from streamer.feed.client import FeedRefused, subscribe
+from streamer.feed.eventlog import EventLog
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -14,10 +14,10 @@ from websockets.exceptions import ConnectionClosed
 
 from feedkit import (TIMEOUT_S, caption, embedding, masked_frame, open_subscribed, publish, raw_connect, read_frame,
                      read_message, read_until_close, recv_json, recv_until, running, send_buffer_max, stats, status)
-from streamer.bus import EventBus
-from streamer.eventlog import EventLog, EventLogConfig
-from streamer.protocol import CloseCode, load_schema, prepare_event
-from streamer.server_config import ServerConfig
+from streamer.feed.bus import EventBus
+from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.protocol import CloseCode, load_schema, prepare_event
+from streamer.feed.server_config import ServerConfig
 
 
 def test_hello_then_live_captions_and_status_by_default(bus, server):

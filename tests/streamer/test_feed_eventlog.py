@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from streamer.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLog, EventLogConfig
 from testlimits import TIMEOUT_S
 
 
@@ -129,7 +129,7 @@ def test_a_log_with_damaged_pages_is_a_one_line_error(tmp_path):
 def test_a_zero_byte_file_is_a_new_log_and_says_so(tmp_path, caplog):
     path = tmp_path / "e.sqlite"
     path.write_bytes(b"")
-    with caplog.at_level(logging.WARNING, logger="streamer.eventlog"):
+    with caplog.at_level(logging.WARNING, logger="streamer.feed.eventlog"):
         log = EventLog(EventLogConfig(path=str(path)))
     assert log.last_seq == 0
     assert [r.getMessage() for r in caplog.records] == [
@@ -140,7 +140,7 @@ def test_a_zero_byte_file_is_a_new_log_and_says_so(tmp_path, caplog):
 def test_a_second_process_is_refused_with_the_pid_that_holds_the_log(tmp_path):
     path = tmp_path / "e.sqlite"
     log = EventLog(EventLogConfig(path=str(path)))
-    opener = ("import sys; from streamer.eventlog import EventLog, EventLogConfig\n"
+    opener = ("import sys; from streamer.feed.eventlog import EventLog, EventLogConfig\n"
               "try:\n    EventLog(EventLogConfig(path=sys.argv[1]))\n"
               "except ValueError as e:\n    print(e)\nelse:\n    print('opened')")
     refused = subprocess.run([sys.executable, "-c", opener, str(path)], capture_output=True, text=True,

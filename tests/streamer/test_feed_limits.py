@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from feedkit import caption, embedding, stats, status
-from streamer.limits import ClientQueue, RateLimiter, StrikeCounter
-from streamer.protocol import Outgoing, prepare_event
+from streamer.feed.limits import ClientQueue, RateLimiter, StrikeCounter
+from streamer.feed.protocol import Outgoing, prepare_event
 
 SEQ = iter(range(1, 10_000))
 

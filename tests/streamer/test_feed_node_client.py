@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from feedkit import TIMEOUT_S, caption, embedding, running, status
-from streamer.client import subscribe
+from streamer.feed.client import subscribe
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
 

@@ -8,7 +8,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from streamer.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, EventType, ProtocolError, Subscription,
+from streamer.feed.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, EventType, ProtocolError, Subscription,
                                decode_embedding_frame, embedding_array, error_message,
                                hello_message, lagging_message, load_schema, parse_client_message, prepare_event,
                                subscribed_message)
@@ -138,7 +138,7 @@ def test_deep_nesting_under_the_size_limit_is_bad_json_not_a_crash():
 
 
 def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
-    from streamer.events import BaselineCaptionEvent, CaptionEvent, StageLatency, embedding_event, stats_event, status_event
+    from streamer.feed.events import BaselineCaptionEvent, CaptionEvent, StageLatency, embedding_event, stats_event, status_event
 
     class Counts:  # what stats_event reads of a source's running counts
         frames, clips, decodes, first_t, last_t, media_s = 8, 3, 1, 0.0, 2.0, 2.0

@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 
-from streamer.capture import BufferPolicy, CaptureThread
-from streamer.frames import EndOfStream, Frame
-from streamer.frames import SourceError
-from streamer.sources import RateSampler, VideoFileSource
+from streamer.capture.thread import BufferPolicy, CaptureThread
+from streamer.capture.frames import EndOfStream, Frame
+from streamer.capture.frames import SourceError
+from streamer.capture.sources import RateSampler, VideoFileSource
 from videokit import Shot, write_video
 
 

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from feedkit import caption, embedding, stats, status
-from streamer.sinks import ConsoleSink, JsonlSink, OverflowPolicy, QueuedSink
+from streamer.feed.sinks import ConsoleSink, JsonlSink, OverflowPolicy, QueuedSink
 from testlimits import TIMEOUT_S
 
 

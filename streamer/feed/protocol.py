@@ -2,7 +2,7 @@
 
 Everything here takes values and returns values: event dicts become wire
 messages, and client text becomes a :class:`Subscription` or a
-:class:`ProtocolError`. The per-client limits are in :mod:`streamer.limits`.
+:class:`ProtocolError`. The per-client limits are in :mod:`streamer.feed.limits`.
 The bus and the server wrap these rules around threads and sockets;
 ``docs/PROTOCOL.md`` describes them for client authors.
 
@@ -98,7 +98,7 @@ class ProtocolError(Exception):
 
 @lru_cache(maxsize=None)
 def load_schema(name: str) -> dict:
-    """Return the JSON Schema of message type ``name`` (``streamer/schemas/<name>.json``)."""
+    """Return the JSON Schema of message type ``name`` (``streamer/feed/schemas/<name>.json``)."""
     path = _SCHEMA_DIR / f"{name}.json"
     if not path.is_file():
         raise ValueError(f"no schema for message type {name!r} (looked for {path})")

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from configs.loader import ConfigError, build
-from streamer.capture import BufferPolicy
+from streamer.capture.thread import BufferPolicy
 
 __all__ = ["RtspTransport", "CaptureConfig"]
 

@@ -2,12 +2,12 @@
 
 Exports :class:`Backoff`, :class:`ReconnectingSource` and :data:`StatusCallback`.
 
-:class:`ReconnectingSource` looks like any source to :class:`~streamer.capture.CaptureThread`:
+:class:`ReconnectingSource` looks like any source to :class:`~streamer.capture.thread.CaptureThread`:
 ``frames()`` yields the frames of one connection after another, with ``index`` and ``pts``
 continuing across them, and ends only when :meth:`ReconnectingSource.cancel` is called or
 ``max_attempts`` consecutive attempts have failed (then it raises :class:`SourceError`). It
 emits ``connected``, ``disconnected`` and ``reconnecting``; the terminal ``ended`` and
-``error`` come from whoever sees the stream end (:class:`~streamer.multicapture.MultiCapture`).
+``error`` come from whoever sees the stream end (:class:`~streamer.capture.multicapture.MultiCapture`).
 """
 
 from __future__ import annotations
@@ -20,16 +20,16 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
-from streamer.capture_config import CaptureConfig
-from streamer.frames import Frame, SourceError
-from streamer.events import status_event
+from streamer.capture.capture_config import CaptureConfig
+from streamer.capture.frames import Frame, SourceError
+from streamer.feed.events import status_event
 
 __all__ = ["Backoff", "ReconnectingSource", "StatusCallback"]
 
 log = logging.getLogger(__name__)
 
 StatusCallback = Callable[[dict], None]
-"""Receives status events (see :func:`streamer.events.status_event`); called on the capture thread, so keep it quick."""
+"""Receives status events (see :func:`streamer.feed.events.status_event`); called on the capture thread, so keep it quick."""
 
 class Backoff:
     """Retry delays: ``initial * multiplier ** (attempt - 1)``, capped at ``maximum``, then scaled

@@ -2,7 +2,7 @@
 
 :class:`FeedServer` runs an asyncio loop in its own thread, so synchronous code
 (the CLI, the pipeline) hosts it with ``start()`` / ``stop()``. It registers a
-sink on the :class:`~streamer.bus.EventBus`; every published event crosses to
+sink on the :class:`~streamer.feed.bus.EventBus`; every published event crosses to
 the loop with ``call_soon_threadsafe`` and goes into each matching client's
 bounded queue. One sender task per client drains that queue, so a slow client
 only ever fills its own queue:
@@ -11,13 +11,13 @@ only ever fills its own queue:
   (counted; the client gets a ``lagging`` message);
 * a full queue that must take a caption or status event and holds nothing
   else to give up closes the connection with
-  :attr:`~streamer.protocol.CloseCode.RESUME` (4000): reconnect with
+  :attr:`~streamer.feed.protocol.CloseCode.RESUME` (4000): reconnect with
   ``from_seq`` = the last seq received, nothing is lost.
 
 Every rule a client sees is in ``docs/PROTOCOL.md``; the message rules
-themselves are in :mod:`streamer.protocol`.
+themselves are in :mod:`streamer.feed.protocol`.
 
-Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.server_config`).
+Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.feed.server_config`).
 """
 
 from __future__ import annotations
@@ -36,11 +36,11 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from .bus import EventBus
-from .limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
-from .protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
+from streamer.feed.bus import EventBus
+from streamer.feed.limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
+from streamer.feed.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
                        error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
-from .server_config import ServerConfig
+from streamer.feed.server_config import ServerConfig
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ class _Session:
         self.wake.set()
 
     def offer(self, event: Outgoing) -> None:
-        """Queue ``event`` under the backpressure rules of :class:`~streamer.limits.ClientQueue`."""
+        """Queue ``event`` under the backpressure rules of :class:`~streamer.feed.limits.ClientQueue`."""
         if self.queue.offer(event):
             self.wake.set()
         else:
@@ -276,7 +276,7 @@ class _Feed:
 class _LibraryLog(logging.LoggerAdapter):
     """The ``websockets`` library's log for the feed, with each peer's share bounded.
 
-    Each record counts against its peer address (:class:`~streamer.limits.PeerLogLimiter`);
+    Each record counts against its peer address (:class:`~streamer.feed.limits.PeerLogLimiter`);
     records that name no peer (the server's own, a connection's first) share one budget.
     Beyond the bound records are dropped, so a flood of bad handshakes cannot flood the log.
     """

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from streamer.frames import Frame, SourceError
+from streamer.capture.frames import Frame, SourceError
 
 __all__ = ["RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
 

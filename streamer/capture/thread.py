@@ -3,7 +3,7 @@
 Exports :class:`BufferPolicy` and :class:`CaptureThread`.
 
 The consumer iterates :meth:`CaptureThread.frames`; the stream always ends with exactly one
-:class:`~streamer.frames.EndOfStream`, which carries the source's error (if any) and how many
+:class:`~streamer.capture.frames.EndOfStream`, which carries the source's error (if any) and how many
 frames the buffer policy dropped.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Protocol
 
-from streamer.frames import EndOfStream, Frame, SourceError
+from streamer.capture.frames import EndOfStream, Frame, SourceError
 
 __all__ = ["BufferPolicy", "CaptureThread", "FrameSource"]
 

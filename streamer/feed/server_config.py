@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import asdict, dataclass, field
 
-from .protocol import TOKEN_ENV
+from streamer.feed.protocol import TOKEN_ENV
 
 #: Fewest characters of a token for a feed that listens beyond loopback.
 MIN_TOKEN_CHARS = 16

@@ -2,16 +2,16 @@
 
 Pipelines (one thread per source, or one for all) call :meth:`EventBus.publish`.
 For a caption or status event the bus, under one lock: takes the next
-server-wide seq, appends the event to the :class:`~streamer.eventlog.EventLog`,
+server-wide seq, appends the event to the :class:`~streamer.feed.eventlog.EventLog`,
 then hands it to every sink. Stats and embedding events are ephemeral: no seq,
 not logged, handed to the sinks in the same order as the rest.
 
-A sink is a :class:`~streamer.sinks.Sink`: its ``emit`` runs on the publishing
+A sink is a :class:`~streamer.feed.sinks.Sink`: its ``emit`` runs on the publishing
 thread while the lock is held, so it must only hand the event over and return
 (the WebSocket feed's is ``loop.call_soon_threadsafe``, which keeps the order and
 never waits for a client; the others put it in their own bounded queue). Each
-event is serialised once, by :func:`~streamer.protocol.prepare_event`, and every
-sink gets the same :class:`~streamer.protocol.Outgoing`.
+event is serialised once, by :func:`~streamer.feed.protocol.prepare_event`, and every
+sink gets the same :class:`~streamer.feed.protocol.Outgoing`.
 
 Exports: ``EventBus``.
 """
@@ -21,9 +21,9 @@ from __future__ import annotations
 import threading
 from typing import Any, Iterable, Mapping
 
-from .eventlog import EventLog
-from .protocol import LOGGED_TYPES, Outgoing, event_type, prepare_event
-from .sinks import Sink
+from streamer.feed.eventlog import EventLog
+from streamer.feed.protocol import LOGGED_TYPES, Outgoing, event_type, prepare_event
+from streamer.feed.sinks import Sink
 
 
 class EventBus:

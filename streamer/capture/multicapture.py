@@ -9,7 +9,7 @@ Typical use (the pipeline thread is the caller)::
             ...
 
 Leaving the ``with`` block (normally, on Ctrl-C or on SIGTERM with
-:func:`streamer.signals.sigterm_as_interrupt`) stops every thread.
+:func:`streamer.capture.signals.sigterm_as_interrupt`) stops every thread.
 """
 
 from __future__ import annotations
@@ -20,14 +20,14 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from streamer.capture import BufferPolicy, CaptureThread, FrameSource
-from streamer.capture_config import CaptureConfig
-from streamer.frames import EndOfStream, Frame
-from streamer.live import StreamSource, WebcamSource
-from streamer.events import status_event
-from streamer.reconnect import ReconnectingSource, StatusCallback
-from streamer.source_spec import SourceKind, SourceSpec
-from streamer.sources import VideoFileSource
+from streamer.capture.thread import BufferPolicy, CaptureThread, FrameSource
+from streamer.capture.capture_config import CaptureConfig
+from streamer.capture.frames import EndOfStream, Frame
+from streamer.capture.live import StreamSource, WebcamSource
+from streamer.feed.events import status_event
+from streamer.capture.reconnect import ReconnectingSource, StatusCallback
+from streamer.capture.source_spec import SourceKind, SourceSpec
+from streamer.capture.sources import VideoFileSource
 
 __all__ = ["CaptureCounters", "MultiCapture", "make_source"]
 

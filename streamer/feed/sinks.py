@@ -5,8 +5,8 @@ Exports :class:`Sink`, :class:`OverflowPolicy`, :class:`QueuedSink`, :class:`Jso
 :func:`format_baseline_caption`.
 
 A sink has three methods: :meth:`~Sink.start`, :meth:`~Sink.emit` and :meth:`~Sink.stop`. The
-:class:`~streamer.bus.EventBus` calls ``emit`` on the publishing thread (the pipeline's) with
-every event in seq order, already serialised once (an :class:`~streamer.protocol.Outgoing`),
+:class:`~streamer.feed.bus.EventBus` calls ``emit`` on the publishing thread (the pipeline's) with
+every event in seq order, already serialised once (an :class:`~streamer.feed.protocol.Outgoing`),
 so ``emit`` must hand the event over and return. :class:`QueuedSink` is that hand-over: a
 bounded queue with a named :class:`OverflowPolicy` and one thread that writes. A new output
 (MQTT, a message bus) is a subclass that implements :meth:`QueuedSink.write`, plus one line
@@ -23,7 +23,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Protocol, TextIO
 
-from streamer.protocol import EventType, Outgoing
+from streamer.feed.protocol import EventType, Outgoing
 
 __all__ = [
     "Sink",

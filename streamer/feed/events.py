@@ -4,10 +4,10 @@ Exports :class:`StageLatency`, :class:`CaptionEvent`, :class:`BaselineCaptionEve
 :class:`StatsSource`, :func:`status_event`, :func:`uniform_decodes`, :func:`stats_event` and
 :func:`embedding_event`.
 
-The types and their fields are the protocol's (:mod:`streamer.protocol`, one JSON Schema per
-type in ``streamer/schemas/``); this module is where a producer gets one, so the version
-(:data:`~streamer.protocol.PROTOCOL_VERSION`) and the field names live in one file. ``seq`` is
-never set here: the :class:`~streamer.bus.EventBus` assigns it to the logged types.
+The types and their fields are the protocol's (:mod:`streamer.feed.protocol`, one JSON Schema per
+type in ``streamer/feed/schemas/``); this module is where a producer gets one, so the version
+(:data:`~streamer.feed.protocol.PROTOCOL_VERSION`) and the field names live in one file. ``seq`` is
+never set here: the :class:`~streamer.feed.bus.EventBus` assigns it to the logged types.
 
 ``t``, ``t_start`` and ``t_end`` are media seconds (stream PTS), never wall clock; ``wall_time``
 is the Unix time at which the event was made.
@@ -22,7 +22,7 @@ from typing import Protocol
 
 import numpy as np
 
-from streamer.protocol import PROTOCOL_VERSION, EventType
+from streamer.feed.protocol import PROTOCOL_VERSION, EventType
 
 __all__ = [
     "StageLatency",

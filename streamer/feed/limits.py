@@ -1,7 +1,7 @@
 """Per-client limits of the event feed, with no I/O: the bounded queue, the rate limiter, the strike counter.
 
 Each takes the current time (where it needs one) as an argument, so the rules
-are tested without sockets or clocks. :mod:`streamer.server` applies them to
+are tested without sockets or clocks. :mod:`streamer.feed.server` applies them to
 each connection; ``docs/PROTOCOL.md`` states them for client authors.
 
 Exports: ``ClientQueue``, ``RateLimiter``, ``StrikeCounter``, ``PeerLogLimiter``.
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any, Callable
 
-from .protocol import LOGGED_TYPES, EventType, Outgoing
+from streamer.feed.protocol import LOGGED_TYPES, EventType, Outgoing
 
 
 class ClientQueue:

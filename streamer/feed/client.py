@@ -2,7 +2,7 @@
 
 ::
 
-    from streamer.client import subscribe
+    from streamer.feed.client import subscribe
 
     async for event in subscribe("ws://127.0.0.1:8765/", types=["caption"]):
         print(event["seq"], event["text"])
@@ -27,7 +27,7 @@ from typing import AsyncIterator, Iterable
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from .protocol import DEFAULT_URL, PROTOCOL_VERSION, EmbeddingFormat, EventType, decode_embedding_frame
+from streamer.feed.protocol import DEFAULT_URL, PROTOCOL_VERSION, EmbeddingFormat, EventType, decode_embedding_frame
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
         log); None starts with the live stream.
     token: The server's auth token, sent as ``Authorization: Bearer``.
     embedding_format: ``"base64"`` yields embedding messages as sent (see
-        :func:`streamer.protocol.embedding_array`); ``"binary"`` yields the
+        :func:`streamer.feed.protocol.embedding_array`); ``"binary"`` yields the
         frame header with the float16 vector under ``"embedding"``.
     reconnect: Reconnect after a disconnection or a failed attempt (default).
         If False, iteration ends when the connection closes, and a failed

@@ -5,7 +5,7 @@ Exports :class:`StreamSource`, :class:`WebcamSource` and :class:`MediaClock`.
 A live source is one connection: :meth:`open` connects (raising :class:`SourceError` with a
 one-line reason), :meth:`frames` yields sampled frames until the peer hangs up (it returns) or
 the connection fails or stalls (:class:`SourceError`), and :meth:`close` releases everything.
-Reconnecting is :mod:`streamer.reconnect`'s job. ``pts`` starts near 0 on each connection and
+Reconnecting is :mod:`streamer.capture.reconnect`'s job. ``pts`` starts near 0 on each connection and
 is monotonic within it; the reconnecting wrapper keeps it monotonic across connections.
 """
 
@@ -19,10 +19,10 @@ import av
 import cv2
 import numpy as np
 
-from streamer.capture_config import RtspTransport
-from streamer.frames import Frame, SourceError
-from streamer.source_spec import redact
-from streamer.sources import RateSampler, _reason, first_video_stream, frame_to_rgb
+from streamer.capture.capture_config import RtspTransport
+from streamer.capture.frames import Frame, SourceError
+from streamer.capture.source_spec import redact
+from streamer.capture.sources import RateSampler, _reason, first_video_stream, frame_to_rgb
 
 __all__ = ["MediaClock", "StreamSource", "WebcamSource"]
 
