@@ -152,7 +152,7 @@ def _analyse(
             stack.callback(sink.close)
         log = stack.enter_context(_event_log(log_config))
         models = build_models(config.model)
-        announce(models)
+        announce(models, config)
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
         pipelines, finish_baseline = attach_baselines(args, pipelines)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
