@@ -1,4 +1,4 @@
-"""Per-clip latency of each X-encoder backend; prints a table and writes JSON.
+"""Per-clip latency of each X-encoder network and runtime; prints a table and writes JSON.
 
     python benchmarks/bench_encoders.py [--out bench_encoders.json] [--repeats 5] [--skip-vitl] [--vitl-frames 16 64]
 
@@ -29,8 +29,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.encoders import EncoderConfig, LiteClipEncoder  # noqa: E402
-from models.onnx_encoder import OnnxClipEncoder, export_lite  # noqa: E402
+from models.encoders import EncoderConfig  # noqa: E402
+from models.lite_encoder import LiteClipEncoder, export_lite  # noqa: E402
+from models.registry import open_onnx  # noqa: E402
 from models.vjepa2_encoder import VJEPA2ClipEncoder  # noqa: E402
 
 VITL = dict(
@@ -90,16 +91,16 @@ def main(argv: list[str] | None = None) -> int:
     rows = report["results"]
     frames8 = clip_frames(8)
 
-    lite = LiteClipEncoder(EncoderConfig(device="cpu"))
+    lite = LiteClipEncoder(EncoderConfig(device="cpu", threads=args.threads))  # same threads as onnxruntime
     rows.append({"backend": "lite/torch", "device": "cpu", "clip": "8 frames 640x360", **timed(lambda: lite.encode_clip(frames8), args.repeats)})
     rows.append({"backend": "lite/torch", "device": "cpu", "clip": "1 frame (cached path)", **timed(lambda: lite.encode_frames(frames8[:1]), args.repeats)})
     with tempfile.TemporaryDirectory() as tmp:
         path = export_lite(Path(tmp) / "lite.onnx")
-        onnx_cpu = OnnxClipEncoder(path, EncoderConfig(device="cpu", threads=args.threads))
+        onnx_cpu = open_onnx(path, EncoderConfig(device="cpu", threads=args.threads))
         rows.append({"backend": "lite/onnx", "device": onnx_cpu.provider, "clip": "8 frames 640x360", **timed(lambda: onnx_cpu.encode_clip(frames8), args.repeats)})
         rows.append({"backend": "lite/onnx", "device": onnx_cpu.provider, "clip": "1 frame (cached path)", **timed(lambda: onnx_cpu.encode_frames(frames8[:1]), args.repeats)})
         if cuda:
-            onnx_gpu = OnnxClipEncoder(path, EncoderConfig(device="cuda"))
+            onnx_gpu = open_onnx(path, EncoderConfig(device="cuda"))
             rows.append({"backend": "lite/onnx", "device": onnx_gpu.provider, "clip": "8 frames 640x360", **timed(lambda: onnx_gpu.encode_clip(frames8), args.repeats)})
     if cuda:
         lite_gpu = LiteClipEncoder(EncoderConfig(device="cuda"))
@@ -112,12 +113,12 @@ def main(argv: list[str] | None = None) -> int:
         model = VJEPA2Model(VJEPA2Config(**VITL)).eval()
         params = sum(p.numel() for p in model.encoder.parameters())
         for n in args.vitl_frames:
-            enc = VJEPA2ClipEncoder(model, EncoderConfig(backend="vjepa2", device="cpu", frames=n))
+            enc = VJEPA2ClipEncoder(model, EncoderConfig(network="vjepa2", device="cpu", frames=n))
             row = {"backend": "vjepa2/torch (ViT-L, random weights)", "device": "cpu", "clip": f"{n} frames x 256 px",
                    "tokens": enc.tokens_per_clip, "encoder_params_M": round(params / 1e6, 1)}
             rows.append({**row, **timed(lambda: enc.encode_clip(frames8), args.vitl_repeats)})
             if cuda:
-                enc_gpu = VJEPA2ClipEncoder(model, EncoderConfig(backend="vjepa2", device="cuda", frames=n))
+                enc_gpu = VJEPA2ClipEncoder(model, EncoderConfig(network="vjepa2", device="cuda", frames=n))
                 rows.append({**row, "device": "cuda (bf16 autocast)", **timed(lambda: enc_gpu.encode_clip(frames8), args.repeats)})
                 model.cpu()
     if not cuda:

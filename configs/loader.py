@@ -5,7 +5,8 @@ Exports :class:`ConfigError` and :func:`build`.
 The one place where configuration text becomes typed values, used by every section's dataclass
 wherever it lives (``streamer/``, ``models/``, ``pipelines/``). Errors are one line naming the
 full key: ``capture.buffer_size: expected int, got float 2.5``. NaN and infinite numbers are
-refused everywhere. A dataclass checks its own
+refused everywhere. A dataclass may name keys of earlier versions in a ``RENAMED`` mapping
+(old key → its replacement), and the error for one says where it went. A dataclass checks its own
 ranges in ``__post_init__`` by raising :class:`ValueError`; a message that starts with a field
 name (``"buffer_size: must be …"``) is reported at that field's key. A field declared with
 ``repr=False`` (a secret, such as the feed token) never has its value in a message.
@@ -68,7 +69,10 @@ def build(cls: type, data: Any, where: str) -> Any:
         raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     known = {f.name for f in dataclasses.fields(cls) if f.init}
+    renamed = getattr(cls, "RENAMED", {})  # old key → where it went, for the error message
     for key in data:
+        if key in renamed and key not in known:
+            raise ConfigError(f"{where}.{key}: no longer a key: use {renamed[key]}")
         if key not in known:
             raise ConfigError(f"{where}.{key}: unknown key (known: {', '.join(sorted(known))})")
     secret = {f.name for f in dataclasses.fields(cls) if not f.repr}  # e.g. a token: never echoed
@@ -86,5 +90,5 @@ def build(cls: type, data: Any, where: str) -> Any:
         raise
     except (TypeError, ValueError) as exc:
         message = str(exc)
-        at_field = message.split(":", 1)[0] in known
+        at_field = message.split(":", 1)[0].split(".", 1)[0] in known  # "encoder.network: …" is at model.encoder.network
         raise ConfigError(f"{where}.{message}" if at_field else f"{where}: {message}") from None

@@ -1,15 +1,14 @@
-"""One X-encoder interface for every backend: the frames of a clip in, visual tokens and a pooled vector out.
+"""One X-encoder interface for every network and runtime: the frames of a clip in, visual tokens and a pooled vector out.
 
-Exports :class:`EncoderBackend`, :class:`Device`, :class:`DType`, :class:`EncoderConfig`,
-:class:`EncodedClip`, :class:`ClipEncoder`, :class:`LiteClipEncoder`, :func:`per_frame_clip`,
-:func:`resolve_device`, :func:`resolve_dtype` and :func:`build_encoder`.
+Exports :class:`Runtime`, :class:`Device`, :class:`DType`, :class:`EncoderConfig`,
+:class:`EncodedClip`, :class:`ClipEncoder`, :class:`NetworkSpec`, :func:`per_frame_clip`,
+:func:`resolve_device` and :func:`resolve_dtype`.
 
-Backends (``encoder.backend``):
-
-* ``lite`` — EfficientNet-Lite0 in torch, one token per frame (``models/lite_encoder.py``).
-* ``vjepa2`` — V-JEPA 2 through ``transformers.VJEPA2Model`` (``models/vjepa2_encoder.py``).
-* ``onnx`` — the profile's network (``lite`` or ``vjepa2``) exported to ONNX and run by
-  onnxruntime, CUDA execution provider when present, CPU otherwise (``models/onnx_encoder.py``).
+This module knows no network. Each network is one file that declares a :class:`NetworkSpec`
+(its name, its classes, how it is exported); :mod:`models.registry` lists them and builds the
+encoder a configuration names (``encoder.network``), in the runtime it names
+(``encoder.runtime``: ``torch``, ``onnx`` — the same network exported to ONNX and run by
+onnxruntime — or ``auto``, the network's fastest exact runtime).
 
 Every encoder has ``encode_clip(frames) -> EncodedClip``. An encoder whose tokens are one per
 frame, computed independently (``lite`` in torch or ONNX), also has ``encode_frames(frames) ->
@@ -22,29 +21,29 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Protocol
 
 import numpy as np
 
 __all__ = [
-    "EncoderBackend",
+    "Runtime",
     "Device",
     "DType",
     "EncoderConfig",
     "EncodedClip",
     "ClipEncoder",
-    "LiteClipEncoder",
+    "NetworkSpec",
     "per_frame_clip",
     "resolve_device",
     "resolve_dtype",
-    "build_encoder",
 ]
 
 
-class EncoderBackend(str, Enum):
-    LITE = "lite"
-    VJEPA2 = "vjepa2"
-    ONNX = "onnx"
+class Runtime(str, Enum):
+    AUTO = "auto"  # the network's fastest exact runtime (NetworkSpec.auto_runtime), torch if that fails
+    TORCH = "torch"
+    ONNX = "onnx"  # exported on first use into the cache, run by onnxruntime
 
 
 class Device(str, Enum):
@@ -62,19 +61,23 @@ class DType(str, Enum):
 
 @dataclass(frozen=True)
 class EncoderConfig:
-    """``backend``: ``lite``, ``vjepa2`` or ``onnx`` (the profile's network through onnxruntime).
-    ``model``: for ``vjepa2``, a Hugging Face model id or a local directory (default
-    ``facebook/vjepa2-vitl-fpc64-256``); for ``onnx``, an exported ``.onnx`` file (empty: export
-    on first use into the cache). ``device``/``dtype``: where and in what precision the network
-    runs (``auto``: CUDA with bf16 autocast when available, else CPU float32).
-    ``image_size``: the ``lite`` crop (224 for the packaged weights); ``vjepa2`` always takes its
-    crop size from the checkpoint. ``frames``: frames per ``vjepa2`` clip (0: the checkpoint's
-    ``frames_per_clip``). ``threads``: intra-op threads of the encoder's runtime (0: one per core).
-    The default is 1: the capture thread needs a core too, and on a small shared CPU two
-    spinning OpenMP threads fall over as soon as anything else runs (measured: 12x real time
-    alone, under 1x beside another busy process, where one thread kept 9x)."""
+    """``network``: the X-encoder, by the name its file registers (``lite``, ``vjepa2``; checked
+    against :mod:`models.registry` by the model section). ``runtime``: ``auto`` (default: the
+    network's fastest exact runtime — ONNX for ``lite`` when onnxruntime is installed, torch
+    otherwise or when the export fails), ``torch`` or ``onnx``.
+    ``model``: for a network that takes a checkpoint (``vjepa2``), a Hugging Face model id or a
+    local directory (default ``facebook/vjepa2-vitl-fpc64-256``); for any network, an exported
+    ``.onnx`` file (empty: export on first use into the cache). ``device``/``dtype``: where and
+    in what precision the network runs (``auto``: CUDA with bf16 autocast when available, else
+    CPU float32). ``image_size``: the ``lite`` crop (224 for the packaged weights); ``vjepa2``
+    always takes its crop size from the checkpoint. ``frames``: frames per ``vjepa2`` clip (0:
+    the checkpoint's ``frames_per_clip``). ``threads``: intra-op threads of the encoder's runtime
+    (0: one per core). The default is 1: the capture thread needs a core too, and on a small
+    shared CPU two spinning OpenMP threads fall over as soon as anything else runs (measured:
+    12x real time alone, under 1x beside another busy process, where one thread kept 9x)."""
 
-    backend: EncoderBackend = EncoderBackend.LITE
+    network: str = "lite"
+    runtime: Runtime = Runtime.AUTO
     model: str = ""
     device: Device = Device.AUTO
     dtype: DType = DType.AUTO
@@ -82,8 +85,11 @@ class EncoderConfig:
     frames: int = 0
     threads: int = 1
 
+    #: Keys of earlier versions: the loader's error for one names its replacement.
+    RENAMED = {"backend": "model.encoder.network (lite | vjepa2) and model.encoder.runtime (auto | torch | onnx)"}
+
     def __post_init__(self) -> None:
-        for name, kind in (("backend", EncoderBackend), ("device", Device), ("dtype", DType)):
+        for name, kind in (("runtime", Runtime), ("device", Device), ("dtype", DType)):
             object.__setattr__(self, name, kind(getattr(self, name)))  # "cpu" → Device.CPU, for callers in code
         if not 32 <= self.image_size <= 1024:
             raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
@@ -105,12 +111,42 @@ class EncodedClip:
 
 
 class ClipEncoder(Protocol):
-    name: str  # backend and network, e.g. "lite/torch", "vjepa2/torch", "lite/onnx"
+    name: str  # network and runtime, e.g. "lite/torch", "vjepa2/torch", "lite/onnx"
     dim: int  # F, the width of a token
     device: str  # "cpu" or "cuda" (or the execution provider an onnx encoder uses)
     encode_frames: Callable[[Sequence[np.ndarray]], np.ndarray] | None  # per-frame fast path, or None
 
     def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip: ...
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What one network's file declares, and all the registry knows about it.
+
+    ``name``: the ``encoder.network`` value. ``torch(config) -> ClipEncoder``: the network in
+    torch. ``onnx(session, config) -> ClipEncoder``: the network's exported graph in an open
+    :class:`~models.onnx_runtime.OnnxSession` (its ``meta`` holds what the export stored), or
+    ``None`` when the network cannot be exported.
+    ``export(config, path) -> Path``: export the network as ``config`` describes it.
+    ``export_key(config) -> dict``: what identifies an export in the cache (the registry adds
+    the network's name and the ONNX opset). ``auto_runtime``: what ``runtime: auto`` runs.
+    ``class_head``: the encoder has ``class_logits`` (ImageNet), which the label bridge needs.
+    ``checkpoint``: ``encoder.model`` may name a checkpoint (otherwise the weights are packaged)."""
+
+    name: str
+    torch: Callable[[EncoderConfig], ClipEncoder]
+    onnx: Callable[[Any, EncoderConfig], ClipEncoder] | None = None
+    export: Callable[[EncoderConfig, Path], Path] | None = None
+    export_key: Callable[[EncoderConfig], dict[str, Any]] = lambda config: {}
+    auto_runtime: Runtime = Runtime.TORCH
+    class_head: bool = False
+    checkpoint: bool = False
+
+    def __post_init__(self) -> None:
+        if self.auto_runtime is Runtime.AUTO:
+            raise ValueError(f"network {self.name}: auto_runtime must be torch or onnx")
+        if (self.onnx is None) != (self.export is None):
+            raise ValueError(f"network {self.name}: give both onnx and export, or neither")
 
 
 def per_frame_clip(features: np.ndarray) -> EncodedClip:
@@ -140,33 +176,3 @@ def resolve_dtype(dtype: DType, device: str):
     if dtype is DType.AUTO:
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return {DType.BFLOAT16: torch.bfloat16, DType.FLOAT16: torch.float16}[dtype]
-
-
-class LiteClipEncoder:
-    """The ``lite`` torch encoder behind the clip interface; ``encode_frames`` is the fast path."""
-
-    def __init__(self, config: EncoderConfig, network=None):
-        from models.lite_encoder import LiteFrameEncoder
-
-        self.device = resolve_device(config.device)
-        self.frame_encoder = LiteFrameEncoder(config.image_size, config.threads, network, self.device)
-        self.name = "lite/torch"
-        self.dim = self.frame_encoder.dim
-        self.encode_frames = self.frame_encoder.encode_frames  # (N, H, W, 3) uint8 → (N, 1280)
-        self.class_logits = self.frame_encoder.class_logits
-
-    def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
-        return per_frame_clip(self.encode_frames(frames))
-
-
-def build_encoder(config: EncoderConfig, network: str = "lite") -> ClipEncoder:
-    """The encoder ``config.backend`` names; ``network`` says which network an ``onnx`` backend runs."""
-    if config.backend is EncoderBackend.LITE:
-        return LiteClipEncoder(config)
-    if config.backend is EncoderBackend.VJEPA2:
-        from models.vjepa2_encoder import VJEPA2ClipEncoder
-
-        return VJEPA2ClipEncoder.from_config(config)
-    from models.onnx_encoder import OnnxClipEncoder
-
-    return OnnxClipEncoder.from_config(config, network)

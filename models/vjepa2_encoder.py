@@ -1,7 +1,8 @@
-"""The ``vjepa2`` X-encoder: a clip of frames → V-JEPA 2 patch tokens, through ``transformers.VJEPA2Model``.
+"""The ``vjepa2`` network: a clip of frames → V-JEPA 2 patch tokens, through ``transformers.VJEPA2Model``.
 
-Exports :data:`DEFAULT_VJEPA2`, :class:`ModelLoadError`, :func:`load_vjepa2`, :func:`preprocess_clip`,
-:func:`resample_indices` and :class:`VJEPA2ClipEncoder`.
+Exports :data:`NETWORK` (its registration), :data:`DEFAULT_VJEPA2`, :class:`ModelLoadError`,
+:func:`load_vjepa2`, :func:`preprocess_clip`, :func:`resample_indices`, :class:`VJEPA2ClipEncoder`
+(torch), :class:`VJEPA2OnnxEncoder` (onnxruntime) and :func:`export_vjepa2`.
 
 Frames are prepared as ``VJEPA2VideoProcessor`` does (with OpenCV, not torchvision): the shorter side resized to
 ``int(crop * 256 / 224)``, centre-cropped to ``crop``, scaled to [0, 1], normalised with
@@ -11,6 +12,11 @@ frames are resampled (evenly, oldest to newest) to ``frames`` (default: the chec
 ``frames_per_clip``). The predictor is skipped (``skip_predictor=True``); tokens are the
 encoder's final-LayerNorm patch tokens ``(T/tubelet · (crop/patch)², hidden)``, in time-major order.
 On CUDA the network runs under bf16 (or fp16) autocast; tokens come back as float32.
+
+The ONNX graph is the encoder, ``pixel_values_videos (B, T, 3, crop, crop)`` → ``tokens (B, N,
+hidden)``; ``T`` and ``crop`` are fixed at export and stored, with the patch and tubelet sizes,
+in its metadata. ``runtime: auto`` runs torch (bf16 autocast on a GPU). torch loads when an
+encoder is built, not when this file is imported (the config reads :data:`NETWORK`).
 """
 
 from __future__ import annotations
@@ -19,13 +25,14 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-import cv2
 import numpy as np
-import torch
 
-from models.encoders import EncodedClip, EncoderConfig, resolve_device, resolve_dtype
+from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, resolve_device, resolve_dtype
 
-__all__ = ["DEFAULT_VJEPA2", "ModelLoadError", "load_vjepa2", "preprocess_clip", "resample_indices", "VJEPA2ClipEncoder"]
+__all__ = [
+    "NETWORK", "DEFAULT_VJEPA2", "ModelLoadError", "load_vjepa2", "preprocess_clip", "resample_indices",
+    "VJEPA2ClipEncoder", "VJEPA2OnnxEncoder", "export_vjepa2",
+]
 
 DEFAULT_VJEPA2 = "facebook/vjepa2-vitl-fpc64-256"
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
@@ -89,8 +96,11 @@ def resample_indices(n: int, frames: int) -> np.ndarray:
     return np.round(np.linspace(0, n - 1, frames)).astype(np.int64)
 
 
-def preprocess_clip(frames: Sequence[np.ndarray], crop: int) -> torch.Tensor:
-    """``T`` frames ``(H, W, 3)`` uint8 RGB → ``(1, T, 3, crop, crop)`` float32, as VJEPA2VideoProcessor does."""
+def preprocess_clip(frames: Sequence[np.ndarray], crop: int):
+    """``T`` frames ``(H, W, 3)`` uint8 RGB → a torch tensor ``(1, T, 3, crop, crop)`` float32, as VJEPA2VideoProcessor does."""
+    import cv2
+    import torch
+
     short = int(crop * 256 / 224)
     out = np.empty((len(frames), 3, crop, crop), dtype=np.float32)
     for i, image in enumerate(frames):
@@ -126,6 +136,8 @@ class VJEPA2ClipEncoder:
         self.device = resolve_device(config.device)
         self.autocast = resolve_dtype(config.dtype, self.device)
         if config.threads:
+            import torch
+
             torch.set_num_threads(config.threads)
         self.model.to(self.device)
         self.name = "vjepa2/torch"
@@ -138,21 +150,23 @@ class VJEPA2ClipEncoder:
     def tokens_per_clip(self) -> int:
         return (self.frames // self.tubelet) * (self.crop // self.patch) ** 2
 
-    def pixel_values(self, frames: Sequence[np.ndarray]) -> tuple[torch.Tensor, np.ndarray]:
+    def pixel_values(self, frames: Sequence[np.ndarray]):
         """The model input ``(1, frames, 3, crop, crop)`` and which input frame each clip frame is."""
         index = resample_indices(len(frames), self.frames)
         return preprocess_clip([frames[i] for i in index], self.crop), index
 
-    @torch.inference_mode()
-    def tokens(self, pixel_values: torch.Tensor) -> torch.Tensor:
+    def tokens(self, pixel_values):
         """``(B, T, 3, crop, crop)`` → ``(B, N, hidden)`` float32 on the CPU."""
-        x = pixel_values.to(self.device)
-        if self.autocast is not None:
-            with torch.autocast("cuda", dtype=self.autocast):
+        import torch
+
+        with torch.inference_mode():
+            x = pixel_values.to(self.device)
+            if self.autocast is not None:
+                with torch.autocast("cuda", dtype=self.autocast):
+                    out = self.model(pixel_values_videos=x, skip_predictor=True)
+            else:
                 out = self.model(pixel_values_videos=x, skip_predictor=True)
-        else:
-            out = self.model(pixel_values_videos=x, skip_predictor=True)
-        return out.last_hidden_state.float().cpu()
+            return out.last_hidden_state.float().cpu()
 
     def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
         if not frames:
@@ -163,3 +177,66 @@ class VJEPA2ClipEncoder:
         newest = index[self.tubelet - 1 :: self.tubelet]  # (T/tubelet,): newest input frame of each tubelet
         frame_of_token = np.repeat(newest, per_tubelet)  # (N,)
         return EncodedClip(tokens, tokens.mean(axis=0), frame_of_token)
+
+
+class VJEPA2OnnxEncoder:
+    """``vjepa2``'s exported encoder in onnxruntime; ``provider`` is the execution provider."""
+
+    network = "vjepa2"
+    encode_frames = None  # tokens depend on the whole clip
+
+    def __init__(self, session, config: EncoderConfig = EncoderConfig()):
+        self.session = session  # an OnnxSession on a vjepa2 export
+        self.path, self.provider, meta = self.session.path, self.session.provider, self.session.meta
+        self.meta, self.device, self.name = meta, self.provider, "vjepa2/onnx"
+        self.dim = int(meta["dim"])
+        self.crop, self.patch = int(meta["crop_size"]), int(meta["patch_size"])
+        self.tubelet, self.frames = int(meta["tubelet_size"]), int(meta["frames"])
+
+    def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
+        index = resample_indices(len(frames), self.frames)
+        pixels = preprocess_clip([frames[i] for i in index], self.crop).numpy()  # (1, T, 3, crop, crop)
+        tokens = self.session.run(pixels)[0]  # (N, hidden)
+        newest = index[self.tubelet - 1 :: self.tubelet]
+        frame_of_token = np.repeat(newest, (self.crop // self.patch) ** 2)  # (N,)
+        return EncodedClip(tokens, tokens.mean(axis=0), frame_of_token)
+
+
+def export_vjepa2(path: str | Path, model, frames: int = 0) -> Path:
+    """Export a ``VJEPA2Model``'s encoder (clips of ``frames`` frames, default the checkpoint's) to ``path``."""
+    import torch
+
+    from models.onnx_runtime import NETWORK_KEY, export_graph
+
+    class Tokens(torch.nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.encoder = model.encoder
+
+        def forward(self, pixel_values_videos: torch.Tensor) -> torch.Tensor:
+            return self.encoder(pixel_values_videos=pixel_values_videos).last_hidden_state  # (B, N, hidden)
+
+    c = model.config
+    frames = frames or int(c.frames_per_clip)
+    patch = int(c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0])
+    example = torch.zeros(1, frames, 3, c.crop_size, c.crop_size)
+    meta = {
+        NETWORK_KEY: "vjepa2",
+        "crop_size": c.crop_size,
+        "patch_size": patch,
+        "tubelet_size": c.tubelet_size,
+        "frames": frames,
+        "dim": c.hidden_size,
+    }
+    return export_graph(Tokens(model.float().cpu()), example, path, "pixel_values_videos", "tokens", meta)
+
+
+NETWORK = NetworkSpec(
+    name="vjepa2",
+    torch=VJEPA2ClipEncoder.from_config,
+    onnx=VJEPA2OnnxEncoder,
+    export=lambda config, path: export_vjepa2(path, load_vjepa2(config.model), config.frames),
+    export_key=lambda config: {"model": config.model or DEFAULT_VJEPA2, "frames": config.frames},
+    auto_runtime=Runtime.TORCH,
+    checkpoint=True,
+)

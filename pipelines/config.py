@@ -20,7 +20,8 @@ from pathlib import Path
 import yaml
 
 from configs.loader import ConfigError, build
-from models.encoders import EncoderBackend, EncoderConfig
+from models import registry
+from models.encoders import EncoderConfig
 from models.predictor_config import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
@@ -53,22 +54,30 @@ class SamplingConfig:
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """``profile``: which network is the X-encoder: ``lite`` (the embedded CPU default) or
-    ``vjepa2`` (``configs/vjepa2.yaml``). ``encoder.backend`` is the profile's own runtime (its
-    name) or ``onnx``; the ``label-bridge`` predictor needs the lite ImageNet head."""
+    """``encoder.network`` names the X-encoder (``lite``, the embedded CPU default, or ``vjepa2``,
+    ``configs/vjepa2.yaml``; any network :mod:`models.registry` holds) and ``encoder.runtime``
+    how it runs (``auto``, ``torch`` or ``onnx``). The ``label-bridge`` predictor needs a
+    network with an ImageNet head (``lite``)."""
 
-    profile: str = "lite"
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     decoder: RetrievalConfig = field(default_factory=RetrievalConfig)
 
+    #: Keys of earlier versions: the loader's error for one names its replacement.
+    RENAMED = {"profile": "model.encoder.network (lite | vjepa2)"}
+
     def __post_init__(self) -> None:
-        if self.profile not in ("lite", "vjepa2"):
-            raise ValueError(f"unknown profile {self.profile!r} (available: lite, vjepa2)")
-        if self.encoder.backend.value not in (self.profile, EncoderBackend.ONNX.value):
-            raise ValueError(f"encoder.backend {self.encoder.backend.value} does not run profile {self.profile} (use {self.profile} or onnx)")
-        if self.profile != "lite" and self.predictor.type is PredictorType.LABEL_BRIDGE:
-            raise ValueError(f"predictor.type label-bridge needs the lite ImageNet head; profile {self.profile} needs predictor.type learned")
+        try:
+            spec = registry.network(self.encoder.network)
+        except ValueError as exc:
+            raise ValueError(f"encoder.network: {exc}") from None
+        if not spec.class_head and self.predictor.type is PredictorType.LABEL_BRIDGE:
+            raise ValueError(f"predictor.type label-bridge needs the lite ImageNet head; network {spec.name} needs predictor.type learned")
+
+    @property
+    def profile(self) -> str:
+        """The name outputs give the model stack (the feed's ``hello``, bench reports): its network's."""
+        return self.encoder.network
 
 
 @dataclass(frozen=True)

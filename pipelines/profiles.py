@@ -10,10 +10,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.encoders import ClipEncoder, EncodedClip, build_encoder
+from models.encoders import ClipEncoder, EncodedClip
 from models.label_bridge import LabelBridge
 from models.learned_predictor import LearnedPredictor, PredictorType, query_embeddings
 from models.minilm import load_minilm
+from models.registry import build_encoder
 from models.retrieval import RetrievalDecoder
 from models.text_bank import EmbeddingCache, TextBank, imagenet_classes
 from models.vl_predictor import DEFAULT_QUERY, VLPredictor, VLPredictorConfig, load_predictor
@@ -31,7 +32,8 @@ class ModelStack:
 
     ``encode_frames`` is the per-frame fast path (cached per frame by the pipeline); it is
     ``None`` for clip encoders (``vjepa2``), which the pipeline calls through ``encode_clip``
-    once per window. ``encoder`` names the backend and where it runs (``lite/torch on cpu``)."""
+    once per window. ``encoder`` names the network, its runtime and where it runs (``lite/onnx on
+    CPUExecutionProvider``)."""
 
     profile: str
     encode_frames: Callable[[list[np.ndarray]], np.ndarray] | None  # (N, H, W, 3) uint8 → (N, F)
@@ -74,7 +76,7 @@ def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encod
     cache = cache or EmbeddingCache()
     if encoder is None:
         try:
-            encoder = build_encoder(config.encoder, network=config.profile)
+            encoder = build_encoder(config.encoder)
         except (OSError, ValueError, WeightsError) as exc:
             raise ConfigError(f"model.encoder: {exc}") from None
     text = load_minilm()
@@ -97,7 +99,7 @@ def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encod
         phrases = list(config.decoder.phrases)
         bank = bank + TextBank(tuple(phrases), cache.get(_TEXT_ENCODER_ID, phrases, lambda t: text.encode(t).numpy()))
     return ModelStack(
-        config.profile,
+        config.encoder.network,
         encoder.encode_frames,
         predict,
         RetrievalDecoder(config.decoder, bank),

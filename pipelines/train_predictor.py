@@ -274,7 +274,7 @@ def train_predictor(
     progress: bool = True,
 ) -> tuple[VLPredictor, dict]:
     """Train and write the checkpoint under ``out``; returns the trained network and the final JSON metadata."""
-    from models.encoders import build_encoder
+    from models.registry import build_encoder
     from models.minilm import load_minilm
 
     config = config or load_config()
@@ -284,7 +284,7 @@ def train_predictor(
     train_idx, val_idx = split_pairs(pairs, opts.holdout, opts.seed)
     if encoder is None:
         try:
-            encoder = build_encoder(config.model.encoder, network=config.model.profile)
+            encoder = build_encoder(config.model.encoder)
         except (OSError, ValueError) as exc:
             raise ConfigError(f"model.encoder: {exc}") from None
     text = text_encoder or load_minilm()
@@ -366,7 +366,7 @@ def train_predictor(
         info = {
             "query": opts.query,
             "encoder": encoder.name.split("/")[0],
-            "profile": config.model.profile,
+            "profile": config.model.encoder.network,
             "text_encoder": "all-MiniLM-L6-v2",
             "options": asdict(opts),
             "temperature": round(float(1 / scale.detach().exp()), 5),

@@ -1,6 +1,7 @@
 """Shared fixtures: real videos made from real photos, and the packaged models loaded once.
 
-Every test runs offline. Text embeddings are cached in a per-session folder (set through
+Every test runs offline. Text embeddings and the ONNX export of the lite network (which
+``runtime: auto`` makes on first use) are cached in a per-session folder (set through
 ``XDG_CACHE_HOME``, which subprocesses inherit), so the first test pays for them once.
 """
 

@@ -140,7 +140,7 @@ def _analyse(
             sink.start()
             bus.add_sink(sink)
         models = build_models(config.model)
-        announce(models)
+        announce(models, config)
         baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
         observers = [baseline] if baseline else []

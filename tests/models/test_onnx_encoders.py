@@ -1,4 +1,4 @@
-"""The ``onnx`` backend: exported encoders agree with torch (cosine ≥ 0.999 per vector) on the CPU
+"""The ``onnx`` runtime: exported encoders agree with torch (cosine ≥ 0.999 per vector) on the CPU
 execution provider, take any batch size, and give the pipeline the same captions."""
 
 from __future__ import annotations
@@ -12,9 +12,11 @@ import torch
 pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from models.encoders import EncoderBackend, EncoderConfig, LiteClipEncoder, build_encoder  # noqa: E402
-from models.onnx_encoder import OPSET, OnnxClipEncoder, default_onnx_path, export_lite, export_vjepa2  # noqa: E402
-from models.vjepa2_encoder import VJEPA2ClipEncoder  # noqa: E402
+from models.encoders import EncoderConfig, Runtime  # noqa: E402
+from models.lite_encoder import LiteClipEncoder, export_lite  # noqa: E402
+from models.onnx_runtime import OPSET  # noqa: E402
+from models.registry import build_encoder, onnx_cache_path, open_onnx  # noqa: E402
+from models.vjepa2_encoder import VJEPA2ClipEncoder, export_vjepa2  # noqa: E402
 
 CPU = EncoderConfig(device="cpu")
 
@@ -33,7 +35,7 @@ def test_lite_onnx_matches_torch_per_frame_at_any_batch_size(lite_onnx, photos):
 
     model = onnx.load(str(lite_onnx))
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17 and OPSET >= 17
-    onnx_enc = OnnxClipEncoder(lite_onnx, CPU)
+    onnx_enc = open_onnx(lite_onnx, CPU)
     assert onnx_enc.provider == "CPUExecutionProvider" and onnx_enc.name == "lite/onnx"
     torch_enc = LiteClipEncoder(CPU)
     images = [photos[n] for n in ("chelsea", "coffee", "rocket")]
@@ -50,7 +52,7 @@ def test_vjepa2_onnx_matches_torch_per_token(tmp_path):
 
     model = tiny_vjepa2()
     path = export_vjepa2(tmp_path / "vj.onnx", model)
-    onnx_enc = OnnxClipEncoder(path, CPU)
+    onnx_enc = open_onnx(path, CPU)
     torch_enc = VJEPA2ClipEncoder(model)
     assert onnx_enc.encode_frames is None and onnx_enc.name == "vjepa2/onnx"
     clip = frames(6)
@@ -60,23 +62,26 @@ def test_vjepa2_onnx_matches_torch_per_token(tmp_path):
     assert got.frame_of_token.tolist() == want.frame_of_token.tolist()
     # Dynamic batch: two clips at once through the raw session.
     pixels = torch.cat([torch_enc.pixel_values(clip)[0], torch_enc.pixel_values(frames(6, seed=1))[0]]).numpy()
-    out = onnx_enc.session.run(None, {onnx_enc.input_name: pixels})[0]
+    out = onnx_enc.session.run(pixels)
     assert out.shape == (2, 8, 64)
     assert cosines(out[0], want.tokens).min() >= 0.999
 
 
-def test_onnx_backend_exports_on_first_use_and_gives_the_same_captions(lite_models, scene_video, monkeypatch, tmp_path):
+def test_onnx_runtime_exports_on_first_use_and_gives_the_same_captions(lite_models, scene_video, monkeypatch, tmp_path):
     from pipelines.config import load_config
     from pipelines.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     config = load_config()
-    onnx_cfg = dataclasses.replace(config.model.encoder, backend=EncoderBackend.ONNX)
-    assert not default_onnx_path("lite", onnx_cfg).exists()
-    encoder = build_encoder(onnx_cfg, network="lite")
-    assert default_onnx_path("lite", onnx_cfg).is_file() and encoder.provider == "CPUExecutionProvider"
+    onnx_cfg = dataclasses.replace(config.model.encoder, runtime=Runtime.ONNX)
+    assert not onnx_cache_path(onnx_cfg).exists()
+    encoder = build_encoder(onnx_cfg)
+    assert onnx_cache_path(onnx_cfg).is_file() and encoder.provider == "CPUExecutionProvider"
     onnx_models = dataclasses.replace(lite_models, encode_frames=encoder.encode_frames, encode_clip=encoder.encode_clip)
+    torch_encoder = build_encoder(dataclasses.replace(config.model.encoder, runtime=Runtime.TORCH))
+    assert torch_encoder.name == "lite/torch"
+    lite_models = dataclasses.replace(lite_models, encode_frames=torch_encoder.encode_frames, encode_clip=torch_encoder.encode_clip)
 
     source = VideoFileSource(scene_video[0], sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
     source.open()
@@ -95,31 +100,35 @@ def test_onnx_backend_exports_on_first_use_and_gives_the_same_captions(lite_mode
     assert captions["onnx"] == captions["torch"] and len(captions["torch"]) >= 2
 
 
-def test_backend_and_model_options_map_onto_the_config():
+def test_runtime_and_model_options_map_onto_the_config():
     import argparse
 
     from pipelines.config import ConfigError, load_config
-    from pipelines.model_options import apply_model_options
+    from pipelines.model_options import add_model_options, apply_model_options
 
     config = load_config()
-    ns = argparse.Namespace(model=None, backend="onnx", predictor_random=False)
-    assert apply_model_options(config, ns).model.encoder.backend is EncoderBackend.ONNX
-    ns = argparse.Namespace(model=None, backend="torch", predictor_random=False)
-    assert apply_model_options(config, ns).model.encoder.backend is EncoderBackend.LITE
+    ns = argparse.Namespace(model=None, runtime="onnx", predictor_random=False)
+    assert apply_model_options(config, ns).model.encoder.runtime is Runtime.ONNX
+    ns = argparse.Namespace(model=None, runtime="torch", predictor_random=False)
+    assert apply_model_options(config, ns).model.encoder.runtime is Runtime.TORCH
     with pytest.raises(ConfigError, match="packaged weights"):
-        apply_model_options(config, argparse.Namespace(model="facebook/x", backend=None, predictor_random=False))
+        apply_model_options(config, argparse.Namespace(model="facebook/x", runtime=None, predictor_random=False))
     vj = load_config("configs/vjepa2.yaml")
-    got = apply_model_options(vj, argparse.Namespace(model="/ckpt/dir", backend="onnx", predictor_random=True)).model
-    assert (got.encoder.backend, got.encoder.model, got.predictor.random_init) == (EncoderBackend.ONNX, "/ckpt/dir", True)
+    got = apply_model_options(vj, argparse.Namespace(model="/ckpt/dir", runtime="onnx", predictor_random=True)).model
+    assert (got.encoder.network, got.encoder.runtime, got.encoder.model, got.predictor.random_init) == ("vjepa2", Runtime.ONNX, "/ckpt/dir", True)
+    parser = argparse.ArgumentParser()
+    add_model_options(parser)
+    assert parser.parse_args(["--runtime", "auto"]).runtime == "auto"
+    assert parser.parse_args(["--backend", "onnx"]).runtime == "onnx"  # 0.1's spelling still works
 
 
 def test_the_export_onnx_command_writes_a_loadable_file(tmp_path, capsys):
     from pipelines.cli import main
 
     out = tmp_path / "lite.onnx"
-    assert main(["export-onnx", "--encoder", "lite", "--out", str(out)]) == 0
+    assert main(["export-onnx", "--network", "lite", "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
-    assert OnnxClipEncoder(out, CPU).network == "lite"
+    assert open_onnx(out, CPU).network == "lite"
     assert main(["export-onnx", "--out", str(tmp_path / "x.bin")]) == 2
     assert capsys.readouterr().err.strip() == f"jepa-stream: error: --out {tmp_path / 'x.bin'}: the file name must end in .onnx"
 
@@ -134,8 +143,8 @@ def test_vjepa2_from_a_local_checkpoint_exports_by_command_and_on_first_use(tmp_
     want = VJEPA2ClipEncoder(model).encode_clip(frames(5)).tokens
     out = tmp_path / "vj.onnx"
     assert main(["export-onnx", "--encoder", "vjepa2", "--model", str(tmp_path / "ckpt"), "--out", str(out)]) == 0
-    assert cosines(OnnxClipEncoder(out, CPU).encode_clip(frames(5)).tokens, want).min() >= 0.999
+    assert cosines(open_onnx(out, CPU).encode_clip(frames(5)).tokens, want).min() >= 0.999
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    first_use = build_encoder(EncoderConfig(backend="onnx", model=str(tmp_path / "ckpt"), device="cpu"), network="vjepa2")
+    first_use = build_encoder(EncoderConfig(network="vjepa2", runtime="onnx", model=str(tmp_path / "ckpt"), device="cpu"))
     assert first_use.name == "vjepa2/onnx" and str(first_use.path).startswith(str(tmp_path / "cache"))
     assert cosines(first_use.encode_clip(frames(5)).tokens, want).min() >= 0.999

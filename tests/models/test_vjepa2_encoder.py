@@ -1,4 +1,4 @@
-"""The ``vjepa2`` backend on tiny random-init ``VJEPA2Config`` models (offline), and on real weights
+"""The ``vjepa2`` network on tiny random-init ``VJEPA2Config`` models (offline), and on real weights
 only when ``JEPA_STREAM_VJEPA2_DIR`` names a local checkpoint."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from models.encoders import EncoderBackend, EncoderConfig, build_encoder
+from models.encoders import EncoderConfig
+from models.registry import build_encoder
 from models.vjepa2_encoder import ModelLoadError, VJEPA2ClipEncoder, load_vjepa2, preprocess_clip, resample_indices
 
 transformers = pytest.importorskip("transformers")
@@ -33,7 +34,7 @@ def frames(n: int, seed: int = 0, size=(90, 160)) -> list[np.ndarray]:
 
 def test_tokens_are_the_models_own_encoder_output():
     model = tiny_vjepa2()
-    encoder = VJEPA2ClipEncoder(model, EncoderConfig(backend=EncoderBackend.VJEPA2, device="cpu"))
+    encoder = VJEPA2ClipEncoder(model, EncoderConfig(network="vjepa2", device="cpu"))
     clip = frames(7)
     got = encoder.encode_clip(clip)
     pixels, index = encoder.pixel_values(clip)
@@ -48,10 +49,10 @@ def test_tokens_are_the_models_own_encoder_output():
 
 
 def test_frames_setting_overrides_the_clip_length():
-    encoder = VJEPA2ClipEncoder(tiny_vjepa2(frames=4), EncoderConfig(backend=EncoderBackend.VJEPA2, frames=8))
+    encoder = VJEPA2ClipEncoder(tiny_vjepa2(frames=4), EncoderConfig(network="vjepa2", frames=8))
     assert encoder.encode_clip(frames(3)).tokens.shape == (4 * 4, 64)
     with pytest.raises(ValueError, match="multiple of the tubelet"):
-        VJEPA2ClipEncoder(tiny_vjepa2(), EncoderConfig(backend=EncoderBackend.VJEPA2, frames=3))
+        VJEPA2ClipEncoder(tiny_vjepa2(), EncoderConfig(network="vjepa2", frames=3))
 
 
 def test_preprocessing_resizes_the_short_side_crops_and_normalises_like_the_video_processor():
@@ -70,7 +71,7 @@ def test_preprocessing_resizes_the_short_side_crops_and_normalises_like_the_vide
 def test_a_local_directory_loads_through_the_config(tmp_path):
     model = tiny_vjepa2()
     model.save_pretrained(tmp_path / "ckpt")
-    encoder = build_encoder(EncoderConfig(backend=EncoderBackend.VJEPA2, model=str(tmp_path / "ckpt")))
+    encoder = build_encoder(EncoderConfig(network="vjepa2", model=str(tmp_path / "ckpt")))
     reference = VJEPA2ClipEncoder(model)
     clip = frames(5)
     assert np.abs(encoder.encode_clip(clip).tokens - reference.encode_clip(clip).tokens).max() <= 1e-5
@@ -137,11 +138,11 @@ def test_label_bridge_is_refused_for_the_vjepa2_profile(tmp_path):
     from pipelines.config import ConfigError, load_config
 
     path = tmp_path / "c.yaml"
-    path.write_text("model:\n  profile: vjepa2\n  encoder:\n    backend: vjepa2\n")
+    path.write_text("model:\n  encoder:\n    network: vjepa2\n")
     with pytest.raises(ConfigError, match="label-bridge needs the lite ImageNet head"):
         load_config(path)
-    path.write_text("model:\n  encoder:\n    backend: vjepa2\n")
-    with pytest.raises(ConfigError, match="does not run profile lite"):
+    path.write_text("model:\n  encoder:\n    backend: vjepa2\n")  # 0.1's key: the error names the new ones
+    with pytest.raises(ConfigError, match=r"model\.encoder\.backend: no longer a key: use model\.encoder\.network .* and model\.encoder\.runtime"):
         load_config(path)
     path.write_text("model:\n  encoder:\n    precision: half\n")
     with pytest.raises(ConfigError, match=r"model\.encoder\.precision: unknown key"):
@@ -153,7 +154,7 @@ REAL_DIR = os.environ.get("JEPA_STREAM_VJEPA2_DIR")
 
 @pytest.mark.skipif(not REAL_DIR, reason="real V-JEPA 2 weights: set JEPA_STREAM_VJEPA2_DIR to a local checkpoint directory")
 def test_real_weights_from_a_local_directory(photos):
-    encoder = build_encoder(EncoderConfig(backend=EncoderBackend.VJEPA2, model=REAL_DIR, frames=16))
+    encoder = build_encoder(EncoderConfig(network="vjepa2", model=REAL_DIR, frames=16))
     cat = encoder.encode_clip([photos["chelsea"]] * 8)
     cat2 = encoder.encode_clip([photos["chelsea"][:, ::-1].copy()] * 8)
     cup = encoder.encode_clip([photos["coffee"]] * 8)

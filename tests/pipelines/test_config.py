@@ -15,7 +15,7 @@ def write(tmp_path, text):
 
 def test_the_packaged_default_is_the_lite_profile_with_the_documented_values():
     cfg = load_config()
-    assert cfg.model.profile == "lite"
+    assert (cfg.model.encoder.network, cfg.model.encoder.runtime.value) == ("lite", "auto")
     assert (cfg.sampling.fps, cfg.clip.window_s, cfg.clip.stride_s) == (4.0, 2.0, 0.5)
     # The YAML and the dataclass defaults say the same thing.
     assert cfg == Config()
@@ -45,7 +45,9 @@ def test_a_file_changes_only_what_it_names(tmp_path):
         ("drift:\n  threshold: 500\n", "c.yaml: drift: threshold must be within (0, 100] for the segment statistic, got 500.0"),
         ("drift:\n  statistic: cosine\n  threshold: 3\n", "c.yaml: drift: threshold must be within (0, 2] for the cosine statistic, got 3.0"),
         ("model:\n  decoder:\n    phrases: [ok, 3]\n", "c.yaml: model.decoder.phrases[1]: expected str, got int 3"),
-        ("model:\n  profile: huge\n", "c.yaml: model: unknown profile 'huge'"),
+        ("model:\n  encoder:\n    network: huge\n", "c.yaml: model.encoder.network: unknown network 'huge' (available: lite, vjepa2)"),
+        ("model:\n  encoder:\n    runtime: tensorrt\n", "c.yaml: model.encoder.runtime: 'tensorrt' is not one of: auto, torch, onnx"),
+        ("model:\n  profile: vjepa2\n", "c.yaml: model.profile: no longer a key: use model.encoder.network (lite | vjepa2)"),
         ("sampling: 4\n", "c.yaml: sampling: expected a mapping, got int"),
         ("- a list\n", "c.yaml: expected a mapping at the top, got list"),
         ("drift: [\n", "c.yaml: not valid YAML at line"),

@@ -80,7 +80,8 @@ def pairs_file(tmp_path_factory, photos):
 
 @pytest.fixture(scope="module")
 def trained(pairs_file, tmp_path_factory):
-    from models.encoders import EncoderConfig, LiteClipEncoder
+    from models.encoders import EncoderConfig
+    from models.lite_encoder import LiteClipEncoder
     from models.minilm import load_minilm
 
     out = tmp_path_factory.mktemp("run")
