@@ -2,7 +2,7 @@
 
 Exports :class:`DropPolicy`, :class:`BaselineRequest`, :class:`BaselineResult`,
 :class:`BaselineWorker`, :class:`BaselineObserver`, :func:`baseline_event`,
-:func:`add_baseline_options`, :func:`baseline_config` and :func:`start_baseline`.
+:func:`start_baseline` (its command-line options are in :mod:`pipelines.cli.options`).
 
 The selective path never waits for the baseline: clips go to the worker through a bounded queue
 (``max_queue``, default 4) with a named policy for when it is full. ``drop_oldest`` (the default)
@@ -45,8 +45,6 @@ __all__ = [
     "BaselineWorker",
     "BaselineObserver",
     "baseline_event",
-    "add_baseline_options",
-    "baseline_config",
     "start_baseline",
 ]
 
@@ -226,37 +224,6 @@ class BaselineObserver:
         self._worker.submit(result.source, result.t_start, result.t_end, images)
 
 
-def add_baseline_options(parser: argparse.ArgumentParser) -> None:
-    """``--baseline vlm|none`` and ``--baseline-weights random|DIR|ID`` (and the caption length)."""
-    group = parser.add_argument_group("baseline VLM (captions every clip, for comparison)")
-    group.add_argument("--baseline", choices=("vlm", "none"), default="none", help="also caption every clip with SmolVLM in a worker (default: none)")
-    group.add_argument(
-        "--baseline-weights",
-        default="random",
-        metavar="random|DIR|ID",
-        help="pretrained SmolVLM from a directory or Hugging Face id, or 'random': the SmolVLM-256M architecture "
-        "with random weights, a latency-only stand-in whose captions are token ids ('random:tiny': a toy size "
-        "of the same classes, for tests) (default: random)",
-    )
-    group.add_argument("--baseline-max-new-tokens", type=int, default=20, metavar="N", help="tokens per baseline caption (default 20)")
-
-
-def baseline_config(args: argparse.Namespace):
-    """The :class:`~models.baseline_vlm.BaselineVLMConfig` the options ask for (``None`` for none)."""
-    from models.baseline_vlm import BaselineVLMConfig
-
-    if getattr(args, "baseline", "none") != "vlm":
-        return None
-
-    weights, preset = args.baseline_weights, "smolvlm-256m"
-    if weights.startswith("random:"):  # random:tiny is the toy architecture the tests use
-        weights, preset = "random", weights.split(":", 1)[1]
-    try:
-        return BaselineVLMConfig(weights=weights, preset=preset, max_new_tokens=args.baseline_max_new_tokens)
-    except ValueError as exc:
-        raise UsageError(f"--baseline: {exc}") from None
-
-
 def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
     """Start the baseline worker when ``--baseline vlm`` was given.
 
@@ -265,6 +232,8 @@ def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
     thread (the event bus is thread-safe). Call ``finish()`` when the run ends: it stops the
     worker (clips still queued are dropped and counted), prints one summary line on stderr and
     returns the summary dict (``None`` without a baseline)."""
+    from pipelines.cli.options import baseline_config
+
     config = baseline_config(args)
     if config is None:
         return None, lambda: None

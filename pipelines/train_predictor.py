@@ -395,8 +395,8 @@ def _bar(total: int, desc: str, enabled: bool):
 
 
 def run_train(args: argparse.Namespace) -> int:
-    """The ``train-predictor`` command (its parser is in ``pipelines/model_options.py``)."""
-    from pipelines.model_options import apply_model_options
+    """The ``train-predictor`` command (its parser is in ``pipelines/cli/models.py``)."""
+    from pipelines.cli.options import apply_model_options
 
     names = ("epochs", "batch_size", "lr", "loss", "holdout", "width", "depth", "heads", "query", "seed", "max_frames")
     given = {n: getattr(args, n) for n in names if getattr(args, n, None) is not None}

@@ -3,7 +3,7 @@ the other drift statistics, the shot-boundary detectors a user would otherwise r
 (optionally) a VLM that captions every clip, on the same decoded frames.
 
 Exports :class:`BenchOptions`, :class:`VideoTrace`, :func:`match_boundaries`,
-:func:`strategy_metrics`, :func:`trace_video`, :func:`run_bench` and :func:`add_bench_command`.
+:func:`strategy_metrics`, :func:`trace_video` and :func:`run_bench`.
 
 Each video is decoded once; the selective pipeline's pass over it is the trace every strategy
 reads. One module per job, each importing only modules listed before it:
@@ -16,14 +16,14 @@ reads. One module per job, each importing only modules listed before it:
 * :mod:`~pipelines.bench.metrics`: boundary matching, P/R/F1, lag, rates and latencies;
 * :mod:`~pipelines.bench.baseline`: the baseline VLM's timed captions and what every clip would cost;
 * :mod:`~pipelines.bench.report`: the terminal summary, ``report.md`` and ``timeline.png``;
-* :mod:`~pipelines.bench.run`: :func:`run_bench`, the order of a run and ``report.json``;
-* :mod:`~pipelines.bench.command`: the command line (:func:`add_bench_command`).
+* :mod:`~pipelines.bench.run`: :func:`run_bench`, the order of a run and ``report.json``.
+
+Its command line is :mod:`pipelines.cli.bench`.
 
 Importing this package loads numpy but neither torch, PyAV nor matplotlib; those load when a
 bench runs.
 """
 
-from pipelines.bench.command import add_bench_command
 from pipelines.bench.metrics import match_boundaries, strategy_metrics
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.run import run_bench
@@ -36,5 +36,4 @@ __all__ = [
     "strategy_metrics",
     "trace_video",
     "run_bench",
-    "add_bench_command",
 ]

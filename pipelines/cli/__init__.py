@@ -2,9 +2,10 @@
 
 Exports :func:`main` and :func:`build_parser`.
 
-One module per command family owns its parser and its handler: :mod:`pipelines.cli.analyse`
-(``replay``, ``run``), :mod:`pipelines.cli.subscribe`, :mod:`pipelines.model_options`
-(``train-predictor``, ``export-onnx``) and :mod:`pipelines.bench` (``bench``). Building the
+Every parser lives in this package, one module per command family with its handler:
+:mod:`~pipelines.cli.analyse` (``replay``, ``run``), :mod:`~pipelines.cli.subscribe`,
+:mod:`~pipelines.cli.models` (``train-predictor``, ``export-onnx``) and :mod:`~pipelines.cli.bench`;
+the options several commands share are in :mod:`~pipelines.cli.options`. Building the
 parser imports none of torch, PyAV, OpenCV or websockets: a handler imports what its work needs
 when it runs, so ``--help`` and ``subscribe`` start at once.
 
@@ -27,9 +28,7 @@ def build_parser():
     """The argument parser of every command."""
     import argparse
 
-    from pipelines.bench import add_bench_command
-    from pipelines.cli import analyse, subscribe
-    from pipelines.model_options import add_export_parser, add_train_parser
+    from pipelines.cli import analyse, bench, models, subscribe
 
     parser = argparse.ArgumentParser(
         prog="jepa-stream",
@@ -39,9 +38,8 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     analyse.add_parsers(sub)
     subscribe.add_parser(sub)
-    add_train_parser(sub)
-    add_export_parser(sub)
-    add_bench_command(sub)
+    models.add_parsers(sub)
+    bench.add_parser(sub)
     return parser
 
 

@@ -20,11 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.baseline import add_baseline_options
 from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, REDACT
 from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
-from pipelines.model_options import add_model_options, apply_model_options
+from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
 from pipelines.progress import Progress, count_of
 from streamer.feed.eventlog import EventLog, EventLogConfig
 from streamer.feed.protocol import TOKEN_ENV
@@ -121,7 +120,7 @@ def _analyse(
     progress: Progress | None,
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
-    from pipelines.model_options import announce
+    from pipelines.cli.options import announce
     from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline

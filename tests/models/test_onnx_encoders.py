@@ -104,7 +104,7 @@ def test_runtime_and_model_options_map_onto_the_config():
     import argparse
 
     from pipelines.config import ConfigError, load_config
-    from pipelines.model_options import add_model_options, apply_model_options
+    from pipelines.cli.options import add_model_options, apply_model_options
 
     config = load_config()
     ns = argparse.Namespace(model=None, runtime="onnx", predictor_random=False)

@@ -13,7 +13,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "pipelines" / "bench"
 def test_the_public_names_import_from_the_package():
     import pipelines.bench as bench
 
-    for name in ("run_bench", "BenchOptions", "VideoTrace", "match_boundaries", "strategy_metrics", "trace_video", "add_bench_command"):
+    for name in ("run_bench", "BenchOptions", "VideoTrace", "match_boundaries", "strategy_metrics", "trace_video"):
         assert name in bench.__all__ and callable(getattr(bench, name)), name
 
 

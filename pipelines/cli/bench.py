@@ -1,6 +1,6 @@
 """``jepa-stream bench`` on the command line: its options, their checks, and the summary it prints.
 
-Exports :func:`add_bench_command` and :func:`read_truth`.
+Exports :func:`add_parser` and :func:`read_truth`; the bench itself is :mod:`pipelines.bench`.
 
 Every mistake a user can make is found before any model loads and reported as one
 :class:`~pipelines.errors.UsageError` line (exit status 2): a video FFmpeg cannot open, ground
@@ -20,9 +20,10 @@ from pathlib import Path
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.report import summary_lines
 from pipelines.bench.run import run_bench
+from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options, baseline_config
 from pipelines.errors import UsageError
 
-__all__ = ["add_bench_command", "read_truth"]
+__all__ = ["add_parser", "read_truth"]
 
 
 def read_truth(path: Path) -> dict:
@@ -39,11 +40,8 @@ def read_truth(path: Path) -> dict:
     return {"boundaries": sorted(float(x) for x in b), "duration": data.get("duration")}
 
 
-def add_bench_command(sub) -> None:
+def add_parser(sub) -> None:
     """Register ``jepa-stream bench`` on the CLI's subparsers."""
-    from pipelines.baseline import add_baseline_options
-    from pipelines.model_options import add_model_options
-
     bench = sub.add_parser(
         "bench",
         help="measure selective decoding against uniform decoding, the offline Ward reference and a VLM baseline",
@@ -63,9 +61,7 @@ def add_bench_command(sub) -> None:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
-    from pipelines.baseline import baseline_config
     from pipelines.config import load_config
-    from pipelines.model_options import apply_model_options
     from streamer.capture.sources import VideoFileSource
 
     config = apply_model_options(load_config(args.config), args)

@@ -1,0 +1,102 @@
+"""Options several commands share: the model stack's and the baseline VLM's.
+
+Exports :func:`add_model_options`, :func:`apply_model_options`, :func:`announce`,
+:func:`add_baseline_options` and :func:`baseline_config`.
+
+``--model ID_OR_DIR`` overrides the checkpoint of a network that takes one (``vjepa2``), or names
+an exported ``.onnx`` file; ``--runtime auto|torch|onnx`` sets ``model.encoder.runtime``: the
+configured network in torch or through onnxruntime (exported on first use into
+``$XDG_CACHE_HOME/jepa-stream/onnx`` when no file is named), ``auto`` the network's fastest;
+``--predictor-random`` lets the ``learned`` predictor run untrained, for latency measurements.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+
+from models import registry
+from models.encoders import Runtime
+from pipelines.config import Config, ConfigError
+from pipelines.errors import UsageError
+
+__all__ = ["add_model_options", "apply_model_options", "announce", "add_baseline_options", "baseline_config"]
+
+
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("model")
+    group.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir), or an exported .onnx file")
+    group.add_argument("--runtime", choices=[r.value for r in Runtime],
+                       help="run the encoder in torch or through onnxruntime (exported on first use); auto (the default): "
+                            "the network's fastest, onnxruntime for lite")
+    group.add_argument("--backend", dest="runtime", choices=("torch", "onnx"), help=argparse.SUPPRESS)  # 0.1's name for --runtime
+    group.add_argument("--predictor-random", action="store_true", help="run the learned predictor untrained (latency only; captions are meaningless)")
+
+
+def apply_model_options(config: Config, args: argparse.Namespace) -> Config:
+    """``config`` with ``--model``, ``--runtime`` and ``--predictor-random`` applied (absent options change nothing)."""
+    model, runtime, random_init = getattr(args, "model", None), getattr(args, "runtime", None), getattr(args, "predictor_random", False)
+    if not (model or runtime or random_init):
+        return config
+    m = config.model
+    encoder, predictor = m.encoder, m.predictor
+    try:
+        if runtime:
+            encoder = dataclasses.replace(encoder, runtime=Runtime(runtime))
+        if model:
+            if not registry.network(encoder.network).checkpoint and not model.endswith(".onnx"):
+                raise ConfigError(f"--model {model}: the {encoder.network} network uses its packaged weights "
+                                  f"(a vjepa2 checkpoint needs --config configs/vjepa2.yaml)")
+            if model.endswith(".onnx"):
+                encoder = dataclasses.replace(encoder, runtime=Runtime.ONNX)
+            encoder = dataclasses.replace(encoder, model=model)
+        if random_init:
+            from models.learned_predictor import PredictorType
+
+            if predictor.type is not PredictorType.LEARNED:
+                raise ConfigError("--predictor-random: the configured predictor is not the learned one")
+            predictor = dataclasses.replace(predictor, checkpoint="", random_init=True)
+        return dataclasses.replace(config, model=dataclasses.replace(m, encoder=encoder, predictor=predictor))
+    except ValueError as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise ConfigError(f"model: {exc}") from None
+
+
+def announce(models, config: Config) -> None:
+    """Say on stderr which encoder runs, unless the configuration chose none (the default network, ``runtime: auto``)."""
+    default = type(config.model.encoder)()
+    if (config.model.encoder.network, config.model.encoder.runtime) != (default.network, default.runtime):
+        print(f"jepa-stream: encoder {models.encoder}", file=sys.stderr, flush=True)
+
+
+def add_baseline_options(parser: argparse.ArgumentParser) -> None:
+    """``--baseline vlm|none`` and ``--baseline-weights random|DIR|ID`` (and the caption length)."""
+    group = parser.add_argument_group("baseline VLM (captions every clip, for comparison)")
+    group.add_argument("--baseline", choices=("vlm", "none"), default="none", help="also caption every clip with SmolVLM in a worker (default: none)")
+    group.add_argument(
+        "--baseline-weights",
+        default="random",
+        metavar="random|DIR|ID",
+        help="pretrained SmolVLM from a directory or Hugging Face id, or 'random': the SmolVLM-256M architecture "
+        "with random weights, a latency-only stand-in whose captions are token ids ('random:tiny': a toy size "
+        "of the same classes, for tests) (default: random)",
+    )
+    group.add_argument("--baseline-max-new-tokens", type=int, default=20, metavar="N", help="tokens per baseline caption (default 20)")
+
+
+def baseline_config(args: argparse.Namespace):
+    """The :class:`~models.baseline_vlm.BaselineVLMConfig` the options ask for (``None`` for none)."""
+    from models.baseline_vlm import BaselineVLMConfig
+
+    if getattr(args, "baseline", "none") != "vlm":
+        return None
+
+    weights, preset = args.baseline_weights, "smolvlm-256m"
+    if weights.startswith("random:"):  # random:tiny is the toy architecture the tests use
+        weights, preset = "random", weights.split(":", 1)[1]
+    try:
+        return BaselineVLMConfig(weights=weights, preset=preset, max_new_tokens=args.baseline_max_new_tokens)
+    except ValueError as exc:
+        raise UsageError(f"--baseline: {exc}") from None
