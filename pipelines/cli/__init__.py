@@ -17,9 +17,10 @@ Ctrl-C at any moment ends with one line, ``jepa-stream: interrupted``, and statu
 
 from __future__ import annotations
 
+import signal
 import sys
 
-from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, REDACT
+from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, REDACT, on_ctrl_c
 
 __all__ = ["main", "build_parser"]
 
@@ -44,11 +45,17 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
     try:
-        return _main(argv)
+        status = _main(argv)
     except KeyboardInterrupt:  # also while modules are still loading
+        # A Ctrl-C that arrived inside an extension's import can still be pending; from here on
+        # the process is only exiting, so a second one must not turn into a traceback or a signal.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         print("jepa-stream: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    signal.signal(signal.SIGINT, previous)
+    return status
 
 
 def _main(argv: list[str] | None) -> int:

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, REDACT
+from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT
 from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
@@ -139,6 +139,8 @@ def _analyse(
             sink.start()
             bus.add_sink(sink)
         models = build_models(config.model)
+        if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
+            raise KeyboardInterrupt
         announce(models, config)
         baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)

@@ -1,13 +1,16 @@
 """What every command shares: exit statuses and the filter that keeps secrets out of logs.
 
-Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED` and :data:`REDACT`.
+Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED`, :data:`REDACT`,
+:data:`INTERRUPTED` and :func:`on_ctrl_c`.
 """
 
 from __future__ import annotations
 
+import threading
+
 from streamer.feed.secrets import RedactingFilter
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "on_ctrl_c"]
 
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
@@ -15,3 +18,14 @@ EXIT_INTERRUPTED = 130
 
 #: Hides tokens in every log record: main() puts it on the log handler; `run` adds a config file's token.
 REDACT = RedactingFilter()
+
+#: Set by the first Ctrl-C. Some libraries turn a KeyboardInterrupt raised inside their import into
+#: an ImportError, which an optional-dependency fallback then takes for "not installed"; the
+#: commands check this after such steps, so the Ctrl-C is still honoured.
+INTERRUPTED = threading.Event()
+
+
+def on_ctrl_c(signum, frame) -> None:
+    """The CLI's SIGINT handler: remember the Ctrl-C, then interrupt as Python's default does."""
+    INTERRUPTED.set()
+    raise KeyboardInterrupt
