@@ -13,6 +13,8 @@ says so in one log line and runs torch.
 
 from __future__ import annotations
 
+import importlib.util
+
 import hashlib
 import json
 import logging
@@ -116,9 +118,7 @@ def build_encoder(config: EncoderConfig) -> ClipEncoder:
         return _onnx_encoder(config)
     if spec.auto_runtime is Runtime.TORCH or spec.onnx is None:
         return spec.torch(config)
-    try:
-        import onnxruntime  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("onnxruntime") is None:
         log.warning("onnxruntime is not installed: the %s encoder runs in torch", spec.name)
         return spec.torch(config)
     try:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import signal
 import sys
 
-from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, REDACT, on_ctrl_c
+from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, on_ctrl_c
 
 __all__ = ["main", "build_parser"]
 
@@ -72,6 +72,7 @@ def _main(argv: list[str] | None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(REDACT)
+        handler.addFilter(lambda record: not INTERRUPTED.is_set())  # after a Ctrl-C, "interrupted" is all there is to say
     for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
         if token:
             REDACT.add(token)
