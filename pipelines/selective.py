@@ -60,7 +60,9 @@ class ClipResult:
     ``(D,)``; ``caption`` is set only when the drift detector fired for this clip. What the
     detector read is kept for the bench, which replays other detectors on it: ``current``, the
     embedding of the newest frames ``(D,)``, and ``new_frames``, the visual features of the
-    frames new in this clip ``(n, F)``."""
+    frames new in this clip ``(n, F)``. ``caption_frames`` are the frames the caption describes
+    (its ``[t_start, t_end]``, oldest first), for what follows a caption (a snapshot, a VLM);
+    empty without a caption."""
 
     source: str
     t_start: float
@@ -71,6 +73,7 @@ class ClipResult:
     caption: CaptionEvent | None
     current: np.ndarray | None = None
     new_frames: np.ndarray | None = None
+    caption_frames: tuple[Frame, ...] = ()
 
 
 ClipObserver = Callable[[ClipResult, ClipWindow], None]
@@ -200,7 +203,8 @@ class SelectivePipeline:
             ),
             dropped_frames=dropped,
         )
-        return self._observed(dataclasses.replace(result, caption=caption), clip)
+        caption_frames = tuple(clip.frames[i] for i in recent)
+        return self._observed(dataclasses.replace(result, caption=caption, caption_frames=caption_frames), clip)
 
     def _observed(self, result: ClipResult, clip: ClipWindow) -> ClipResult:
         for observe in self.observers:

@@ -27,16 +27,19 @@ import hmac
 import logging
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from streamer.feed.bus import EventBus
+from streamer.feed.http import HttpReply, HttpRoute, find_route
 from streamer.feed.limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
 from streamer.feed.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
                        error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
@@ -197,8 +200,8 @@ class _Session:
 class _Feed:
     """Loop-side state: the sessions, the fan-out and the handshake checks."""
 
-    def __init__(self, config: ServerConfig, bus: EventBus, loop: asyncio.AbstractEventLoop) -> None:
-        self.config, self.bus, self.loop = config, bus, loop
+    def __init__(self, config: ServerConfig, bus: EventBus, loop: asyncio.AbstractEventLoop, routes: tuple[HttpRoute, ...] = ()) -> None:
+        self.config, self.bus, self.loop, self.routes = config, bus, loop, routes
         self.sessions: set[_Session] = set()
         self.last_seq = 0
         self.replay_slots = asyncio.Semaphore(config.max_replays)
@@ -217,27 +220,48 @@ class _Feed:
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
         """Refuse a handshake with a repeated Origin or Authorization header (400), over the
-        connection cap (503), from a foreign Origin (403), or without the token (401)."""
+        connection cap (503), from a foreign Origin (403), or without the token (401). A
+        request that asks for no upgrade is answered by its HTTP route (401 without the token
+        unless the route is public); without a route, ``websockets`` answers 426."""
         for name in ("Origin", "Authorization"):
             if len(request.headers.get_all(name)) > 1:
                 return ws.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
         if len(self.sessions) >= self.config.max_connections:
             return ws.respond(HTTPStatus.SERVICE_UNAVAILABLE,
                               f"too many connections (limit {self.config.max_connections}); retry later\n")
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            path = urlsplit(request.path)
+            route = find_route(self.routes, path.path)
+            if route is not None:
+                if not route.public and not self._authorized(request):
+                    return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+                return _response(self._answer(route, path.path, parse_qs(path.query)))
         origin = request.headers.get("Origin")
         allowed = self.config.allowed_origins
         if origin is not None and "*" not in allowed and origin not in allowed:
             return ws.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
-        if self.config.token is not None:
-            presented = ""
-            auth = request.headers.get("Authorization", "")
-            if auth.startswith("Bearer "):
-                presented = auth[len("Bearer "):]
-            else:
-                presented = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
-            if not hmac.compare_digest(presented.encode(), self.config.token.encode()):
-                return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+        if not self._authorized(request):
+            return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
         return None
+
+    def _authorized(self, request: Request) -> bool:
+        """Whether ``request`` presents the token (``Authorization: Bearer`` or ``?token=``), or none is needed."""
+        if self.config.token is None:
+            return True
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            presented = auth[len("Bearer "):]
+        else:
+            presented = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
+        return hmac.compare_digest(presented.encode(), self.config.token.encode())
+
+    @staticmethod
+    def _answer(route: HttpRoute, path: str, query: dict[str, list[str]]) -> HttpReply:
+        try:
+            return route.handler(path, query)
+        except Exception:  # one broken handler must not take the feed down
+            logger.exception("HTTP route %s failed on %s", route.path, path)
+            return HttpReply.text(HTTPStatus.INTERNAL_SERVER_ERROR, f"{route.path}: internal error (see the server log)")
 
     async def handle(self, ws: ServerConnection) -> None:
         """One connection: hello, default live subscription, then read client messages."""
@@ -273,6 +297,13 @@ class _Feed:
                 await asyncio.wait([session.finisher])
 
 
+def _response(reply: HttpReply) -> Response:
+    """``reply`` as a ``websockets`` response; the connection closes after it."""
+    headers = Headers([("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
+                       ("Connection", "close"), *reply.headers])
+    return Response(reply.status.value, reply.status.phrase, headers, reply.body)
+
+
 class _LibraryLog(logging.LoggerAdapter):
     """The ``websockets`` library's log for the feed, with each peer's share bounded.
 
@@ -301,7 +332,8 @@ class FeedServer:
     address if it cannot be bound); from then on every event published on
     ``bus`` reaches the subscribers. ``stop()`` closes every connection with
     1001 (clients resume from their last seq) and joins the thread within 2 s.
-    The bus (and its log) stay open: they belong to the caller.
+    The bus (and its log) stay open: they belong to the caller. ``routes`` are
+    the plain HTTP answers served on the same port (:mod:`streamer.feed.http`).
     """
 
     #: Seconds ``stop()`` waits for connections to close before dropping them.
@@ -309,8 +341,8 @@ class FeedServer:
     #: Seconds ``stop()`` waits for the thread to end.
     JOIN_TIMEOUT_S = 2.0
 
-    def __init__(self, config: ServerConfig, bus: EventBus) -> None:
-        self.config, self.bus = config, bus
+    def __init__(self, config: ServerConfig, bus: EventBus, routes: Sequence[HttpRoute] = ()) -> None:
+        self.config, self.bus, self.routes = config, bus, tuple(routes)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._feed: _Feed | None = None
@@ -385,7 +417,7 @@ class FeedServer:
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
         self._stopping = asyncio.Event()
-        feed = _Feed(self.config, self.bus, loop)
+        feed = _Feed(self.config, self.bus, loop, self.routes)
         c = self.config
         server = await serve(
             feed.handle, c.host, c.port, process_request=feed.check_request, compression=None,

@@ -34,6 +34,12 @@ def test_each_frame_is_encoded_once_and_every_clip_yields_an_embedding(lite_mode
     assert [c.reason for c in captions] == ["start", "change"]
     assert 4.0 <= captions[1].t <= 6.0
     assert pipeline.stats.clips == len(results) and pipeline.stats.decodes == 2
+    for r in results:  # a caption hands on the frames it describes, and only a caption
+        if r.caption is None:
+            assert r.caption_frames == ()
+        else:
+            assert r.caption_frames and all(r.caption.t_start - 1e-9 <= f.pts <= r.caption.t_end for f in r.caption_frames)
+            assert r.t_end - 0.5 < r.caption_frames[-1].pts  # the newest frames
 
 
 def test_dropped_frames_are_reported_on_the_next_caption(lite_models, photos, tmp_path):

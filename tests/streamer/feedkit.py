@@ -50,9 +50,9 @@ def embedding(source: str = "cam0", dim: int = 384):
 
 
 @contextmanager
-def running(bus: EventBus, **settings):
-    """A FeedServer on a free loopback port, stopped on exit."""
-    server = FeedServer(ServerConfig(**{"port": 0, **settings}), bus)
+def running(bus: EventBus, routes=(), **settings):
+    """A FeedServer on a free loopback port (with HTTP ``routes``), stopped on exit."""
+    server = FeedServer(ServerConfig(**{"port": 0, **settings}), bus, routes)
     server.start()
     try:
         yield server
