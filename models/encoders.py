@@ -130,7 +130,12 @@ class NetworkSpec:
     ``export(config, path) -> Path``: export the network as ``config`` describes it.
     ``export_key(config) -> dict``: what identifies an export in the cache (the registry adds
     the network's name and the ONNX opset). ``auto_runtime``: what ``runtime: auto`` runs.
-    ``class_head``: the encoder has ``class_logits`` (ImageNet), which the label bridge needs.
+    ``class_head``: the network can have a classifier, which the label bridge needs: its encoder
+    then has ``class_logits(tokens (N, F)) -> (R, C)`` and ``classes`` (a
+    :class:`~models.text_bank.ClassNames`) — always for a packaged head (``lite``), only with a
+    classifier checkpoint for ``vjepa2`` (checked when the encoder is built).
+    ``onnx_class_head``: its ONNX runtime keeps the classifier too. ``classifier_example``: a
+    checkpoint with a classifier, which the error for one without names.
     ``checkpoint``: ``encoder.model`` may name a checkpoint (otherwise the weights are packaged)."""
 
     name: str
@@ -140,6 +145,8 @@ class NetworkSpec:
     export_key: Callable[[EncoderConfig], dict[str, Any]] = lambda config: {}
     auto_runtime: Runtime = Runtime.TORCH
     class_head: bool = False
+    onnx_class_head: bool = False
+    classifier_example: str = ""
     checkpoint: bool = False
 
     def __post_init__(self) -> None:
@@ -147,6 +154,8 @@ class NetworkSpec:
             raise ValueError(f"network {self.name}: auto_runtime must be torch or onnx")
         if (self.onnx is None) != (self.export is None):
             raise ValueError(f"network {self.name}: give both onnx and export, or neither")
+        if self.onnx_class_head and not (self.class_head and self.onnx):
+            raise ValueError(f"network {self.name}: onnx_class_head needs class_head and an ONNX runtime")
 
 
 def per_frame_clip(features: np.ndarray) -> EncodedClip:

@@ -3,10 +3,12 @@
 Exports :class:`LabelBridge`. Its settings (``top_k``, ``temperature``, the class prompt) are
 checked where the predictor is configured, :class:`models.predictor_config.PredictorConfig`.
 
-For each frame of a clip the classifier gives ImageNet class probabilities; they are averaged
-over the clip, the ``top_k`` classes are kept and renormalised, and the prediction is the
-probability-weighted sum of the text embeddings of the class prompts, L2-normalised. The result
-lives in the Y-encoder's space, so clips and sentences compare by cosine.
+One mechanism for every encoder with a classifier head: the classifier gives class
+probabilities for each row of its output — one row per frame for ``lite`` (ImageNet), one per
+clip for a ``vjepa2`` classifier checkpoint (its attentive probe over the clip's tokens, e.g.
+the 174 SSv2 actions); the rows are averaged, the ``top_k`` classes are kept and renormalised,
+and the prediction is the probability-weighted sum of the text embeddings of the class prompts,
+L2-normalised. The result lives in the Y-encoder's space, so clips and sentences compare by cosine.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ __all__ = ["LabelBridge"]
 
 
 class LabelBridge:
-    """``tokens (T, F)`` → unit vector ``(D,)`` in the text space.
+    """``tokens (N, F)`` → unit vector ``(D,)`` in the text space.
 
-    ``classify`` maps features ``(T, F)`` to logits ``(T, C)``; ``class_text`` holds the unit
+    ``classify`` maps tokens ``(N, F)`` to logits ``(R, C)`` (R = N per-frame rows, or 1 for a
+    clip classifier); ``class_text`` holds the unit
     text embedding ``(C, D)`` of each class prompt. ``top_k`` classes are kept per clip (0: all);
     ``temperature`` divides the logits before the softmax (above 1 spreads the mass).
     """
@@ -45,7 +48,7 @@ class LabelBridge:
 
     def class_probabilities(self, tokens: np.ndarray) -> np.ndarray:
         """Clip-mean class probabilities ``(C,)``."""
-        logits = self.classify(tokens) / self.temperature  # (T, C)
+        logits = self.classify(tokens) / self.temperature  # (R, C)
         logits = logits - logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, per_frame_clip, resolve_device
+from models.text_bank import imagenet_class_names
 
 __all__ = ["NETWORK", "LiteFrameEncoder", "LiteClipEncoder", "LiteOnnxEncoder", "export_lite"]
 
@@ -95,6 +96,7 @@ class LiteClipEncoder:
         self.dim = self.frame_encoder.dim
         self.encode_frames = self.frame_encoder.encode_frames  # (N, H, W, 3) uint8 → (N, 1280)
         self.class_logits = self.frame_encoder.class_logits
+        self.classes = imagenet_class_names()  # the head's 1000 classes, for the label bridge
 
     def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
         return per_frame_clip(self.encode_frames(frames))
@@ -113,6 +115,7 @@ class LiteOnnxEncoder:
         self.name = "lite/onnx"
         # The torch network is kept for its preprocessing and ImageNet head (label bridge).
         self._lite = LiteFrameEncoder(int(self.meta["image_size"]), config.threads)
+        self.classes = imagenet_class_names()
         self.encode_frames = self._encode_frames
 
     def _encode_frames(self, frames: Sequence[np.ndarray]) -> np.ndarray:
@@ -157,4 +160,5 @@ NETWORK = NetworkSpec(
     export_key=lambda config: {"image_size": config.image_size},
     auto_runtime=Runtime.ONNX,
     class_head=True,
+    onnx_class_head=True,
 )

@@ -16,18 +16,21 @@ __all__ = ["RetrievalConfig", "Caption", "RetrievalDecoder"]
 
 @dataclass(frozen=True)
 class RetrievalConfig:
-    """``top_k``: labels reported per caption. ``phrases``: extra texts for the bank, beside the
-    ImageNet class names. ``imagenet_labels``: whether the class names are in the bank."""
+    """``top_k``: labels reported per caption. The bank holds: ``imagenet_labels``, the ImageNet
+    class names; ``class_labels``, the class names of the encoder's classifier where they are its
+    own (a vjepa2 classifier checkpoint's, e.g. the 174 SSv2 actions; lite's classes are ImageNet's,
+    so for lite ``imagenet_labels`` decides); ``phrases``, extra texts."""
 
     top_k: int = 5
     phrases: tuple[str, ...] = ()
     imagenet_labels: bool = True
+    class_labels: bool = True
 
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be at least 1, got {self.top_k}")
-        if not self.phrases and not self.imagenet_labels:
-            raise ValueError("the text bank is empty: give phrases or keep imagenet_labels")
+        if not (self.phrases or self.imagenet_labels or self.class_labels):
+            raise ValueError("the text bank is empty: give phrases or keep class_labels or imagenet_labels")
 
 
 @dataclass(frozen=True)

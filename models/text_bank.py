@@ -1,7 +1,11 @@
 """Texts and their unit embeddings in the Y-space, with a bounded on-disk cache.
 
-Exports :class:`ImagenetClass`, :func:`imagenet_classes`, :class:`TextBank` and
-:class:`EmbeddingCache`.
+Exports :class:`ImagenetClass`, :func:`imagenet_classes`, :class:`ClassNames`,
+:func:`imagenet_class_names`, :class:`TextBank` and :class:`EmbeddingCache`.
+
+:class:`ClassNames` is what an encoder with a classifier says about its classes (the label
+bridge embeds their prompts; the retrieval bank shows their labels): the ImageNet classes of
+``lite``, the checkpoint's ``id2label`` of a ``vjepa2`` classifier.
 
 Embedding the 1000 ImageNet class prompts takes seconds on a small CPU, so results are cached
 under ``$XDG_CACHE_HOME/jepa-stream`` (default ``~/.cache/jepa-stream``), keyed by the encoder's
@@ -19,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["ImagenetClass", "imagenet_classes", "TextBank", "EmbeddingCache"]
+__all__ = ["ImagenetClass", "imagenet_classes", "ClassNames", "imagenet_class_names", "TextBank", "EmbeddingCache"]
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,33 @@ def imagenet_classes() -> list[ImagenetClass]:
     if [c.index for c in classes] != list(range(1000)):
         raise RuntimeError("models/data/imagenet_classes.tsv is damaged: expected classes 0..999 in order")
     return classes
+
+
+@dataclass(frozen=True)
+class ClassNames:
+    """A classifier's classes in the order of its outputs: ``labels`` as shown to people,
+    ``phrases`` what goes into a prompt's ``{}``, and ``prompt`` the template they read best in."""
+
+    labels: tuple[str, ...]
+    phrases: tuple[str, ...]
+    prompt: str
+
+    def __post_init__(self) -> None:
+        if len(self.labels) != len(self.phrases) or not self.labels:
+            raise ValueError(f"{len(self.labels)} class labels but {len(self.phrases)} phrases")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def prompts(self, template: str = "") -> list[str]:
+        """Each class's prompt, in ``template`` (empty: the classes' own)."""
+        return [(template or self.prompt).format(p) for p in self.phrases]
+
+
+def imagenet_class_names() -> ClassNames:
+    """The ImageNet-1k classes: the first lemma shown, the first two in the prompt."""
+    classes = imagenet_classes()
+    return ClassNames(tuple(c.name for c in classes), tuple(", ".join(c.lemmas[:2]) for c in classes), "a photo of a {}.")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The ``vjepa2`` network: a clip of frames → V-JEPA 2 patch tokens, through ``transformers.VJEPA2Model``.
 
-Exports :data:`NETWORK` (its registration), :data:`DEFAULT_VJEPA2`, :class:`ModelLoadError`,
+Exports :data:`NETWORK` (its registration), :data:`DEFAULT_VJEPA2`, :data:`DEFAULT_VJEPA2_CLASSIFIER`
+(passed on from :mod:`models.vjepa2_classifier`), :class:`ModelLoadError`,
 :func:`load_vjepa2`, :func:`preprocess_clip`, :func:`resample_indices`, :class:`VJEPA2ClipEncoder`
 (torch), :class:`VJEPA2OnnxEncoder` (onnxruntime) and :func:`export_vjepa2`.
 
@@ -13,9 +14,15 @@ frames are resampled (evenly, oldest to newest) to ``frames`` (default: the chec
 encoder's final-LayerNorm patch tokens ``(T/tubelet · (crop/patch)², hidden)``, in time-major order.
 On CUDA the network runs under bf16 (or fp16) autocast; tokens come back as float32.
 
+A checkpoint whose config names ``VJEPA2ForVideoClassification`` (an attentive-probe classifier,
+e.g. ``facebook/vjepa2-vitl-fpc16-256-ssv2``) loads as one: its backbone gives the tokens and
+the encoder gains ``class_logits`` and ``classes`` (:mod:`models.vjepa2_classifier`), which the
+label bridge needs; the backbone still runs once per clip.
+
 The ONNX graph is the encoder, ``pixel_values_videos (B, T, 3, crop, crop)`` → ``tokens (B, N,
 hidden)``; ``T`` and ``crop`` are fixed at export and stored, with the patch and tubelet sizes,
-in its metadata. ``runtime: auto`` runs torch (bf16 autocast on a GPU). torch loads when an
+in its metadata. It holds no classifier head (the label bridge needs ``runtime: torch``; the
+configuration refuses ``onnx`` with it). ``runtime: auto`` runs torch (bf16 autocast on a GPU). torch loads when an
 encoder is built, not when this file is imported (the config reads :data:`NETWORK`).
 """
 
@@ -28,9 +35,10 @@ from pathlib import Path
 import numpy as np
 
 from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, resolve_device, resolve_dtype
+from models.vjepa2_classifier import DEFAULT_VJEPA2_CLASSIFIER, VJEPA2ClassHead, is_classifier
 
 __all__ = [
-    "NETWORK", "DEFAULT_VJEPA2", "ModelLoadError", "load_vjepa2", "preprocess_clip", "resample_indices",
+    "NETWORK", "DEFAULT_VJEPA2", "DEFAULT_VJEPA2_CLASSIFIER", "ModelLoadError", "load_vjepa2", "preprocess_clip", "resample_indices",
     "VJEPA2ClipEncoder", "VJEPA2OnnxEncoder", "export_vjepa2",
 ]
 
@@ -43,21 +51,29 @@ class ModelLoadError(ValueError):
     """A checkpoint cannot be found or read; the message says what to do."""
 
 
-def load_vjepa2(model: str):
-    """``VJEPA2Model`` from a local directory, the local Hugging Face cache, or (if reachable) the hub."""
-    from transformers import VJEPA2Model
+def _from_pretrained(name: str, **options):
+    """The checkpoint's own class: ``VJEPA2ForVideoClassification`` when its config names it, else ``VJEPA2Model``."""
+    from transformers import VJEPA2Config, VJEPA2ForVideoClassification, VJEPA2Model
 
+    config = VJEPA2Config.from_pretrained(name, **options)
+    kind = VJEPA2ForVideoClassification if is_classifier(config) else VJEPA2Model
+    return kind.from_pretrained(name, config=config, **options)
+
+
+def load_vjepa2(model: str):
+    """``VJEPA2Model`` (or ``VJEPA2ForVideoClassification`` for a classifier checkpoint) from a local
+    directory, the local Hugging Face cache, or (if reachable) the hub."""
     model = model or DEFAULT_VJEPA2
     path = Path(model).expanduser()
     if path.is_dir():
         try:
-            return VJEPA2Model.from_pretrained(str(path))
+            return _from_pretrained(str(path))
         except (OSError, ValueError) as exc:
             raise ModelLoadError(f"vjepa2 checkpoint {path}: cannot load it ({str(exc).splitlines()[0]})") from None
     if path.suffix or model.startswith((".", "/", "~")) or model.count("/") != 1:
         raise ModelLoadError(f"vjepa2 checkpoint {model!r}: no such directory (give a local directory or an HF id like {DEFAULT_VJEPA2})")
     try:
-        return VJEPA2Model.from_pretrained(model, local_files_only=True)
+        return _from_pretrained(model, local_files_only=True)
     except OSError:
         pass
     if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE"):
@@ -69,7 +85,7 @@ def load_vjepa2(model: str):
             f"download them with `hf download {model}` on a connected machine, or pass --model DIR"
         )
     try:
-        return VJEPA2Model.from_pretrained(model)
+        return _from_pretrained(model)
     except OSError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(
@@ -118,13 +134,17 @@ def preprocess_clip(frames: Sequence[np.ndarray], crop: int):
 
 
 class VJEPA2ClipEncoder:
-    """``encode_clip(frames)`` → V-JEPA 2 patch tokens ``(N, hidden)``; no per-frame path."""
+    """``encode_clip(frames)`` → V-JEPA 2 patch tokens ``(N, hidden)``; no per-frame path.
+
+    ``model``: a ``VJEPA2Model``, or a ``VJEPA2ForVideoClassification`` whose backbone gives the
+    tokens and whose head gives ``class_logits(tokens) -> (1, C)`` and ``classes``."""
 
     encode_frames = None  # tokens depend on the whole clip
 
     def __init__(self, model, config: EncoderConfig = EncoderConfig(), source: str = "in-memory"):
         c = model.config
         self.model = model.eval()
+        self.backbone = getattr(model, "vjepa2", model)  # the VJEPA2Model inside a classifier
         self.source = source
         self.crop = int(c.crop_size)
         self.patch = int(c.patch_size if isinstance(c.patch_size, int) else c.patch_size[0])
@@ -141,6 +161,9 @@ class VJEPA2ClipEncoder:
             torch.set_num_threads(config.threads)
         self.model.to(self.device)
         self.name = "vjepa2/torch"
+        if hasattr(model, "classifier"):  # a VJEPA2ForVideoClassification
+            head = VJEPA2ClassHead(model, self.device, self.autocast)
+            self.class_logits, self.classes = head.class_logits, head.classes
 
     @classmethod
     def from_config(cls, config: EncoderConfig) -> "VJEPA2ClipEncoder":
@@ -163,9 +186,9 @@ class VJEPA2ClipEncoder:
             x = pixel_values.to(self.device)
             if self.autocast is not None:
                 with torch.autocast("cuda", dtype=self.autocast):
-                    out = self.model(pixel_values_videos=x, skip_predictor=True)
+                    out = self.backbone(pixel_values_videos=x, skip_predictor=True)
             else:
-                out = self.model(pixel_values_videos=x, skip_predictor=True)
+                out = self.backbone(pixel_values_videos=x, skip_predictor=True)
             return out.last_hidden_state.float().cpu()
 
     def encode_clip(self, frames: Sequence[np.ndarray]) -> EncodedClip:
@@ -203,7 +226,8 @@ class VJEPA2OnnxEncoder:
 
 
 def export_vjepa2(path: str | Path, model, frames: int = 0) -> Path:
-    """Export a ``VJEPA2Model``'s encoder (clips of ``frames`` frames, default the checkpoint's) to ``path``."""
+    """Export a ``VJEPA2Model``'s encoder (clips of ``frames`` frames, default the checkpoint's) to
+    ``path``; of a ``VJEPA2ForVideoClassification``, its backbone's encoder (not the head)."""
     import torch
 
     from models.onnx_runtime import NETWORK_KEY, export_graph
@@ -228,7 +252,8 @@ def export_vjepa2(path: str | Path, model, frames: int = 0) -> Path:
         "frames": frames,
         "dim": c.hidden_size,
     }
-    return export_graph(Tokens(model.float().cpu()), example, path, "pixel_values_videos", "tokens", meta)
+    backbone = getattr(model, "vjepa2", model)
+    return export_graph(Tokens(backbone.float().cpu()), example, path, "pixel_values_videos", "tokens", meta)
 
 
 NETWORK = NetworkSpec(
@@ -238,5 +263,7 @@ NETWORK = NetworkSpec(
     export=lambda config, path: export_vjepa2(path, load_vjepa2(config.model), config.frames),
     export_key=lambda config: {"model": config.model or DEFAULT_VJEPA2, "frames": config.frames},
     auto_runtime=Runtime.TORCH,
+    class_head=True,  # with a classifier checkpoint
+    classifier_example=DEFAULT_VJEPA2_CLASSIFIER,
     checkpoint=True,
 )

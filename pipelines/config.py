@@ -21,7 +21,7 @@ import yaml
 
 from configs.loader import ConfigError, build
 from models import registry
-from models.encoders import EncoderConfig
+from models.encoders import EncoderConfig, Runtime
 from models.predictor_config import PredictorConfig, PredictorType
 from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
@@ -57,7 +57,8 @@ class ModelConfig:
     """``encoder.network`` names the X-encoder (``lite``, the embedded CPU default, or ``vjepa2``,
     ``configs/vjepa2.yaml``; any network :mod:`models.registry` holds) and ``encoder.runtime``
     how it runs (``auto``, ``torch`` or ``onnx``). The ``label-bridge`` predictor needs a
-    network with an ImageNet head (``lite``)."""
+    network that can have a classifier head (``lite``: ImageNet; ``vjepa2``: a classifier
+    checkpoint, checked when it loads) in a runtime that keeps it (``vjepa2``: torch)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
@@ -71,8 +72,13 @@ class ModelConfig:
             spec = registry.network(self.encoder.network)
         except ValueError as exc:
             raise ValueError(f"encoder.network: {exc}") from None
-        if not spec.class_head and self.predictor.type is PredictorType.LABEL_BRIDGE:
-            raise ValueError(f"predictor.type label-bridge needs the lite ImageNet head; network {spec.name} needs predictor.type learned")
+        if self.predictor.type is PredictorType.LABEL_BRIDGE:
+            if not spec.class_head:
+                raise ValueError(f"predictor.type label-bridge needs a classifier head; network {spec.name} has none: use predictor.type learned")
+            onnx = self.encoder.runtime is Runtime.ONNX or self.encoder.model.endswith(".onnx")
+            if onnx and not spec.onnx_class_head:
+                raise ValueError(f"predictor.type label-bridge needs the classifier head, which the {spec.name} ONNX export "
+                                 f"does not hold: use encoder.runtime torch (or auto) or predictor.type learned")
 
     @property
     def profile(self) -> str:

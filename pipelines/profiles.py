@@ -14,9 +14,9 @@ from models.encoders import ClipEncoder, EncodedClip
 from models.label_bridge import LabelBridge
 from models.learned_predictor import LearnedPredictor, PredictorType, query_embeddings
 from models.minilm import load_minilm
-from models.registry import build_encoder
 from models.retrieval import RetrievalDecoder
-from models.text_bank import EmbeddingCache, TextBank, imagenet_classes
+from models.registry import build_encoder, network
+from models.text_bank import EmbeddingCache, TextBank, imagenet_class_names
 from models.vl_predictor import DEFAULT_QUERY, VLPredictor, VLPredictorConfig, load_predictor
 from models.weights import WeightsError
 from pipelines.config import ConfigError, ModelConfig
@@ -69,10 +69,21 @@ def _learned_predictor(config: ModelConfig, encoder: ClipEncoder, text) -> Learn
     return LearnedPredictor(network, query_embeddings(text, query), device)
 
 
+def _no_class_head(config: ModelConfig, encoder: ClipEncoder) -> str:
+    """The one-line error for the label bridge on an encoder without a classifier."""
+    spec = network(config.encoder.network)
+    what = f"checkpoint {encoder.source}" if getattr(encoder, "source", None) else f"encoder {encoder.name}"
+    use = f"a checkpoint with a classifier head (such as {spec.classifier_example})" if spec.classifier_example else "a network with a classifier head"
+    return f"model.predictor.type: label-bridge needs a classifier head and the {config.encoder.network} {what} has none; use {use} or predictor.type: learned"
+
+
 def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encoder: ClipEncoder | None = None) -> ModelStack:
     """Build the stack ``config`` names (``encoder`` replaces the configured X-encoder, for tests);
-    text embeddings come from ``cache``. A checkpoint that is missing or does not fit is a
-    :class:`ConfigError`."""
+    text embeddings come from ``cache``. A checkpoint that is missing or does not fit, or the
+    label bridge on an encoder without a classifier, is a :class:`ConfigError`.
+
+    The label bridge is one mechanism for every encoder with a classifier (``class_logits`` and
+    ``classes``): lite's ImageNet head per frame, a vjepa2 checkpoint's attentive probe per clip."""
     cache = cache or EmbeddingCache()
     if encoder is None:
         try:
@@ -80,29 +91,39 @@ def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encod
         except (OSError, ValueError, WeightsError) as exc:
             raise ConfigError(f"model.encoder: {exc}") from None
     text = load_minilm()
-    classes = imagenet_classes()
-    p = config.predictor
-    class_text = None
-    if p.type is PredictorType.LABEL_BRIDGE or config.decoder.imagenet_labels:
-        prompts = [p.prompt.format(", ".join(c.lemmas[:2])) for c in classes]
-        class_text = cache.get(_TEXT_ENCODER_ID, prompts, lambda t: text.encode(t).numpy())
+
+    def embed(texts: list[str]) -> np.ndarray:  # (len(texts), D) unit rows, cached on disk
+        return cache.get(_TEXT_ENCODER_ID, texts, lambda t: text.encode(t).numpy())
+
+    p, d = config.predictor, config.decoder
+    classes = getattr(encoder, "classes", None) if hasattr(encoder, "class_logits") else None
+    imagenet = imagenet_class_names()
+    own = classes is not None and classes != imagenet  # a classifier with classes of its own (vjepa2 SSv2 actions)
+    class_text = None  # (C, D): the classifier's class prompts
+    if classes is not None and (p.type is PredictorType.LABEL_BRIDGE or d.imagenet_labels and not own or d.class_labels and own):
+        class_text = embed(classes.prompts(p.prompt))
     if p.type is PredictorType.LABEL_BRIDGE:
-        if not hasattr(encoder, "class_logits"):
-            raise ConfigError(f"model.predictor.type: label-bridge needs the lite ImageNet head; {encoder.name} has none")
+        if classes is None:
+            raise ConfigError(_no_class_head(config, encoder))
         predict = LabelBridge(encoder.class_logits, class_text, top_k=p.top_k, temperature=p.temperature)
     else:
         predict = _learned_predictor(config, encoder, text)
     bank = TextBank((), np.zeros((0, text.dim), dtype=np.float32))
-    if config.decoder.imagenet_labels:
-        bank = bank + TextBank(tuple(c.name for c in classes), class_text)
-    if config.decoder.phrases:
-        phrases = list(config.decoder.phrases)
-        bank = bank + TextBank(tuple(phrases), cache.get(_TEXT_ENCODER_ID, phrases, lambda t: text.encode(t).numpy()))
+    if d.class_labels and own:
+        bank = bank + TextBank(classes.labels, class_text)
+    if d.imagenet_labels:
+        bank = bank + TextBank(imagenet.labels, class_text if classes is not None and not own else embed(imagenet.prompts()))
+    if d.phrases:
+        phrases = list(d.phrases)
+        bank = bank + TextBank(tuple(phrases), embed(phrases))
+    if len(bank) == 0:
+        raise ConfigError(f"model.decoder: the text bank is empty: {encoder.name} has no classifier for class_labels; "
+                          f"give phrases or set imagenet_labels: true")
     return ModelStack(
         config.encoder.network,
         encoder.encode_frames,
         predict,
-        RetrievalDecoder(config.decoder, bank),
+        RetrievalDecoder(d, bank),
         encode_clip=encoder.encode_clip,
         encoder=f"{encoder.name} on {encoder.device}",
     )

@@ -7,7 +7,8 @@ Exports :func:`add_model_options`, :func:`apply_model_options`, :func:`announce`
 an exported ``.onnx`` file; ``--runtime auto|torch|onnx`` sets ``model.encoder.runtime``: the
 configured network in torch or through onnxruntime (exported on first use into
 ``$XDG_CACHE_HOME/jepa-stream/onnx`` when no file is named), ``auto`` the network's fastest;
-``--predictor-random`` lets the ``learned`` predictor run untrained, for latency measurements.
+``--predictor-random`` runs the ``learned`` predictor untrained (in place of the configured
+predictor, e.g. ``vjepa2``'s label bridge), for latency measurements.
 """
 
 from __future__ import annotations
@@ -51,12 +52,10 @@ def apply_model_options(config: Config, args: argparse.Namespace) -> Config:
             if model.endswith(".onnx"):
                 encoder = dataclasses.replace(encoder, runtime=Runtime.ONNX)
             encoder = dataclasses.replace(encoder, model=model)
-        if random_init:
+        if random_init:  # the learned predictor, untrained, whatever the profile's predictor is
             from models.learned_predictor import PredictorType
 
-            if predictor.type is not PredictorType.LEARNED:
-                raise ConfigError("--predictor-random: the configured predictor is not the learned one")
-            predictor = dataclasses.replace(predictor, checkpoint="", random_init=True)
+            predictor = dataclasses.replace(predictor, type=PredictorType.LEARNED, checkpoint="", random_init=True)
         return dataclasses.replace(config, model=dataclasses.replace(m, encoder=encoder, predictor=predictor))
     except ValueError as exc:
         if isinstance(exc, ConfigError):

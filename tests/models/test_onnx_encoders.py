@@ -116,6 +116,7 @@ def test_runtime_and_model_options_map_onto_the_config():
     vj = load_config("configs/vjepa2.yaml")
     got = apply_model_options(vj, argparse.Namespace(model="/ckpt/dir", runtime="onnx", predictor_random=True)).model
     assert (got.encoder.network, got.encoder.runtime, got.encoder.model, got.predictor.random_init) == ("vjepa2", Runtime.ONNX, "/ckpt/dir", True)
+    assert got.predictor.type.value == "learned"  # in place of the profile's label bridge, which the ONNX export could not run
     parser = argparse.ArgumentParser()
     add_model_options(parser)
     assert parser.parse_args(["--runtime", "auto"]).runtime == "auto"

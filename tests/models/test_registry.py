@@ -73,9 +73,9 @@ def test_a_network_registered_in_one_line_builds_a_model_stack(fresh_registry, s
     source.close()
     assert len(results) >= 4 and all(r.embedding.shape == (384,) for r in results)
     assert results[0].caption is not None and results[0].caption.text in ("a cat", "a cup of coffee")
-    # The label bridge needs an ImageNet head, which this network does not declare.
+    # The label bridge needs a classifier head, which this network does not declare.
     path.write_text("model:\n  encoder:\n    network: colour\n")
-    with pytest.raises(ConfigError, match="label-bridge needs the lite ImageNet head; network colour needs predictor.type learned"):
+    with pytest.raises(ConfigError, match="label-bridge needs a classifier head; network colour has none: use predictor.type learned"):
         load_config(path)
     # A network without an export has no ONNX runtime: asked for, an error; auto runs torch.
     with pytest.raises(ValueError, match="network colour has no ONNX runtime"):

@@ -113,8 +113,11 @@ def test_the_vjepa2_profile_runs_in_the_pipeline_with_a_learned_predictor(scene_
     from streamer.capture.sources import VideoFileSource
 
     config = load_config("configs/vjepa2.yaml")
-    encoder = VJEPA2ClipEncoder(tiny_vjepa2())
+    encoder = VJEPA2ClipEncoder(tiny_vjepa2())  # encoder only: no classifier head for the profile's label bridge
     model_cfg = dataclasses.replace(config.model, decoder=RetrievalConfig(phrases=("a cat", "a cup of coffee"), imagenet_labels=False))
+    with pytest.raises(ConfigError, match="label-bridge needs a classifier head.*or predictor.type: learned"):
+        build_models(model_cfg, encoder=encoder)
+    model_cfg = dataclasses.replace(model_cfg, predictor=PredictorConfig(type=PredictorType.LEARNED))
     with pytest.raises(ConfigError, match="needs a checkpoint.*--predictor-random"):
         build_models(model_cfg, encoder=encoder)
     model_cfg = dataclasses.replace(model_cfg, predictor=PredictorConfig(type=PredictorType.LEARNED, random_init=True))
@@ -134,13 +137,10 @@ def test_the_vjepa2_profile_runs_in_the_pipeline_with_a_learned_predictor(scene_
     assert results[0].caption is not None and results[0].caption.text in ("a cat", "a cup of coffee")
 
 
-def test_label_bridge_is_refused_for_the_vjepa2_profile(tmp_path):
+def test_old_and_unknown_encoder_keys_are_refused(tmp_path):
     from pipelines.config import ConfigError, load_config
 
     path = tmp_path / "c.yaml"
-    path.write_text("model:\n  encoder:\n    network: vjepa2\n")
-    with pytest.raises(ConfigError, match="label-bridge needs the lite ImageNet head"):
-        load_config(path)
     path.write_text("model:\n  encoder:\n    backend: vjepa2\n")  # 0.1's key: the error names the new ones
     with pytest.raises(ConfigError, match=r"model\.encoder\.backend: no longer a key: use model\.encoder\.network .* and model\.encoder\.runtime"):
         load_config(path)
