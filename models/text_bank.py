@@ -61,7 +61,9 @@ class ClassNames:
     prompt: str
 
     def __post_init__(self) -> None:
-        if len(self.labels) != len(self.phrases) or not self.labels:
+        if not self.labels:
+            raise ValueError("a classifier needs at least one class")
+        if len(self.labels) != len(self.phrases):
             raise ValueError(f"{len(self.labels)} class labels but {len(self.phrases)} phrases")
 
     def __len__(self) -> int:

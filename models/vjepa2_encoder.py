@@ -162,7 +162,10 @@ class VJEPA2ClipEncoder:
         self.model.to(self.device)
         self.name = "vjepa2/torch"
         if hasattr(model, "classifier"):  # a VJEPA2ForVideoClassification
-            head = VJEPA2ClassHead(model, self.device, self.autocast)
+            try:
+                head = VJEPA2ClassHead(model, self.device, self.autocast)
+            except ValueError as exc:
+                raise ModelLoadError(f"vjepa2 checkpoint {source}: {exc}") from None
             self.class_logits, self.classes = head.class_logits, head.classes
 
     @classmethod

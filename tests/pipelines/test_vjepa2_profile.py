@@ -113,3 +113,18 @@ def test_a_checkpoint_without_a_classifier_is_one_clear_line(tmp_path, scene_vid
         f"jepa-stream: error: model.predictor.type: label-bridge needs a classifier head and the vjepa2 checkpoint {plain} "
         "has none; use a checkpoint with a classifier head (such as facebook/vjepa2-vitl-fpc16-256-ssv2) or predictor.type: learned"
     )
+
+
+def test_the_bank_holds_the_action_names_and_imagenet_names_only_when_asked(ssv2_dir, lite_models):
+    from models.retrieval import RetrievalConfig
+    from pipelines.profiles import build_models
+
+    assert len(lite_models.decoder.bank) == 1000  # lite's classes are ImageNet's: in the bank once
+    config = vjepa2_config(ssv2_dir)
+    both = dataclasses.replace(config.model, decoder=RetrievalConfig(imagenet_labels=True, phrases=("a red car",)))
+    texts = build_models(both).decoder.bank.texts
+    assert texts[:5] == SSV2_NAMES and len(texts) == 5 + 1000 + 1 and texts[-1] == "a red car"
+    plain = save_checkpoint(transformers.VJEPA2Model(tiny_config()).eval(), ssv2_dir.parent / "encoder-only")
+    learned = load_config("configs/vjepa2.yaml", {"model": {"encoder": {"model": str(plain)}, "predictor": {"type": "learned", "random_init": True}}})
+    with pytest.raises(ConfigError, match="model.decoder: the text bank is empty: vjepa2/torch has no classifier for class_labels"):
+        build_models(learned.model)
