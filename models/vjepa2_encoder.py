@@ -22,8 +22,9 @@ label bridge needs; the backbone still runs once per clip.
 The ONNX graph is the encoder, ``pixel_values_videos (B, T, 3, crop, crop)`` → ``tokens (B, N,
 hidden)``; ``T`` and ``crop`` are fixed at export and stored, with the patch and tubelet sizes,
 in its metadata. It holds no classifier head (the label bridge needs ``runtime: torch``; the
-configuration refuses ``onnx`` with it). ``runtime: auto`` runs torch (bf16 autocast on a GPU). torch loads when an
-encoder is built, not when this file is imported (the config reads :data:`NETWORK`).
+configuration refuses ``onnx`` with it). ``runtime: auto`` runs torch (bf16 autocast on a GPU).
+torch loads when an encoder is built, not when this file is imported (the config reads
+:data:`NETWORK`).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, re
 from models.vjepa2_classifier import DEFAULT_VJEPA2_CLASSIFIER, VJEPA2ClassHead, is_classifier
 
 __all__ = [
-    "NETWORK", "DEFAULT_VJEPA2", "DEFAULT_VJEPA2_CLASSIFIER", "ModelLoadError", "load_vjepa2", "preprocess_clip", "resample_indices",
-    "VJEPA2ClipEncoder", "VJEPA2OnnxEncoder", "export_vjepa2",
+    "NETWORK", "DEFAULT_VJEPA2", "DEFAULT_VJEPA2_CLASSIFIER", "ModelLoadError", "load_vjepa2", "preprocess_clip",
+    "resample_indices", "VJEPA2ClipEncoder", "VJEPA2OnnxEncoder", "export_vjepa2",
 ]
 
 DEFAULT_VJEPA2 = "facebook/vjepa2-vitl-fpc64-256"

@@ -73,8 +73,10 @@ def _no_class_head(config: ModelConfig, encoder: ClipEncoder) -> str:
     """The one-line error for the label bridge on an encoder without a classifier."""
     spec = network(config.encoder.network)
     what = f"checkpoint {encoder.source}" if getattr(encoder, "source", None) else f"encoder {encoder.name}"
-    use = f"a checkpoint with a classifier head (such as {spec.classifier_example})" if spec.classifier_example else "a network with a classifier head"
-    return f"model.predictor.type: label-bridge needs a classifier head and the {config.encoder.network} {what} has none; use {use} or predictor.type: learned"
+    use = (f"a checkpoint with a classifier head (such as {spec.classifier_example})" if spec.classifier_example
+           else "a network with a classifier head")
+    return (f"model.predictor.type: label-bridge needs a classifier head and the {spec.name} {what} has none; "
+            f"use {use} or predictor.type: learned")
 
 
 def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encoder: ClipEncoder | None = None) -> ModelStack:
@@ -100,7 +102,8 @@ def build_models(config: ModelConfig, cache: EmbeddingCache | None = None, encod
     imagenet = imagenet_class_names()
     own = classes is not None and classes != imagenet  # a classifier with classes of its own (vjepa2 SSv2 actions)
     class_text = None  # (C, D): the classifier's class prompts
-    if classes is not None and (p.type is PredictorType.LABEL_BRIDGE or d.imagenet_labels and not own or d.class_labels and own):
+    bank_needs_them = d.class_labels if own else d.imagenet_labels  # lite's classes are the ImageNet labels
+    if classes is not None and (p.type is PredictorType.LABEL_BRIDGE or bank_needs_them):
         class_text = embed(classes.prompts(p.prompt))
     if p.type is PredictorType.LABEL_BRIDGE:
         if classes is None:
