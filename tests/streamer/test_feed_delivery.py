@@ -265,6 +265,9 @@ def test_a_lagging_client_loses_embeddings_first_and_is_told(bus):
             bus.publish(embedding(dim=2048))
             if i % every == 0:
                 bus.publish(caption(i))
+        snapshot = server.stats()  # taken on the loop, after every event above was offered
+        # Lagging: it lost embeddings, and its queue cannot have emptied since (its socket is full).
+        assert (snapshot.clients, snapshot.lagging, snapshot.connections) == (1, 1, 1)
         messages = []
         while (len([m for m in messages if m["type"] == "caption"]) < 4
                or not any(m["type"] == "lagging" for m in messages)):
