@@ -12,7 +12,7 @@ override, checked as ``capture:`` checks its own keys)::
         stall_timeout_s: 30
       - {id: lobby, url: /dev/video0}
 
-Ids are required and unique. The overrides are not kept here: :func:`split_sources` hands them
+Ids are required and unique; a file lists at most :data:`MAX_SOURCES` (256). The overrides are not kept here: :func:`split_sources` hands them
 to the ``capture`` section (``capture.sources.<id>``), the one place that knows per-source
 capture settings (:class:`~streamer.capture.capture_config.CaptureConfig`), so a source from
 the command line and one from this list are overridden the same way. The same id under both
