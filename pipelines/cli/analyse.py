@@ -62,8 +62,9 @@ def add_parsers(sub) -> None:
     run = sub.add_parser(
         "run",
         help="analyse live sources (or files at their own pace), serve the event feed, print captions",
-        description="Analyse one or more sources and serve the events over WebSocket until every "
-        "source ends or Ctrl-C. Files play at real time unless --no-realtime.",
+        description="Analyse one or more sources (the sources: of --config and every --source) and serve the "
+        "events over WebSocket, with Prometheus metrics at /metrics on the same port, until every source ends "
+        "or Ctrl-C. Files play at real time unless --no-realtime.",
     )
     run.add_argument(
         "--source",
