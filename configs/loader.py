@@ -9,7 +9,9 @@ refused everywhere. A dataclass may name keys of earlier versions in a ``RENAMED
 (old key → its replacement), and the error for one says where it went. A dataclass checks its own
 ranges in ``__post_init__`` by raising :class:`ValueError`; a message that starts with a field
 name (``"buffer_size: must be …"``) is reported at that field's key. A field declared with
-``repr=False`` (a secret, such as the feed token) never has its value in a message.
+``repr=False`` (a secret, such as the feed token) never has its value in a message, nor does a
+string taken from the environment (:class:`configs.envsubst.EnvString`, a ``str`` subclass
+recognised here by its marker attribute, so this module imports nothing back).
 """
 
 from __future__ import annotations
@@ -29,6 +31,13 @@ class ConfigError(ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 
 
+def _shown(value: Any) -> str:
+    """``value`` for an error message: its type and repr, unless it came from the environment."""
+    if getattr(value, "from_environment", False):
+        return "str (from the environment: not shown)"
+    return f"{type(value).__name__} {value!r}"
+
+
 def _convert(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
@@ -46,7 +55,8 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
             return tp(value)
         except ValueError:
             allowed = ", ".join(str(m.value) for m in tp)
-            raise ConfigError(f"{where}: {value!r} is not one of: {allowed}") from None
+            shown = "the value from the environment" if getattr(value, "from_environment", False) else repr(value)
+            raise ConfigError(f"{where}: {shown} is not one of: {allowed}") from None
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__}")
@@ -58,7 +68,7 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
         return float(value)
     if tp in (int, str, bool) and isinstance(value, tp) and not (tp is int and isinstance(value, bool)):
         return value
-    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {type(value).__name__} {value!r}")
+    raise ConfigError(f"{where}: expected {getattr(tp, '__name__', tp)}, got {_shown(value)}")
 
 
 def build(cls: type, data: Any, where: str) -> Any:

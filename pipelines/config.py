@@ -5,6 +5,9 @@ Exports :class:`SamplingConfig`, :class:`ModelConfig`, :class:`FeedConfig`, :cla
 :mod:`configs.loader`, which turns YAML into every section's dataclass.
 
 A user's file is laid over the packaged ``configs/default.yaml``: it names only what it changes.
+Its string values may name environment variables (``${CAM_PASSWORD}``, :mod:`configs.envsubst`).
+Its ``sources:`` list (:mod:`streamer.capture.source_config`) names the cameras of ``run``; their
+per-source capture settings join ``capture.sources`` here.
 Unknown keys, wrong types and out-of-range values are a :class:`ConfigError` whose one-line
 message names the file and the full key (``drift.threshold: must be within (0, 2], got 3``).
 Each section's dataclass lives beside the code it configures; this module only joins them.
@@ -12,6 +15,7 @@ Each section's dataclass lives beside the code it configures; this module only j
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import yaml
 
+from configs.envsubst import substitute
 from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig, Runtime
@@ -27,6 +32,7 @@ from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
+from streamer.capture.source_config import SourceEntry, split_sources
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
 
@@ -109,6 +115,10 @@ class FeedConfig:
 
 @dataclass(frozen=True)
 class Config:
+    """The whole configuration; ``sources`` are the config file's cameras (their capture
+    overrides are in ``capture``)."""
+
+    sources: tuple[SourceEntry, ...] = ()
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -138,9 +148,23 @@ def _read_yaml(text: str, name: str) -> dict:
     return data
 
 
+def _fold_sources(data: dict) -> dict:
+    """``data`` with each ``sources`` entry's capture overrides moved to ``capture.sources``."""
+    capture = data.get("capture") or {}
+    if not isinstance(capture, Mapping):
+        return data  # the loader names the problem
+    entries, own = split_sources(data.get("sources"), capture)
+    per_source = capture.get("sources") or {}
+    if not isinstance(per_source, Mapping):
+        return {**data, "sources": entries}  # CaptureConfig names the problem
+    per_source = {**per_source, **{sid: values for sid, values in own.items() if values}}
+    return {**data, "sources": entries, "capture": {**capture, "sources": per_source}}
+
+
 def load_config(path: str | Path | None = None, overrides: Mapping | None = None) -> Config:
     """The packaged default configuration with the YAML file at ``path`` (if any) laid over it,
-    then ``overrides`` (a nested mapping, e.g. from command-line options) over both."""
+    then ``overrides`` (a nested mapping, e.g. from command-line options) over both.
+    ``${NAME}`` in the file's strings is taken from ``os.environ``."""
     default = _read_yaml(resources.files("configs").joinpath("default.yaml").read_text(encoding="utf-8"), "default.yaml")
     data, name = default, None
     if path is not None:
@@ -149,11 +173,16 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
-        data, name = _merge(default, _read_yaml(text, str(p))), str(p)
+        name = str(p)
+        try:
+            user = substitute(_read_yaml(text, name), os.environ)
+        except ConfigError as exc:
+            raise ConfigError(f"{name}: {exc}") from None
+        data = _merge(default, user)
     if overrides:
         data = _merge(data, overrides)
     try:
-        return build(Config, data, "config")
+        return build(Config, _fold_sources(data), "config")
     except ConfigError as exc:
         message = str(exc).removeprefix("config.").removeprefix("config: ")
         raise ConfigError(f"{name}: {message}" if name else message) from None

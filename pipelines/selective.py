@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
 from pipelines.drift import DriftConfig, DriftDetector
+from pipelines.histogram import Histogram
 from pipelines.percentiles import percentile
 from streamer.feed.events import CaptionEvent, StageLatency
 from pipelines.profiles import ModelStack
@@ -35,7 +36,12 @@ LATENCY_HISTORY = 4096
 
 @dataclass
 class PipelineStats:
-    """Running counts for one source. Latency histories are bounded to :data:`LATENCY_HISTORY`."""
+    """Running counts for one source. Latency histories are bounded to :data:`LATENCY_HISTORY`.
+
+    ``decodes_by_reason`` counts decodes per drift reason (``start``, ``change``, ``heartbeat``);
+    ``drift`` is the newest clip's drift statistic and ``threshold`` the enter threshold then in
+    effect; ``step_seconds`` holds every clip's step
+    latency in fixed buckets (what ``/metrics`` exposes; the deques feed the percentiles)."""
 
     frames: int = 0
     clips: int = 0
@@ -44,6 +50,10 @@ class PipelineStats:
     last_t: float = 0.0
     step_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_HISTORY))  # encode+predict+drift
     decode_ms: deque = field(default_factory=lambda: deque(maxlen=LATENCY_HISTORY))
+    decodes_by_reason: Counter = field(default_factory=Counter)
+    drift: float = 0.0
+    threshold: float = 0.0
+    step_seconds: Histogram = field(default_factory=Histogram)
 
     @property
     def media_s(self) -> float:
@@ -175,6 +185,8 @@ class SelectivePipeline:
         step_ms = (time.perf_counter() - start) * 1e3
         self.stats.clips += 1
         self.stats.step_ms.append(step_ms)
+        self.stats.step_seconds.observe(step_ms / 1e3)
+        self.stats.drift, self.stats.threshold = self.detector.last_drift, self.detector.enter_threshold
         result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift, step_ms, None, y_now, new_frames)
         if decision is None:
             return self._observed(result, clip)
@@ -182,6 +194,7 @@ class SelectivePipeline:
         decoded = self.models.decoder.decode(y_now)
         done = time.perf_counter()
         self.stats.decodes += 1
+        self.stats.decodes_by_reason[decision.reason.value] += 1
         self.stats.decode_ms.append((done - before_decode) * 1e3)
         dropped, self._pending_drops = self._pending_drops, 0
         caption = CaptionEvent(

@@ -19,6 +19,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
 
 from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT
 from pipelines.config import Config, load_config
@@ -61,15 +62,18 @@ def add_parsers(sub) -> None:
     run = sub.add_parser(
         "run",
         help="analyse live sources (or files at their own pace), serve the event feed, print captions",
-        description="Analyse one or more sources and serve the events over WebSocket until every "
-        "source ends or Ctrl-C. Files play at real time unless --no-realtime.",
+        description="Analyse one or more sources (the sources: of --config and every --source) and serve the "
+        "events over WebSocket, with Prometheus metrics at /metrics on the same port, until every source ends "
+        "or Ctrl-C. Files play at real time unless --no-realtime.",
     )
     run.add_argument(
         "--source",
         action="append",
-        required=True,
         metavar="[ID=]SRC",
-        help="a webcam index (0) or device (/dev/video0), rtsp:// or http(s):// URL, or a file; repeat for several",
+        help="a webcam index (0) or device (/dev/video0), rtsp:// or http(s):// URL, or a file; repeat for several. "
+        "Added to the sources: of --config; one with the ID of a configured source replaces it (keeping its overrides). "
+        "Needed only without a config file listing sources (put passwords there, as ${ENV_VAR}, not here: "
+        "a command line is visible to every user in ps)",
     )
     _add_common(run)
     run.add_argument("--host", help="feed interface (default 127.0.0.1; anything else needs a token)")
@@ -122,6 +126,7 @@ def _analyse(
     from pipelines.baseline import start_baseline
     from pipelines.cli.options import announce
     from pipelines.profiles import build_models  # torch loads only when there is work to do
+    from pipelines.run_metrics import run_metrics_route
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
     from streamer.feed.bus import EventBus
@@ -146,21 +151,22 @@ def _analyse(
         stack.callback(finish_baseline)
         observers = [baseline] if baseline else []
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
-        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            server = FeedServer(config.feed.server, bus)
-            try:
-                server.start()
-            except OSError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(server.stop)
-            print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
-        capture = MultiCapture(
+        capture = MultiCapture(  # its threads start below, after the feed
             specs,
             config.capture,
             sample_fps=config.sampling.fps,
             max_side=config.sampling.max_side,
             on_status=bus.publish,
         )
+        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
+            routes = [run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics, read at each scrape
+            server = FeedServer(config.feed.server, bus, routes)
+            try:
+                server.start()
+            except OSError as exc:
+                raise UsageError(str(exc)) from None
+            stack.callback(server.stop)
+            print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
         with sigterm_as_interrupt(), capture:
             return run_sources(
                 capture,
@@ -244,6 +250,24 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return status
 
 
+def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
+    """The config file's sources with the ``--source`` ones added (or replacing one by id).
+    Every password in a stream URL joins :data:`REDACT`, so no log line shows it."""
+    specs = {entry.id: entry.spec() for entry in config.sources}
+    try:
+        specs.update((s.id, s) for s in parse_sources(given, reserved=specs))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if not specs:
+        raise UsageError("no sources: give --source, or list sources: in the --config file")
+    for spec in specs.values():
+        password = urlsplit(str(spec.target)).password if spec.kind is SourceKind.STREAM else None
+        if password:
+            REDACT.add(password)
+            REDACT.add(unquote(password))
+    return list(specs.values())
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from streamer.capture.sources import VideoFileSource
 
@@ -259,10 +283,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = apply_model_options(load_config(args.config, overrides), args)
     if config.feed.server.token:
         REDACT.add(config.feed.server.token)
-    try:
-        specs = parse_sources(args.source)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models
         if spec.kind is SourceKind.FILE:
             VideoFileSource(spec.target, spec.id).open_and_close()

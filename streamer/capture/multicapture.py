@@ -14,6 +14,7 @@ Leaving the ``with`` block (normally, on Ctrl-C or on SIGTERM with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -46,21 +47,20 @@ class CaptureCounters:
     ``frames``: handed to the reader. ``dropped``: discarded by the buffer policy.
     ``stale``: handed over later than ``stale_after_s`` after capture (counted only for sources
     that drop, i.e. live ones and ``realtime`` files; a waiting file is late by design). ``connections``:
-    successful opens (a file counts one once it delivers).
+    successful opens (a file counts one once it delivers). ``captured``: sampled frames put in
+    the buffer (those later dropped included). ``reconnects``: retries a live source scheduled
+    after a failure (each ``reconnecting`` status).
     """
 
     frames: int = 0
     dropped: int = 0
     stale: int = 0
     connections: int = 0
+    captured: int = 0
+    reconnects: int = 0
 
     def since(self, earlier: CaptureCounters) -> CaptureCounters:
-        return CaptureCounters(
-            self.frames - earlier.frames,
-            self.dropped - earlier.dropped,
-            self.stale - earlier.stale,
-            self.connections - earlier.connections,
-        )
+        return CaptureCounters(*(getattr(self, f.name) - getattr(earlier, f.name) for f in dataclasses.fields(self)))
 
 
 def make_source(
@@ -206,7 +206,8 @@ class MultiCapture:
         for sid, thread in self._threads.items():
             source = self._sources[sid]
             connections = getattr(source, "connections", int(self._frames[sid] > 0))
-            out[sid] = CaptureCounters(self._frames[sid], thread.dropped, self._stale[sid], connections)
+            out[sid] = CaptureCounters(self._frames[sid], thread.dropped, self._stale[sid], connections,
+                                       thread.captured, getattr(source, "reconnects", 0))
         return out
 
     def stop(self, timeout: float = STOP_TIMEOUT_S) -> None:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import Frame, SourceError
+from streamer.capture.source_spec import redact
 from streamer.feed.events import status_event
 
 __all__ = ["Backoff", "ReconnectingSource", "StatusCallback"]
@@ -98,6 +99,7 @@ class ReconnectingSource:
         self._cancel = threading.Event()
         self._current: LiveSource | None = None
         self.connections = 0  # successful opens so far
+        self.reconnects = 0  # retries scheduled after a failure (each `reconnecting` status)
 
     def cancel(self) -> None:
         """Ask :meth:`frames` to finish: at once when waiting to retry, else after the current
@@ -137,7 +139,7 @@ class ReconnectingSource:
                 reason = str(exc)
             except Exception as exc:  # a library surprise must not end a camera left running for days
                 log.exception("%s: unexpected error from %s", self.source_id, source.label)
-                reason = f"{source.label}: unexpected {type(exc).__name__}: {str(exc).partition(chr(10))[0]}"
+                reason = f"{source.label}: unexpected {type(exc).__name__}: {redact(str(exc).partition(chr(10))[0])}"
             finally:
                 self._current = None
                 source.close()
@@ -150,6 +152,7 @@ class ReconnectingSource:
                 raise SourceError(f"{self.source_id}: giving up after {failures} failed attempts: {reason}")
             delay = self._backoff.delay(failures)
             log.info("%s: %s (retrying in %.1f s)", self.source_id, reason, delay)  # the status event tells the user
+            self.reconnects += 1
             self._emit(
                 "reconnecting", f"{reason} (retrying in {delay:.1f} s)", attempt=failures, delay_s=round(delay, 3)
             )

@@ -1,6 +1,7 @@
 """Parse ``--source`` strings into validated :class:`SourceSpec` values.
 
-Exports :class:`SourceKind`, :class:`SourceSpec`, :func:`parse_sources` and :func:`redact`.
+Exports :class:`SourceKind`, :class:`SourceSpec`, :func:`make_spec`, :func:`parse_sources` and
+:func:`redact`.
 
 Accepted forms, each optionally prefixed by ``ID=`` (``ID`` is a letter or ``_`` then letters,
 digits, ``_``, ``-`` or ``.``)::
@@ -13,24 +14,30 @@ digits, ``_``, ``-`` or ``.``)::
 
 Ids default to ``cam0``, ``cam1``, … for live sources (numbered in order, skipping ids already
 taken) and to the file stem for files (``-2``, ``-3``, … added if taken). A string that names an
-existing file is a file even if it contains ``=``.
+existing file is a file even if it contains ``=``. :func:`make_spec` checks one ``(id, target)``
+pair the same way (the config file's ``sources:`` list).
+
+A URL may carry credentials (``rtsp://user:password@host/…``, or ``?password=…`` as some cameras
+take them): :func:`redact` hides them, and every message and label here goes through it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 from urllib.parse import urlsplit
 
-__all__ = ["SourceKind", "SourceSpec", "parse_sources", "redact"]
+__all__ = ["SourceKind", "SourceSpec", "make_spec", "parse_sources", "redact"]
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 _STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
 _DEVICE = re.compile(r"/dev/video\d+")
 _CREDENTIALS = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
+# Query parameters that carry a secret in the URLs of common cameras (Dahua's ?password=, tokens).
+_SECRET_QUERY = re.compile(r"([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*", re.IGNORECASE)
 
 
 class SourceKind(str, Enum):
@@ -49,12 +56,13 @@ class SourceKind(str, Enum):
 class SourceSpec:
     """One parsed ``--source``: its ``id``, ``kind`` and ``target``.
 
-    ``target`` is an ``int`` webcam index, a device path, a URL or a file path (as given).
+    ``target`` is an ``int`` webcam index, a device path, a URL or a file path (as given); it is
+    left out of the ``repr`` (a URL may hold a password): messages use :attr:`label`.
     """
 
     id: str
     kind: SourceKind
-    target: int | str
+    target: int | str = field(repr=False)
 
     @property
     def live(self) -> bool:
@@ -67,8 +75,9 @@ class SourceSpec:
 
 
 def redact(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@`` replaced by ``***``."""
-    return _CREDENTIALS.sub(r"\1***@", text)
+    """``text`` with the password of every ``scheme://user:password@`` and the value of every
+    ``password=``, ``token=``, ``key=`` (and similar) query parameter replaced by ``***``."""
+    return _SECRET_QUERY.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", text))
 
 
 def _split(spec: str) -> tuple[str | None, str]:
@@ -84,9 +93,10 @@ def _split(spec: str) -> tuple[str | None, str]:
     return None, spec
 
 
-def _classify(spec: str, target: str) -> tuple[SourceKind, int | str]:
+def _classify(target: str) -> tuple[SourceKind, int | str]:
+    """The kind and value of ``target``; ValueError saying what is wrong (without the target)."""
     if not target:
-        raise ValueError(f"--source {redact(spec)!r}: nothing to read after the id")
+        raise ValueError("nothing to read after the id")
     if target.isdigit():
         return SourceKind.WEBCAM, int(target)
     if _DEVICE.fullmatch(target):
@@ -94,36 +104,51 @@ def _classify(spec: str, target: str) -> tuple[SourceKind, int | str]:
     if "://" in target:
         scheme = target.split("://", 1)[0].lower()
         if scheme not in _STREAM_SCHEMES:
-            raise ValueError(
-                f"--source {redact(spec)!r}: unsupported scheme {scheme!r} (use {', '.join(_STREAM_SCHEMES)}, "
-                "a webcam index or a file)"
-            )
+            raise ValueError(f"unsupported scheme {scheme!r} (use {', '.join(_STREAM_SCHEMES)}, a webcam index or a file)")
         if not urlsplit(target).hostname:
-            raise ValueError(f"--source {redact(spec)!r}: URL has no host")
+            raise ValueError("URL has no host")
         return SourceKind.STREAM, target
     path = Path(target)
     if not path.exists():
-        raise ValueError(f"--source {redact(spec)!r}: no such file")
+        raise ValueError("no such file")
     if not path.is_file():
-        raise ValueError(f"--source {redact(spec)!r}: not a regular file")
+        raise ValueError("not a regular file")
     return SourceKind.FILE, target
 
 
-def parse_sources(specs: Sequence[str]) -> list[SourceSpec]:
+def make_spec(source_id: str, target: str) -> SourceSpec:
+    """The spec of ``target`` (any form ``--source`` takes) under ``source_id``; ValueError
+    naming the problem, starting with ``id:`` or ``url:`` (the password hidden)."""
+    if not _ID.fullmatch(source_id):
+        raise ValueError(f"id: bad id {source_id!r} (a letter or '_' then letters, digits, '_', '-', '.', at most 64)")
+    try:
+        kind, value = _classify(target.strip())
+    except ValueError as exc:
+        raise ValueError(f"url: {redact(target)!r}: {exc}") from None
+    return SourceSpec(source_id, kind, value)
+
+
+def parse_sources(specs: Sequence[str], reserved: Iterable[str] = ()) -> list[SourceSpec]:
     """Parse every ``--source`` string, give ids to those without, reject duplicate ids.
 
-    Raises :class:`ValueError` with a one-line message naming the bad spec.
+    Default ids skip ``reserved`` (the ids of the config file's sources), which a spec may
+    still name explicitly. Raises :class:`ValueError` with a one-line message naming the bad spec.
     """
     parsed: list[tuple[str | None, SourceKind, int | str]] = []
     for spec in specs:
         given, target = _split(spec.strip())
-        kind, value = _classify(spec, target)
+        try:
+            kind, value = _classify(target)
+        except ValueError as exc:
+            raise ValueError(f"--source {redact(spec)!r}: {exc}") from None
         parsed.append((given, kind, value))
-    taken: set[str] = set()
+    taken: set[str] = set(reserved)
+    explicit: set[str] = set()
     for given, _, _ in parsed:
         if given is not None:
-            if given in taken:
+            if given in explicit:
                 raise ValueError(f"--source {given}=…: the id {given!r} is used twice")
+            explicit.add(given)
             taken.add(given)
     result: list[SourceSpec] = []
     next_cam = 0

@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from streamer.capture.frames import Frame, SourceError
+from streamer.capture.source_spec import redact
 
 __all__ = ["RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
 
@@ -157,5 +158,6 @@ def frame_to_rgb(vf: av.VideoFrame, max_side: int) -> np.ndarray:
 
 
 def _reason(exc: av.FFmpegError) -> str:
-    """FFmpeg's own words for ``exc`` without PyAV's errno and repeated file name."""
-    return (exc.strerror or str(exc)).strip().rstrip(".").lower()
+    """FFmpeg's own words for ``exc`` without PyAV's errno and repeated file name (a URL's
+    password hidden, should the name still be in them)."""
+    return redact((exc.strerror or str(exc)).strip().rstrip(".").lower())

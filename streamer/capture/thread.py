@@ -18,6 +18,7 @@ from enum import Enum
 from typing import Protocol
 
 from streamer.capture.frames import EndOfStream, Frame, SourceError
+from streamer.capture.source_spec import redact
 
 __all__ = ["BufferPolicy", "CaptureThread", "FrameSource"]
 
@@ -63,6 +64,7 @@ class CaptureThread:
         self.policy = BufferPolicy(policy)
         self.realtime = realtime
         self.dropped = 0
+        self.captured = 0  # frames put in the buffer (dropped ones included)
         self._on_ready = on_ready
         self._queue: queue.Queue[Frame | EndOfStream] = queue.Queue(maxsize=buffer_size)
         self._stopping = threading.Event()
@@ -118,7 +120,7 @@ class CaptureThread:
             error = str(exc)
         except Exception as exc:  # a bug or an unexpected library error still ends the stream cleanly
             log.exception("capture of %s failed", self.source.source_id)
-            error = f"{self.source.source_id}: capture failed: {type(exc).__name__}: {exc}"
+            error = f"{self.source.source_id}: capture failed: {type(exc).__name__}: {redact(str(exc))}"
         finally:
             self.source.close()
             self._end(error)
@@ -140,6 +142,7 @@ class CaptureThread:
                     break
                 except queue.Full:
                     continue
+        self.captured += 1
         self._notify()
 
     def _notify(self) -> None:

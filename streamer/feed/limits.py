@@ -28,7 +28,8 @@ class ClientQueue:
       the oldest queued stats event; if there is neither, :meth:`offer` returns
       False and the caller must disconnect the client (close code 4000).
 
-    ``dropped`` counts the embeddings and stats given up, cumulatively.
+    ``dropped`` counts the embeddings and stats given up, cumulatively, per type;
+    ``dropped_total`` is their sum.
     """
 
     def __init__(self, limit: int) -> None:
@@ -37,6 +38,7 @@ class ClientQueue:
         self.limit = limit
         self.events = 0
         self.dropped = {EventType.EMBEDDING.value: 0, EventType.STATS.value: 0}
+        self.dropped_total = 0
         self._items: deque[Any] = deque()
 
     def __len__(self) -> int:
@@ -55,6 +57,7 @@ class ClientQueue:
                 if event.type in LOGGED_TYPES:
                     return False
                 self.dropped[event.type.value] += 1
+                self.dropped_total += 1
                 return True
         self._items.append(event)
         self.events += 1
@@ -66,6 +69,7 @@ class ClientQueue:
                 del self._items[i]
                 self.events -= 1
                 self.dropped[kind.value] += 1
+                self.dropped_total += 1
                 return True
         return False
 

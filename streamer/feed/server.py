@@ -15,7 +15,8 @@ only ever fills its own queue:
   ``from_seq`` = the last seq received, nothing is lost.
 
 Every rule a client sees is in ``docs/PROTOCOL.md``; the message rules
-themselves are in :mod:`streamer.feed.protocol`.
+themselves are in :mod:`streamer.feed.protocol`. :meth:`FeedServer.stats` gives
+a :class:`~streamer.feed.metrics.FeedStats` snapshot (clients, lagging clients, events sent) for metrics.
 
 Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.feed.server_config`).
 """
@@ -27,6 +28,7 @@ import hmac
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -40,6 +42,7 @@ from websockets.http11 import Request, Response
 
 from streamer.feed.bus import EventBus
 from streamer.feed.http import HttpReply, HttpRoute, find_route
+from streamer.feed.metrics import FeedStats
 from streamer.feed.limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
 from streamer.feed.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
                        error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
@@ -76,6 +79,7 @@ class _Session:
         self.rate = RateLimiter(config.client_messages_per_s, config.client_message_burst, time.monotonic())
         self.strikes = StrikeCounter(config.max_strikes, config.strike_window_s)
         self.closing = False
+        self.lagging = False  # lost events to a full queue and has not emptied it since
         self.sender: asyncio.Task | None = None
         self.finisher: asyncio.Task | None = None  # closes the connection after close()
 
@@ -98,8 +102,10 @@ class _Session:
 
     def offer(self, event: Outgoing) -> None:
         """Queue ``event`` under the backpressure rules of :class:`~streamer.feed.limits.ClientQueue`."""
+        dropped = self.queue.dropped_total
         if self.queue.offer(event):
             self.wake.set()
+            self.lagging = self.lagging or self.queue.dropped_total != dropped
         else:
             self.overflow()
 
@@ -138,6 +144,7 @@ class _Session:
         try:
             while True:
                 while not self.queue:
+                    self.lagging = False  # caught up
                     await self._notify_lagging(force=True)
                     if not self.queue:  # no await between this check and wait(): no lost wake-up
                         self.wake.clear()
@@ -160,6 +167,7 @@ class _Session:
                         await self.ws.send(item.binary)
                     else:
                         await self.ws.send(item.utf8, text=True)
+                    self.feed.sent[item.type.value] += 1
         except ConnectionClosed:
             pass
 
@@ -191,6 +199,7 @@ class _Session:
             for seq, text in page:  # one page in memory per catching-up client; sent as stored, no re-encoding
                 after = self.last_sent_seq = seq
                 await self.ws.send(text, text=True)
+                self.feed.replayed += 1
             if len(page) < self.config.replay_page:
                 break
             await asyncio.sleep(0)  # between pages, live fan-out and other clients get the loop
@@ -203,8 +212,16 @@ class _Feed:
     def __init__(self, config: ServerConfig, bus: EventBus, loop: asyncio.AbstractEventLoop, routes: tuple[HttpRoute, ...] = ()) -> None:
         self.config, self.bus, self.loop, self.routes = config, bus, loop, routes
         self.sessions: set[_Session] = set()
+        self.sent: Counter[str] = Counter()  # events sent live, per type
+        self.replayed = 0
+        self.connections = 0
         self.last_seq = 0
         self.replay_slots = asyncio.Semaphore(config.max_replays)
+
+    def stats(self) -> FeedStats:
+        """A snapshot of the counters (loop thread)."""
+        return FeedStats(len(self.sessions), sum(s.lagging for s in self.sessions), dict(self.sent),
+                         self.replayed, self.connections)
 
     def emit(self, event: Outgoing) -> None:
         """The bus sink: runs on the publishing thread, hands the event to the loop."""
@@ -270,6 +287,7 @@ class _Feed:
             await ws.close(CloseCode.TRY_AGAIN_LATER, "too many connections; retry later")
             return
         self.sessions.add(session)
+        self.connections += 1
         session.control(hello_message(server=SERVER_NAME, sources=self.bus.sources, profile=self.bus.profile,
                                       last_seq=self.last_seq, first_seq=self.bus.log.first_seq,
                                       limits=self.config.client_limits()))
@@ -373,6 +391,21 @@ class FeedServer:
     def connections(self) -> int:
         """Open client connections (read from another thread: a snapshot)."""
         return 0 if self._feed is None else len(self._feed.sessions)
+
+    def stats(self, timeout: float = 1.0) -> FeedStats:
+        """A snapshot of the feed's counters (zeros before start and after stop). On the loop's
+        thread (an HTTP route's handler) it is read at once; from another thread it is taken on
+        the loop, waiting at most ``timeout`` seconds (TimeoutError beyond)."""
+        feed, loop = self._feed, self._loop
+        if feed is None or loop is None or not self.running:
+            return FeedStats()
+        if threading.current_thread() is self._thread:
+            return feed.stats()
+
+        async def snapshot() -> FeedStats:
+            return feed.stats()
+
+        return asyncio.run_coroutine_threadsafe(snapshot(), loop).result(timeout)
 
     def start(self) -> None:
         """Bind and start serving in a background thread; return once listening (a server starts once)."""

@@ -93,10 +93,12 @@ class RtspServer:
     :meth:`start` waits until it listens; :meth:`stop` ends it (SIGTERM, or SIGKILL with
     ``hard``); :meth:`pause` / :meth:`resume` freeze it with SIGSTOP / SIGCONT, which leaves
     connections open but silent (a stalled camera). The port stays the same across restarts.
+    With ``credentials=(user, password)`` it demands Basic auth; :attr:`url` carries none.
     """
 
-    def __init__(self, video: Path, log_dir: Path, mount: str = "/cam", port: int | None = None):
-        self.video, self.mount = video, mount
+    def __init__(self, video: Path, log_dir: Path, mount: str = "/cam", port: int | None = None,
+                 credentials: tuple[str, str] | None = None):
+        self.video, self.mount, self.credentials = video, mount, credentials
         self.port = port or free_port()
         self.log_path = log_dir / f"rtsp-{self.port}.log"
         self._proc: subprocess.Popen | None = None
@@ -121,10 +123,12 @@ class RtspServer:
             "--file",
             str(self.video),
         ]
+        env = {**os.environ, "PYTHONPATH": ""}
+        if self.credentials:  # Basic auth; the password through the environment, as the analyzer gets it
+            args += ["--user", self.credentials[0]]
+            env["RTSP_PASSWORD"] = self.credentials[1]
         with open(self.log_path, "ab") as log:
-            self._proc = subprocess.Popen(
-                args, stdout=subprocess.PIPE, stderr=log, env={**os.environ, "PYTHONPATH": ""}
-            )
+            self._proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=log, env=env)
         with selectors.DefaultSelector() as sel:
             sel.register(self._proc.stdout, selectors.EVENT_READ)
             if not sel.select(TIMEOUT_S / 4) or not self._proc.stdout.readline().startswith(b"READY"):

@@ -7,8 +7,12 @@ Run it with the system Python that has Debian's ``python3-gi`` (not the project'
 It serves the H.264 track of an MP4 file (no re-encoding, paced at the file's frame rate) on
 127.0.0.1 over RTP/RTSP, TCP or UDP as the client asks. Every client session plays the file from
 its start; at the end of the file the session ends, as a camera would hang up. It prints
-``READY <port>`` on stdout once listening and stops on SIGTERM or SIGINT.
+``READY <port>`` on stdout once listening and stops on SIGTERM or SIGINT. With ``--user`` it
+demands HTTP Basic auth as that user, with the password from the ``RTSP_PASSWORD`` environment
+variable (not the command line), as a camera with a password does.
 """
+
+import os
 
 import argparse
 import signal
@@ -26,6 +30,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--mount", default="/cam")
     parser.add_argument("--file", required=True, help="an MP4 with an H.264 video track")
+    parser.add_argument("--user", help="require Basic auth as this user (password: $RTSP_PASSWORD)")
     args = parser.parse_args()
 
     Gst.init(None)
@@ -38,6 +43,16 @@ def main() -> int:
         f'( filesrc location="{location}" ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1 )'
     )
     factory.set_shared(False)
+    if args.user:
+        auth = GstRtspServer.RTSPAuth()
+        token = GstRtspServer.RTSPToken()
+        token.set_string("media.factory.role", "viewer")
+        auth.add_basic(GstRtspServer.RTSPAuth.make_basic(args.user, os.environ["RTSP_PASSWORD"]), token)
+        server.set_auth(auth)
+        permissions = GstRtspServer.RTSPPermissions()
+        permissions.add_role_from_structure(Gst.Structure.new_from_string(
+            "viewer, media.factory.access=(boolean)true, media.factory.construct=(boolean)true"))
+        factory.set_permissions(permissions)
     server.get_mount_points().add_factory(args.mount, factory)
     if server.attach(None) == 0:
         print(f"cannot listen on 127.0.0.1:{args.port}", file=sys.stderr, flush=True)

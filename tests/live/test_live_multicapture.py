@@ -72,8 +72,11 @@ def test_two_cameras_and_a_file_each_keep_their_own_stream(rtsp_factory, short_v
     assert [s["state"] for s in statuses["north"]] == ["connected", "ended"]  # ended: stopped with the rest
     assert [s["state"] for s in statuses["south"]][:3] == ["connected", "disconnected", "reconnecting"]
     assert [s["state"] for s in statuses["short"]] == ["connected", "ended"]
-    assert counters["short"] == CaptureCounters(frames=10, dropped=0, stale=0, connections=1)
+    assert counters["short"] == CaptureCounters(frames=10, dropped=0, stale=0, connections=1, captured=10)
     assert counters["north"].connections == 1 and counters["north"].frames == len(frames["north"])
+    # counted before each `reconnecting` is sent: at least the one waited for, at most those sent by the end
+    assert 1 <= counters["south"].reconnects <= sum(s["state"] == "reconnecting" for s in statuses["south"])
+    assert counters["north"].reconnects == 0
 
 
 def test_batch_takes_at_most_one_ready_item_per_source(short_video):

@@ -20,6 +20,28 @@ from streamer.feed.protocol import CloseCode, load_schema, prepare_event
 from streamer.feed.server_config import ServerConfig
 
 
+def test_stats_count_clients_events_sent_and_replayed(bus, server):
+    bus.publish(caption(1))
+
+    async def main():
+        assert (await asyncio.to_thread(server.stats)).clients == 0
+        ws, _, _ = await open_subscribed(server.url, types=["caption", "status", "embedding"], from_seq=0)
+        await recv_until(ws, 1)  # caption 1, from the log
+        await publish(bus, caption(2))
+        await publish(bus, status("ended"))
+        await publish(bus, embedding())
+        await recv_until(ws, 3)
+        deadline = time.monotonic() + TIMEOUT_S
+        while (snapshot := await asyncio.to_thread(server.stats)).sent.get("embedding") != 1:  # counted once sent
+            assert time.monotonic() < deadline, snapshot
+            await asyncio.sleep(0.01)
+        assert (snapshot.clients, snapshot.replayed, snapshot.connections) == (1, 1, 1)
+        assert snapshot.sent == {"caption": 1, "status": 1, "embedding": 1}
+        await ws.close()
+
+    asyncio.run(main())
+
+
 def test_hello_then_live_captions_and_status_by_default(bus, server):
     bus.publish(caption(1))
 
@@ -265,6 +287,9 @@ def test_a_lagging_client_loses_embeddings_first_and_is_told(bus):
             bus.publish(embedding(dim=2048))
             if i % every == 0:
                 bus.publish(caption(i))
+        snapshot = server.stats()  # taken on the loop, after every event above was offered
+        # Lagging: it lost embeddings, and its queue cannot have emptied since (its socket is full).
+        assert (snapshot.clients, snapshot.lagging, snapshot.connections) == (1, 1, 1)
         messages = []
         while (len([m for m in messages if m["type"] == "caption"]) < 4
                or not any(m["type"] == "lagging" for m in messages)):
