@@ -23,8 +23,8 @@ from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig
 from models.predictor_config import PredictorConfig, PredictorType
-from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
+from pipelines.decoder_config import DecoderConfig
 from pipelines.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.feed.eventlog import EventLogConfig
@@ -57,11 +57,12 @@ class ModelConfig:
     """``encoder.network`` names the X-encoder (``lite``, the embedded CPU default, or ``vjepa2``,
     ``configs/vjepa2.yaml``; any network :mod:`models.registry` holds) and ``encoder.runtime``
     how it runs (``auto``, ``torch`` or ``onnx``). The ``label-bridge`` predictor needs a
-    network with an ImageNet head (``lite``)."""
+    network with an ImageNet head (``lite``). ``decoder.type`` is ``retrieval`` or ``vlm``
+    (:mod:`pipelines.decoder_config`)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
-    decoder: RetrievalConfig = field(default_factory=RetrievalConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     #: Keys of earlier versions: the loader's error for one names its replacement.
     RENAMED = {"profile": "model.encoder.network (lite | vjepa2)"}

@@ -121,6 +121,8 @@ def _analyse(
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
     from pipelines.cli.options import announce
+    from pipelines.decoder_config import DecoderType
+    from pipelines.enrichment import start_enrichment
     from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
@@ -144,6 +146,10 @@ def _analyse(
         announce(models, config)
         baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
+        follow = decoder_stats = None
+        if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
+            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
+            stack.callback(finish_decoder)
         observers = [baseline] if baseline else []
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
@@ -170,6 +176,8 @@ def _analyse(
                 embeddings=serve and config.feed.embeddings,
                 stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
                 progress=progress,
+                follow=follow,
+                decoder_stats=decoder_stats,
             )
 
 

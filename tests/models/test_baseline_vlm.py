@@ -50,7 +50,7 @@ def test_bad_settings_are_refused(bad):
 
 
 def test_weights_that_cannot_be_loaded_are_one_line(tmp_path):
-    with pytest.raises(ValueError, match="cannot load baseline weights") as info:
+    with pytest.raises(ValueError, match="cannot load VLM weights") as info:
         load_baseline_vlm(BaselineVLMConfig(weights=str(tmp_path)))
     assert "\n" not in str(info.value)
 
