@@ -8,11 +8,12 @@ given stream whatever the CPU does, and "per minute" means per minute of video:
 1. **Bucket.** A token bucket of ``burst`` tokens refills at ``per_minute / 60`` tokens per
    media second; it starts full. A decision needs one whole token: this is the hard bound
    (never more than ``burst + per_minute * minutes`` admitted).
-2. **Rank.** A decision is admitted only if fewer than ``per_minute`` of the decisions of the
-   last :data:`BUDGET_WINDOW_S` media seconds (admitted or not) had a larger drift. When changes
-   come faster than the budget, the small ones (and heartbeats, whose drift is low) are turned
-   away while the bucket keeps its tokens for the large ones; when they come slower, every one
-   is admitted.
+2. **Rank.** A decision ranks if fewer than ``per_minute`` of the decisions of the last
+   :data:`BUDGET_WINDOW_S` media seconds (admitted or not) had a larger drift. One that ranks
+   takes a token; one that does not may take one only if another is left after it (the last
+   token is kept for a decision that ranks). When changes come faster than the budget, the
+   small ones (and heartbeats, whose drift is low) are turned away while the bucket keeps a
+   token for the large ones; when they come slower, every one is admitted.
 
 A refused decision keeps its retrieval caption (the first event); its frame still becomes the
 "previous decode" that the next change is compared with. ``per_minute = 0`` admits everything
@@ -70,15 +71,16 @@ class DecodeBudget:
         self._forget(t)
         stronger = sum(1 for _, d in self._decisions if d > drift)
         self._decisions.append((t, drift))
+        ranks = stronger < self.per_minute
         if self.per_minute == 0:
             verdict = Verdict(True)
-        elif stronger >= self.per_minute:
-            verdict = Verdict(False, f"over budget ({self.per_minute:g}/min): {stronger} larger drifts in the last minute")
-        elif self.tokens < 1.0:
-            verdict = Verdict(False, f"over budget ({self.per_minute:g}/min, burst {self.burst}): spent")
-        else:
+        elif self.tokens >= (1.0 if ranks else 2.0):
             self.tokens -= 1.0
             verdict = Verdict(True)
+        elif not ranks:
+            verdict = Verdict(False, f"over budget ({self.per_minute:g}/min): {stronger} larger drifts in the last minute")
+        else:
+            verdict = Verdict(False, f"over budget ({self.per_minute:g}/min, burst {self.burst}): spent")
         if verdict.admitted:
             self.admitted += 1
             self._spent.append(t)
