@@ -41,7 +41,8 @@ class VLMDecoderConfig:
     256). ``max_per_minute``: VLM texts per source per minute of media time (0: no budget beyond
     what the worker keeps up with; at most 600); ``burst``: how many of them may follow each
     other at once (at most 60). ``end_wait_s``: how long a run that ends waits for the texts
-    still pending (at most 3600)."""
+    still pending (at most 3600). ``nice``: the worker thread's scheduling niceness (0-19, Linux),
+    so that on a busy CPU the pipeline's steps run before the VLM's (the VLM waits, not them)."""
 
     weights: str = "random"
     preset: str = "smolvlm-256m"
@@ -56,6 +57,7 @@ class VLMDecoderConfig:
     max_per_minute: float = 6.0
     burst: int = 2
     end_wait_s: float = 120.0
+    nice: int = 10
 
     #: Upper bounds of the settings above.
     MAX_NEW_TOKENS = 512
@@ -64,6 +66,7 @@ class VLMDecoderConfig:
     MAX_PER_MINUTE = 600.0
     MAX_BURST = 60
     MAX_END_WAIT_S = 3600.0
+    MAX_NICE = 19
 
     def __post_init__(self) -> None:
         if not self.weights:
@@ -82,6 +85,8 @@ class VLMDecoderConfig:
             raise ValueError(f"burst: must be within [1, {self.MAX_BURST}], got {self.burst}")
         if not 0 <= self.end_wait_s <= self.MAX_END_WAIT_S:
             raise ValueError(f"end_wait_s: must be within [0, {self.MAX_END_WAIT_S:g}], got {self.end_wait_s}")
+        if not 0 <= self.nice <= self.MAX_NICE:
+            raise ValueError(f"nice: must be within [0, {self.MAX_NICE}], got {self.nice}")
 
 
 @dataclass(frozen=True)

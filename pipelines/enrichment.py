@@ -1,6 +1,7 @@
 """The ``vlm`` decoder: a fast caption first, the VLM's text later as an ``enrichment`` event.
 
-Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker` and :func:`start_enrichment`.
+Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :func:`load_decoder_vlm` and
+:func:`start_enrichment`.
 
 At a decision the runner publishes the ``caption`` (retrieval labels) at once, as with the
 ``retrieval`` decoder, then hands the published caption (its ``seq``) and its frames to
@@ -22,12 +23,15 @@ Every caption a ``vlm`` run hands over thus gets exactly one ``enrichment`` (unl
 dies), with the caption's seq in ``caption_seq``. :meth:`EnrichmentWorker.close` waits (up to
 ``end_wait_s``) for what is pending and skips the rest, so a replay says how many it dropped.
 CPU time is the worker thread's (``time.thread_time``): torch's intra-op helper threads are not
-in it, so it is a lower bound of the decoder's CPU (exact with one torch thread).
+in it, so it is a lower bound of the decoder's CPU (measured here equal to the process's CPU over
+the same calls, ``benchmarks/bench_vlm_decoder.py``). The worker thread runs at niceness
+``nice`` (Linux), so on a busy CPU the pipeline's steps are scheduled before the VLM.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -47,7 +51,7 @@ if TYPE_CHECKING:  # torch loads only when the vlm decoder is asked for
     from models.baseline_vlm import BaselineVLM
     from pipelines.selective import ClipResult
 
-__all__ = ["EnrichmentRequest", "EnrichmentWorker", "start_enrichment"]
+__all__ = ["EnrichmentRequest", "EnrichmentWorker", "load_decoder_vlm", "start_enrichment"]
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +160,11 @@ class EnrichmentWorker:
     # -- the worker's side ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        if self.config.nice and hasattr(os, "setpriority"):
+            try:  # on Linux a thread id is a process id for setpriority: this thread only
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.config.nice)
+            except OSError as exc:
+                log.warning("could not lower the VLM thread's priority (nice %d): %s", self.config.nice, exc)
         while True:
             with self._cond:
                 while not self._pending and not self._closing:
@@ -256,12 +265,10 @@ class EnrichmentWorker:
         return len(rest) + (busy is not None)
 
 
-def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]):
-    """Load the VLM of ``config`` and start its worker. Returns ``(follow, stats, finish)``:
-    ``follow(caption, result)`` for the runner after each published caption, ``stats(source)``
-    for its ``stats`` events, and ``finish()``, which waits for pending texts (``end_wait_s``),
-    prints one summary line on stderr and returns the summary. Weights that cannot load are a
-    :class:`UsageError` naming ``model.decoder.vlm.weights``."""
+def load_decoder_vlm(config: VLMDecoderConfig) -> BaselineVLM:
+    """The model of ``config`` (:func:`models.baseline_vlm.load_baseline_vlm`: two frames with a
+    change prompt, else one). A bad preset or weights that cannot load are a :class:`UsageError`
+    naming the key."""
     from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
 
     try:
@@ -272,10 +279,18 @@ def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]
     except ValueError as exc:
         raise UsageError(f"model.decoder.vlm: {exc}") from None
     try:
-        vlm = load_baseline_vlm(model_config)
+        return load_baseline_vlm(model_config)
     except ValueError as exc:
         raise UsageError(f"model.decoder.vlm.weights: {exc}") from None
-    worker = EnrichmentWorker(vlm, publish, config).start()
+
+
+def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]):
+    """Load the VLM of ``config`` and start its worker. Returns ``(follow, stats, finish)``:
+    ``follow(caption, result)`` for the runner after each published caption, ``stats(source)``
+    for its ``stats`` events, and ``finish()``, which waits for pending texts (``end_wait_s``),
+    prints one summary line on stderr and returns the summary. Weights that cannot load are a
+    :class:`UsageError` naming ``model.decoder.vlm.weights``."""
+    worker = EnrichmentWorker(load_decoder_vlm(config), publish, config).start()
 
     def finish() -> dict:
         dropped = worker.close()

@@ -1,5 +1,6 @@
 """The vlm decoder's worker: the real tiny SmolVLM (random weights), coalescing, timeout, failure, the budget."""
 
+import os
 import threading
 import time
 
@@ -116,6 +117,7 @@ def test_a_burst_is_coalesced_the_newest_wins_and_every_caption_gets_one_enrichm
     worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=0, change_prompt="")).start()
     worker.follow(*caption_of(1, 1.0))
     assert vlm.entered.wait(TIMEOUT_S)  # the worker holds caption 1
+    assert os.getpriority(os.PRIO_PROCESS, worker._thread.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
     start = time.monotonic()
     for seq in range(2, 7):  # a burst while the model is busy
         worker.follow(*caption_of(seq, float(seq)))
