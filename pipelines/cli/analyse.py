@@ -146,10 +146,9 @@ def _analyse(
         announce(models, config)
         baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
-        follow = decoder_stats = None
+        follow = decoder_stats = finish_decoder = None
         if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
             follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
-            stack.callback(finish_decoder)
         observers = [baseline] if baseline else []
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
@@ -160,6 +159,8 @@ def _analyse(
                 raise UsageError(str(exc)) from None
             stack.callback(server.stop)
             print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+        if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
+            stack.callback(finish_decoder)
         capture = MultiCapture(
             specs,
             config.capture,
