@@ -125,7 +125,8 @@ class EnrichmentWorker:
             else:
                 frame = result.caption_frames[-1].image
                 previous, counts.previous = counts.previous, frame
-                verdict = counts.budget.admit(t, float(caption["drift"]))
+                drift = caption.get("drift")  # null when the detector had none (a start)
+                verdict = counts.budget.admit(t, 0.0 if drift is None else float(drift))
                 if not verdict.admitted:
                     skips.append(((source, seq, t), verdict.why))
                 else:
