@@ -101,9 +101,10 @@ def frames_of(video: str, config, loops: int = 1):
         count += last.index + 1
 
 
-def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=None, every_rss=0):
+def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=None, every_rss=0, keep_decisions=False):
     """One selective pass; returns per-step figures. ``follow(sent, result)`` gets each caption
-    (the vlm decoder's hand-over); ``keep(i, result, frame)`` sees every clip."""
+    (the vlm decoder's hand-over); ``keep(i, result, frame)`` sees every clip. ``keep_decisions``
+    keeps each caption with its clip result (and so its frames: only for short passes)."""
     from pipelines.selective import SelectivePipeline
 
     pipeline = SelectivePipeline("real", models, config.clip, config.drift)
@@ -116,7 +117,7 @@ def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=No
             if result.caption is not None:
                 sent = publish(result.caption.to_dict())
                 first_event_ms.append((time.perf_counter() - start) * 1e3)
-                decisions.append((sent, result))
+                decisions.append((sent, result) if keep_decisions else sent)
                 if follow:
                     t0 = time.perf_counter()
                     follow(sent, result)
@@ -141,7 +142,7 @@ def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
 
     spread: dict[int, np.ndarray] = {}
     bus = new_bus(folder, "cost.sqlite")
-    s = stream_pass(video, config, models, bus.publish)
+    s = stream_pass(video, config, models, bus.publish, keep_decisions=True)
     clips, media_s = s["clips"], s["pipeline"].stats.media_s
     every = max(1, clips // args.every_clip_sample)
     wanted = {i for i in range(every // 2, clips, every)}
@@ -345,6 +346,7 @@ def main() -> int:
                 report["cost"] = part_cost(args.video, config, models, vlm, vlm_config, args, folder)
             if "latency" in args.parts:
                 report["latency"] = part_latency(args.video, config, models, vlm, vlm_config, folder, args.latency_loops)
+            del vlm  # the soak loads its own
         if "soak" in args.parts:
             report["soak"] = part_soak(args.video, config, models, args, folder)
     out = Path(args.out)

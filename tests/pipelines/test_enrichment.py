@@ -228,3 +228,22 @@ def test_bad_weights_are_one_line_naming_the_key(tmp_path):
 @pytest.fixture
 def tiny_vlm_config():
     return {"weights": "random", "preset": "tiny", "max_new_tokens": 4, "max_per_minute": 0, "end_wait_s": TIMEOUT_S}
+
+
+def test_pretrained_weights_with_a_processor_answer_the_change_prompt_over_two_frames(tmp_path):
+    """The real-weight path (a checkpoint directory with its processor), offline, at a tiny size."""
+    from vlmkit import save_tiny_pretrained_vlm
+
+    save_tiny_pretrained_vlm(tmp_path)
+    published = Published()
+    follow, _, finish = start_enrichment(VLMDecoderConfig(weights=str(tmp_path), max_new_tokens=4, max_per_minute=0), published)
+    follow(*caption_of(1, 1.0, value=40))
+    published.wait_for(1)
+    follow(*caption_of(2, 8.0, value=200))
+    first, second = published.wait_for(2)
+    finish()
+    for event in (first, second):
+        jsonschema.validate({**event, "seq": 9}, load_schema("enrichment"))
+        assert event["state"] == "done" and event["weights"] == "pretrained" and event["note"] is None
+        assert event["model"] == str(tmp_path) and 1 <= event["tokens"] <= 4
+    assert (first["change"], second["change"]) == (False, True)
