@@ -91,6 +91,8 @@ def _apply_decoder_options(config: Config, args: argparse.Namespace) -> Config:
             weights, preset = "random", weights.split(":", 1)[1]
         vlm = dataclasses.replace(vlm, weights=weights, preset=preset)
     decoder = dataclasses.replace(decoder, type=DecoderType(kind) if kind else decoder.type, vlm=vlm)
+    if weights and decoder.type is not DecoderType.VLM:
+        raise ConfigError(f"--decoder-weights {weights}: the decoder is retrieval; add --decoder vlm (or model.decoder.type: vlm)")
     return dataclasses.replace(config, model=dataclasses.replace(config.model, decoder=decoder))
 
 

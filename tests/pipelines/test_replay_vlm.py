@@ -44,6 +44,9 @@ def test_bad_decoder_weights_are_one_line(two_scene_video, tmp_path):
     r = jepa_stream("replay", two_scene_video, "--decoder", "vlm", "--decoder-weights", str(tmp_path / "missing"))
     assert r.returncode == 2 and r.stderr.startswith("jepa-stream: error: model.decoder.vlm.weights: cannot load VLM weights")
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    r = jepa_stream("replay", two_scene_video, "--decoder-weights", "random")  # weights for a decoder that is not on
+    assert r.returncode == 2 and r.stderr.strip() == (
+        "jepa-stream: error: --decoder-weights random: the decoder is retrieval; add --decoder vlm (or model.decoder.type: vlm)")
 
 
 def test_run_serves_enrichments_and_stats_with_the_budget_spent(two_scene_video, tmp_path):
