@@ -4,7 +4,11 @@ Exports :data:`PRESETS`, :class:`BaselineVLMConfig`, :class:`BaselineCaption`,
 :class:`BaselineVLM` and :func:`load_baseline_vlm`.
 
 It exists so that the saving of selective decoding can be measured on the same stream: it
-captions every clip it is given, with a fixed ``max_new_tokens``.
+captions every clip it is given, with a fixed ``max_new_tokens``. The ``vlm`` decoder
+(:mod:`pipelines.enrichment`) runs the same model only on drift: :meth:`BaselineVLM.caption`
+takes a prompt per call (a "what changed" prompt over two frames: the previous decode's and the
+newest) and a time limit, after which generation stops at the next token (``timed_out``; the
+prefill itself cannot be interrupted).
 
 Weights:
 
@@ -129,6 +133,7 @@ class BaselineCaption:
     prefill_ms: float
     decode_ms: float
     total_ms: float
+    timed_out: bool = False  # generation was stopped by ``max_time_s`` before ``max_new_tokens``
 
 
 class _FirstCall:
@@ -183,27 +188,38 @@ class BaselineVLM:
         input_ids = torch.tensor([ids])  # (1, L)
         return {"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids), "pixel_values": pixels[None]}  # pixel_values (1, N, 3, S, S)
 
-    def _pretrained_inputs(self, images: list[np.ndarray]) -> dict:
+    def _pretrained_inputs(self, images: list[np.ndarray], prompt: str) -> dict:
         from PIL import Image
 
-        content = [{"type": "image"} for _ in images] + [{"type": "text", "text": self.config.prompt}]
+        content = [{"type": "image"} for _ in images] + [{"type": "text", "text": prompt}]
         prompt = self.processor.apply_chat_template([{"role": "user", "content": content}], add_generation_prompt=True)
         return dict(self.processor(text=prompt, images=[[Image.fromarray(im) for im in images]], return_tensors="pt", do_image_splitting=False))
 
     @torch.inference_mode()
-    def caption(self, images: list[np.ndarray]) -> BaselineCaption:
-        """Caption the newest ``config.frames`` of ``images`` (RGB uint8, (H, W, 3) each)."""
+    def caption(self, images: list[np.ndarray], *, prompt: str | None = None, max_time_s: float | None = None) -> BaselineCaption:
+        """Caption the newest ``config.frames`` of ``images`` (RGB uint8, (H, W, 3) each).
+
+        ``prompt`` replaces ``config.prompt`` for this call (a pretrained model reads it; the
+        random stand-in's prompt is fixed token ids). ``max_time_s`` stops generation at the first
+        token past that many seconds from the call (``timed_out``): a call that cannot be killed
+        still ends about one token step after its limit, or after the prefill if that is longer."""
+        from transformers import MaxTimeCriteria, StoppingCriteriaList
+
         images = list(images)[-self.config.frames :]
         start = time.perf_counter()
-        inputs = self._random_inputs(images) if self.processor is None else self._pretrained_inputs(images)
+        wall_start = time.time()  # MaxTimeCriteria reads time.time()
+        inputs = self._random_inputs(images) if self.processor is None else self._pretrained_inputs(images, prompt or self.config.prompt)
         first = _FirstCall()
         n = self.config.max_new_tokens
         kwargs = {"max_new_tokens": n, "do_sample": False, "logits_processor": [first]}
+        if max_time_s is not None:
+            kwargs["stopping_criteria"] = StoppingCriteriaList([MaxTimeCriteria(max_time_s, initial_timestamp=wall_start)])
         if self.processor is None:
             kwargs.update(min_new_tokens=n, pad_token_id=self.model.config.text_config.pad_token_id)
         out = self.model.generate(**inputs, **kwargs)
         done = time.perf_counter()
         new = tuple(int(i) for i in out[0, inputs["input_ids"].shape[1] :])
+        timed_out = max_time_s is not None and done - start > max_time_s
         if self.processor is None:
             text = " ".join(str(i) for i in new)
         else:
@@ -217,6 +233,7 @@ class BaselineVLM:
             prefill_ms=(prefill_at - start) * 1e3,
             decode_ms=(done - prefill_at) * 1e3,
             total_ms=(done - start) * 1e3,
+            timed_out=timed_out,
         )
 
 
@@ -241,5 +258,5 @@ def load_baseline_vlm(config: BaselineVLMConfig) -> BaselineVLM:
         model = AutoModelForImageTextToText.from_pretrained(where, local_files_only=local.is_dir(), dtype=torch.float32)
     except Exception as exc:  # transformers raises OSError, ValueError, HTTP errors…: one line for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ValueError(f"cannot load baseline weights {config.weights!r}: {first}") from None
+        raise ValueError(f"cannot load VLM weights {config.weights!r}: {first}") from None
     return BaselineVLM(model, config, processor=processor)

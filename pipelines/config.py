@@ -28,8 +28,8 @@ from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig, Runtime
 from models.predictor_config import PredictorConfig, PredictorType
-from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
+from pipelines.decoder_config import DecoderConfig
 from pipelines.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
@@ -64,11 +64,12 @@ class ModelConfig:
     ``configs/vjepa2.yaml``; any network :mod:`models.registry` holds) and ``encoder.runtime``
     how it runs (``auto``, ``torch`` or ``onnx``). The ``label-bridge`` predictor needs a
     network that can have a classifier head (``lite``: ImageNet; ``vjepa2``: a classifier
-    checkpoint, checked when it loads) in a runtime that keeps it (``vjepa2``: torch)."""
+    checkpoint, checked when it loads) in a runtime that keeps it (``vjepa2``: torch).
+    ``decoder.type`` is ``retrieval`` or ``vlm`` (:mod:`pipelines.decoder_config`)."""
 
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
-    decoder: RetrievalConfig = field(default_factory=RetrievalConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
 
     #: Keys of earlier versions: the loader's error for one names its replacement.
     RENAMED = {"profile": "model.encoder.network (lite | vjepa2)"}

@@ -10,6 +10,7 @@ This is the one place where the pieces meet::
                     └─► one encoder call for the fresh frames of every source
                           └─► per-source SelectivePipeline.complete: predict → drift → decode-on-fire
                                 └─► publish: caption (and embedding) events
+                                      └─► follow: the published caption to the vlm decoder's worker
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ def run_sources(
     embeddings: bool = False,
     stats_interval_s: float = 0.0,
     progress: Progress | None = None,
+    follow: Callable[[Mapping, ClipResult], None] | None = None,
+    decoder_stats: Callable[[str], dict | None] | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
     :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
@@ -81,10 +84,13 @@ def run_sources(
     ``embeddings`` one embedding event per clip, go to ``publish`` as they are made, so a
     source that fails later loses nothing already produced; its error is in its summary.
     Every ``stats_interval_s`` (0: never) each source publishes a ``stats`` event: its rates,
-    drops, latencies and decode economy (:func:`streamer.feed.events.stats_event`).
+    drops, latencies and decode economy (:func:`streamer.feed.events.stats_event`), with
+    ``decoder_stats(source)`` as its ``decoder`` figures. ``follow`` gets each caption as
+    published (with its ``seq``) and its :class:`ClipResult` (the ``vlm`` decoder's hand-over,
+    :mod:`pipelines.enrichment`); it must not block.
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
-    run = _Run(capture, pipelines, encode_frames, publish, embeddings)
+    run = _Run(capture, pipelines, encode_frames, publish, embeddings, follow, decoder_stats)
     started = next_stats = time.monotonic()
     if progress:
         progress.start()  # the same clock as the summary's wall_s
@@ -125,12 +131,14 @@ def run_sources(
 class _Run:
     """The state of one :func:`run_sources` call: what was reported, what failed."""
 
-    def __init__(self, capture, pipelines, encode_frames, publish, embeddings):
+    def __init__(self, capture, pipelines, encode_frames, publish, embeddings, follow=None, decoder_stats=None):
         self.capture = capture
         self.pipelines = pipelines
         self.encode_frames = encode_frames
         self.publish = publish
         self.embeddings = embeddings
+        self.follow = follow
+        self.decoder_stats = decoder_stats
         self.errors: dict[str, str | None] = {}
         self._reported_drops = dict.fromkeys(pipelines, 0)
 
@@ -143,7 +151,8 @@ class _Run:
     def publish_stats(self, wall_s: float) -> None:
         counters = self.capture.counters()
         for sid, pipeline in self.pipelines.items():
-            self.publish(stats_event(sid, pipeline.stats, dropped_frames=counters[sid].dropped, wall_s=wall_s))
+            decoder = self.decoder_stats(sid) if self.decoder_stats else None
+            self.publish(stats_event(sid, pipeline.stats, dropped_frames=counters[sid].dropped, wall_s=wall_s, decoder=decoder))
 
     def step(self, batch: list[Frame | EndOfStream]) -> None:
         frames = [item for item in batch if isinstance(item, Frame)]
@@ -171,4 +180,6 @@ class _Run:
                 if self.embeddings:
                     self.publish(embedding_event(result.source, result.t_start, result.t_end, result.embedding))
                 if result.caption is not None:
-                    self.publish(result.caption.to_dict())
+                    sent = self.publish(result.caption.to_dict())
+                    if self.follow:
+                        self.follow(sent, result)

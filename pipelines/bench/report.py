@@ -41,6 +41,13 @@ def summary_lines(report: dict) -> list[str]:
             f"baseline VLM ({b['weights']} weights{'; ' + b['note'] if b['note'] else ''}): "
             f"{_f(b['per_caption_ms'], '{:.0f}')} ms per caption; selective is {_f(b['selective_cheaper_per_caption'])}x cheaper per caption"
         )
+    d = report.get("decoder_cost")
+    if d:
+        lines.append(
+            f"VLM decoder ({d['weights']} weights): on drift {_f(d['on_drift']['captions_per_min'])} texts/min, "
+            f"{_f(d['on_drift']['cpu_s_per_min'])} CPU-s/min; every clip {_f(d['every_clip']['captions_per_min'])}/min, "
+            f"{_f(d['every_clip']['cpu_s_per_min'])} CPU-s/min: {_f(d['cpu_ratio'])}x the CPU"
+        )
     return lines
 
 
@@ -89,6 +96,25 @@ def write_markdown(report: dict, path: Path) -> None:
             f"keeps up with the stream: {b['keeps_up_with_stream']} (live coverage {_f(b['live_clip_coverage'])} of clips)",
             f"- the selective path is **{_f(b['selective_cheaper_per_caption'])}× cheaper per caption** and "
             f"{_f(b['selective_cheaper_whole_stream'])}× cheaper over the whole stream",
+        ]
+    d = report.get("decoder_cost")
+    if d:
+        rows = (("VLM on drift", d["on_drift"], d["on_drift"]["texts"]), ("VLM on every clip", d["every_clip"], d["every_clip"]["captions_timed"]))
+        out += [
+            "",
+            "## VLM decoder cost (`--decoder vlm`)",
+            "",
+            f"The same model ({d['weights']} weights, {d['source']}; {d['max_new_tokens']} new tokens"
+            f"{'; ' + d['note'] if d['note'] else ''}) on the same videos. CPU: {d['cpu_clock']}; every clip: "
+            "CPU per caption (timed on the baseline's clips) times the clip count. Lag: decision to text at real time, "
+            "simulated from the measured latencies with one pending slot (newest wins).",
+            "",
+            "| strategy | texts per min of video | decoder CPU-s per min of video | latency p50 ms | lag p50 / p95 s | timed |",
+            "|---|---|---|---|---|---|",
+            *[f"| {name} | {_f(x['captions_per_min'])} | {_f(x['cpu_s_per_min'])} | {_f(x['latency_ms']['p50'], '{:.0f}')} | "
+              f"{_f(x['realtime_lag_s']['p50'])} / {_f(x['realtime_lag_s']['p95'])} | {n} |" for name, x, n in rows],
+            "",
+            f"VLM on every clip spends **{_f(d['cpu_ratio'])}×** the decoder CPU of VLM on drift.",
         ]
     out += ["", "## Videos", ""]
     for v in report["videos"]:

@@ -5,7 +5,9 @@ Exports :data:`REPORT_VERSION` and :func:`run_bench`.
 The order is fixed so that timings do not mix on a small CPU: the baseline VLM is loaded first
 (weights that cannot load fail before the long pass), then the models; each video is decoded
 once (:func:`~pipelines.bench.trace.trace_video`); the shot-boundary detectors run after every
-selective pass; then the strategies and their figures; the baseline VLM's captions come last.
+selective pass; then the strategies and their figures; the baseline VLM's captions come last,
+and with ``--decoder vlm`` the decoder cost, VLM-on-drift against VLM-on-every-clip
+(:mod:`pipelines.bench.decoder_cost`).
 ``report.json`` (format :data:`REPORT_VERSION`) holds the settings, the machine, the figures of
 every strategy pooled over the videos and per video, and the baseline's; ``report.md`` and
 ``timeline.png`` are drawn from it (:mod:`pipelines.bench.report`).
@@ -79,6 +81,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     stream = stream or sys.stderr
     load = _loadavg()
     vlm, vlm_load_s = load_vlm(baseline) if baseline is not None else (None, 0.0)
+    decoder_vlm = _decoder_vlm(config)  # before the long pass: weights that cannot load fail first
     t_models = time.perf_counter()
     models = build_models(config.model)
     models_s = time.perf_counter() - t_models
@@ -129,6 +132,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
         "strategies": overall,
         "videos": reports,
         "baseline_vlm": None,
+        "decoder_cost": None,
     }
     selective = report["strategies"]["selective"]
     selective.update(selective_costs(traces))
@@ -142,11 +146,24 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
             **baseline_report(vlm, all_rows, sum(len(t.times) for t in traces), media, traces[0].stride_s, selective),
             "load_s": round(vlm_load_s, 3),
         }
+    if decoder_vlm is not None:
+        from pipelines.bench.decoder_cost import decoder_cost
+
+        report["decoder_cost"] = decoder_cost(decoder_vlm, config.model.decoder.vlm, traces, stream)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
     write_markdown(report, out_dir / "report.md")
     write_timeline(traces, reports, out_dir / "timeline.png")
     return report
+
+
+def _decoder_vlm(config):
+    """The VLM of ``model.decoder.vlm`` when the decoder is ``vlm`` (else None), as a run loads it."""
+    if config.model.decoder.type.value != "vlm":
+        return None
+    from pipelines.enrichment import load_decoder_vlm
+
+    return load_decoder_vlm(config.model.decoder.vlm)
 
 
 def _loadavg() -> list[float] | None:

@@ -6,7 +6,8 @@ Exports :class:`VideoTrace` and :func:`trace_video`.
 pipeline over it and keeps, per clip, what every strategy later reads: the clip embedding, the
 detector's inputs (newest frames' embedding, new visual features), its drift and thresholds and
 the per-stage timings; plus the selective path's own captions and the newest frame of the few
-clips the baseline VLM will caption (``BenchOptions.baseline_clips``, spread evenly). Encode and
+clips the baseline VLM will caption (``BenchOptions.baseline_clips``, spread evenly), and with
+``model.decoder.type: vlm`` the newest frame of each caption (for the decoder cost). Encode and
 predict time is timed around the models and shared evenly between the clips one frame closed.
 A video may have at most :data:`~pipelines.bench.reference.MAX_WARD_CLIPS` clips (the offline
 Ward reference is quadratic); more is a :class:`~pipelines.config.ConfigError`.
@@ -49,6 +50,7 @@ class VideoTrace:
     captions: list[dict] = field(default_factory=list)  # the selective path's caption events
     caption_clip: list[int] = field(default_factory=list)  # clip index of each caption
     baseline_images: dict[int, np.ndarray] = field(default_factory=dict)  # clip index → newest frame
+    caption_images: list[np.ndarray] = field(default_factory=list)  # newest frame of each caption (bench --decoder vlm)
     media_s: float = 0.0
     wall_s: float = 0.0
     frames: int = 0
@@ -85,6 +87,7 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
         **({"encode_clip": timed(models.encode_clip, "encode")} if getattr(models, "encode_clip", None) else {}),
     )
     pipeline = SelectivePipeline(name, timed_models, config.clip, config.drift)
+    keep_caption_images = config.model.decoder.type.value == "vlm"  # for the decoder cost (few frames: one per caption)
     trace = VideoTrace(name, str(path), truth, stride_s=config.clip.stride_s)
     expected = (source.duration or 0.0) / config.clip.stride_s
     every = max(1, math.ceil(expected / options.baseline_clips)) if options.baseline_clips and expected else 1
@@ -115,6 +118,8 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
                     if r.caption is not None:
                         trace.captions.append(r.caption.to_dict())
                         trace.caption_clip.append(i)
+                        if keep_caption_images:
+                            trace.caption_images.append(r.caption_frames[-1].image)
                     if options.baseline_clips and i % every == every // 2 and last_frame is not None and len(trace.baseline_images) < options.baseline_clips:
                         trace.baseline_images[i] = last_frame.image
             last_frame = frame

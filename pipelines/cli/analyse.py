@@ -125,6 +125,8 @@ def _analyse(
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
     from pipelines.cli.options import announce
+    from pipelines.decoder_config import DecoderType
+    from pipelines.enrichment import start_enrichment
     from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.run_metrics import run_metrics_route
     from pipelines.runner import run_sources
@@ -149,6 +151,9 @@ def _analyse(
         announce(models, config)
         baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
+        follow = decoder_stats = finish_decoder = None
+        if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
+            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
         observers = [baseline] if baseline else []
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
         capture = MultiCapture(  # its threads start below, after the feed
@@ -167,6 +172,8 @@ def _analyse(
                 raise UsageError(str(exc)) from None
             stack.callback(server.stop)
             print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+        if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
+            stack.callback(finish_decoder)
         with sigterm_as_interrupt(), capture:
             return run_sources(
                 capture,
@@ -176,6 +183,8 @@ def _analyse(
                 embeddings=serve and config.feed.embeddings,
                 stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
                 progress=progress,
+                follow=follow,
+                decoder_stats=decoder_stats,
             )
 
 

@@ -3,6 +3,10 @@
 Exports :func:`add_model_options`, :func:`apply_model_options`, :func:`announce`,
 :func:`add_baseline_options` and :func:`baseline_config`.
 
+``--decoder retrieval|vlm`` sets ``model.decoder.type`` and ``--decoder-weights
+random|random:tiny|DIR|ID`` ``model.decoder.vlm.weights`` (``random:PRESET`` picks the random
+architecture, as ``--baseline-weights`` does).
+
 ``--model ID_OR_DIR`` overrides the checkpoint of a network that takes one (``vjepa2``), or names
 an exported ``.onnx`` file; ``--runtime auto|torch|onnx`` sets ``model.encoder.runtime``: the
 configured network in torch or through onnxruntime (exported on first use into
@@ -33,10 +37,19 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                             "the network's fastest, onnxruntime for lite")
     group.add_argument("--backend", dest="runtime", choices=("torch", "onnx"), help=argparse.SUPPRESS)  # 0.1's name for --runtime
     group.add_argument("--predictor-random", action="store_true", help="run the learned predictor untrained (latency only; captions are meaningless)")
+    group.add_argument("--decoder", choices=("retrieval", "vlm"),
+                       help="model.decoder.type: retrieval labels only, or retrieval labels at once and a VLM sentence later "
+                            "(an enrichment event) for the changes the budget admits")
+    group.add_argument("--decoder-weights", metavar="random|DIR|ID",
+                       help="model.decoder.vlm.weights: pretrained SmolVLM from a directory or Hugging Face id, or 'random' "
+                            "(the SmolVLM-256M architecture, a latency-only stand-in whose text is token ids; "
+                            "'random:tiny': a toy size, for tests)")
 
 
 def apply_model_options(config: Config, args: argparse.Namespace) -> Config:
-    """``config`` with ``--model``, ``--runtime`` and ``--predictor-random`` applied (absent options change nothing)."""
+    """``config`` with ``--model``, ``--runtime``, ``--predictor-random``, ``--decoder`` and
+    ``--decoder-weights`` applied (absent options change nothing)."""
+    config = _apply_decoder_options(config, args)
     model, runtime, random_init = getattr(args, "model", None), getattr(args, "runtime", None), getattr(args, "predictor_random", False)
     if not (model or runtime or random_init):
         return config
@@ -61,6 +74,25 @@ def apply_model_options(config: Config, args: argparse.Namespace) -> Config:
         if isinstance(exc, ConfigError):
             raise
         raise ConfigError(f"model: {exc}") from None
+
+
+def _apply_decoder_options(config: Config, args: argparse.Namespace) -> Config:
+    from pipelines.decoder_config import DecoderType
+
+    kind, weights = getattr(args, "decoder", None), getattr(args, "decoder_weights", None)
+    if not (kind or weights):
+        return config
+    decoder = config.model.decoder
+    vlm = decoder.vlm
+    if weights:
+        preset = vlm.preset
+        if weights.startswith("random:"):
+            weights, preset = "random", weights.split(":", 1)[1]
+        vlm = dataclasses.replace(vlm, weights=weights, preset=preset)
+    decoder = dataclasses.replace(decoder, type=DecoderType(kind) if kind else decoder.type, vlm=vlm)
+    if weights and decoder.type is not DecoderType.VLM:
+        raise ConfigError(f"--decoder-weights {weights}: the decoder is retrieval; add --decoder vlm (or model.decoder.type: vlm)")
+    return dataclasses.replace(config, model=dataclasses.replace(config.model, decoder=decoder))
 
 
 def announce(models, config: Config) -> None:

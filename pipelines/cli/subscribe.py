@@ -32,7 +32,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                     "from the last seq by itself, so no caption or status event is missed or repeated.")
     p.add_argument("url", help=f"feed URL, e.g. {DEFAULT_URL}")
     p.add_argument("--types", nargs="+", metavar="TYPE", default=["caption", "status"],
-                   help="event types: caption status stats embedding (default: caption status)")
+                   help=f"event types: {' '.join(t.value for t in EventType)} (default: caption status)")
     p.add_argument("--sources", nargs="+", metavar="NAME", help="only these sources (default: all)")
     p.add_argument("--from-seq", type=int, metavar="N",
                    help="first replay every logged event after seq N, then go live (default: live only)")
@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         for name in types:
             EventType(name)
     except ValueError:
-        print(f"jepa-stream: error: --types: takes caption, status, stats, embedding; got {' '.join(args.types)}",
+        print(f"jepa-stream: error: --types: takes {', '.join(t.value for t in EventType)}; got {' '.join(args.types)}",
               file=sys.stderr)
         return 2
     if args.from_seq is not None and args.from_seq < 0:

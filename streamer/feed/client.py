@@ -45,7 +45,8 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                     max_backoff_s: float = 10.0, open_timeout_s: float = 10.0) -> AsyncIterator[dict]:
     """Yield the feed's events as dicts, reconnecting and resuming by itself.
 
-    types: Event types to receive (caption, status, stats, embedding).
+    types: Event types to receive (any of :class:`~streamer.feed.protocol.EventType`: caption,
+        status, stats, embedding, baseline_caption, enrichment).
     sources: Source names to receive; None for all.
     from_seq: Start after this seq (replaying logged events from the server's
         log); None starts with the live stream.

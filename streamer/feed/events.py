@@ -1,7 +1,7 @@
 """Every event the analyzer emits, built in one place as protocol v1 dicts.
 
 Exports :class:`StageLatency`, :class:`CaptionEvent`, :class:`BaselineCaptionEvent`,
-:class:`StatsSource`, :func:`status_event`, :func:`uniform_decodes`, :func:`stats_event` and
+:data:`ENRICHMENT_STATES`, :class:`EnrichmentEvent`, :class:`StatsSource`, :func:`status_event`, :func:`uniform_decodes`, :func:`stats_event` and
 :func:`embedding_event`.
 
 The types and their fields are the protocol's (:mod:`streamer.feed.protocol`, one JSON Schema per
@@ -28,6 +28,8 @@ __all__ = [
     "StageLatency",
     "CaptionEvent",
     "BaselineCaptionEvent",
+    "ENRICHMENT_STATES",
+    "EnrichmentEvent",
     "StatsSource",
     "status_event",
     "uniform_decodes",
@@ -125,6 +127,64 @@ class BaselineCaptionEvent:
         }
 
 
+ENRICHMENT_STATES = ("done", "failed", "timeout", "skipped")
+
+
+@dataclass(frozen=True)
+class EnrichmentEvent:
+    """An ``enrichment``: the ``vlm`` decoder's text for the caption whose seq is ``caption_seq``
+    (media time ``t``, the caption's). ``state`` is ``done`` (with ``text``) or ``failed``,
+    ``timeout``, ``skipped`` (with a one-line ``detail``). ``model`` names the checkpoint or the
+    random architecture, ``weights`` is ``pretrained`` or ``random`` (then ``note`` says the text
+    is token ids). ``change``: the model was shown the previous caption's frame too and asked
+    what changed. ``latency_ms`` is the model's own time, ``cpu_s`` the CPU time of the worker
+    thread during it, ``lag_s`` the wall seconds from the decision to this event (``None`` for
+    what never reached the model)."""
+
+    source: str
+    caption_seq: int
+    t: float
+    state: str
+    text: str | None
+    detail: str | None
+    model: str
+    weights: str
+    note: str | None
+    change: bool = False
+    latency_ms: float | None = None
+    cpu_s: float | None = None
+    lag_s: float | None = None
+    tokens: int | None = None
+    wall_time: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in ENRICHMENT_STATES:
+            raise ValueError(f"enrichment state must be one of {', '.join(ENRICHMENT_STATES)}, got {self.state!r}")
+        if (self.state == "done") != (self.text is not None) or (self.state != "done") != bool(self.detail):
+            raise ValueError(f"an enrichment {self.state!r} carries {'text' if self.state == 'done' else 'a detail'}, and only that")
+
+    def to_dict(self) -> dict:
+        def r(v: float | None, n: int) -> float | None:
+            return None if v is None else round(v, n)
+
+        return {
+            **_head(EventType.ENRICHMENT, self.source, self.wall_time),
+            "caption_seq": self.caption_seq,
+            "t": round(self.t, 6),
+            "state": self.state,
+            "text": self.text,
+            "detail": self.detail,
+            "model": self.model,
+            "weights": self.weights,
+            "note": self.note,
+            "change": self.change,
+            "tokens": self.tokens,
+            "latency_ms": r(self.latency_ms, 3),
+            "cpu_s": r(self.cpu_s, 4),
+            "lag_s": r(self.lag_s, 3),
+        }
+
+
 def status_event(source: str, state: str, detail: str, **extra: float | int) -> dict:
     """A ``status`` event: a source's connection ``state`` changed. ``extra`` may hold
     ``attempt`` and ``delay_s`` (for ``reconnecting``) and ``t`` (media seconds)."""
@@ -163,6 +223,7 @@ def stats_event(
     dropped_frames: int = 0,
     wall_s: float | None = None,
     wall_time: float | None = None,
+    decoder: dict | None = None,
 ) -> dict:
     """A ``stats`` event: one source's rates, drops, latencies and decode economy.
 
@@ -171,8 +232,11 @@ def stats_event(
     1 Hz captioner would have spent over the same media time. ``latency_ms`` gives p50/p95 of the
     per-clip step (``step``: encode + predict + drift) and of the decode when it fired
     (``decode``), and top-level ``p50``/``p95`` of the step for clients that read one figure.
+    ``decoder`` (with the ``vlm`` decoder) is its budget spent against the budget and its counts
+    (:meth:`pipelines.enrichment.EnrichmentWorker.stats`).
     """
     media_s = stats.media_s
+    extra = {"decoder": decoder} if decoder is not None else {}
 
     def pct(which: str, q: float) -> float:
         return round(stats.percentile(which, q), 3)
@@ -192,6 +256,7 @@ def stats_event(
             "step": {"p50": pct("step_ms", 50), "p95": pct("step_ms", 95)},
             "decode": {"p50": pct("decode_ms", 50), "p95": pct("decode_ms", 95)},
         },
+        **extra,
     }
 
 

@@ -48,11 +48,12 @@ class EventType(str, Enum):
     STATS = "stats"
     EMBEDDING = "embedding"
     BASELINE_CAPTION = "baseline_caption"
+    ENRICHMENT = "enrichment"
 
 
 #: Event types appended to the durable log: they carry a ``seq`` and are resumable.
 #: The others are ephemeral: no ``seq``, never replayed, dropped first under backpressure.
-LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION})
+LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION, EventType.ENRICHMENT})
 
 
 class EmbeddingFormat(str, Enum):

@@ -1,8 +1,8 @@
 """Outputs of the event bus: one interface, each output with its own thread and bounded queue.
 
 Exports :class:`Sink`, :class:`OverflowPolicy`, :class:`QueuedSink`, :class:`JsonlSink`,
-:class:`ConsoleSink`, :func:`format_caption`, :func:`format_status` and
-:func:`format_baseline_caption`.
+:class:`ConsoleSink`, :func:`format_caption`, :func:`format_status`,
+:func:`format_baseline_caption` and :func:`format_enrichment`.
 
 A sink has three methods: :meth:`~Sink.start`, :meth:`~Sink.emit` and :meth:`~Sink.stop`. The
 :class:`~streamer.feed.bus.EventBus` calls ``emit`` on the publishing thread (the pipeline's) with
@@ -34,6 +34,7 @@ __all__ = [
     "format_caption",
     "format_status",
     "format_baseline_caption",
+    "format_enrichment",
 ]
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class QueuedSink:
 
 
 class JsonlSink(QueuedSink):
-    """Each logged event (caption, status, baseline caption) as one line of JSON in ``path``,
+    """Each logged event (caption, status, baseline caption, enrichment) as one line of JSON in ``path``,
     flushed line by line, so a run that dies later keeps every event it wrote.
 
     The file is opened by the constructor, so a path that cannot be written is an error before
@@ -175,7 +176,7 @@ class JsonlSink(QueuedSink):
 
 
 class ConsoleSink(QueuedSink):
-    """One human line per event on the terminal: captions and baseline captions on ``stdout``
+    """One human line per event on the terminal: captions, baseline captions and enrichments on ``stdout``
     (``captions``), status changes on ``stderr`` (``status``). Past 1024 waiting lines the oldest
     are dropped: a terminal is for watching, the other outputs keep the record."""
 
@@ -187,7 +188,8 @@ class ConsoleSink(QueuedSink):
         self._stdout, self._stderr = stdout, stderr
 
     def emit(self, event: Outgoing) -> None:
-        wanted = {EventType.CAPTION: self._captions, EventType.BASELINE_CAPTION: self._captions, EventType.STATUS: self._status}
+        wanted = {EventType.CAPTION: self._captions, EventType.BASELINE_CAPTION: self._captions, EventType.ENRICHMENT: self._captions,
+                  EventType.STATUS: self._status}
         if wanted.get(event.type, False):
             super().emit(event)
 
@@ -196,6 +198,8 @@ class ConsoleSink(QueuedSink):
             print(format_status(event.message), file=self._stderr or sys.stderr, flush=True)
         elif event.type is EventType.BASELINE_CAPTION:
             print(format_baseline_caption(event.message), file=self._stdout or sys.stdout, flush=True)
+        elif event.type is EventType.ENRICHMENT:
+            print(format_enrichment(event.message), file=self._stdout or sys.stdout, flush=True)
         else:
             print(format_caption(event.message), file=self._stdout or sys.stdout, flush=True)
 
@@ -219,3 +223,12 @@ def format_baseline_caption(event) -> str:
         f"[{event['t']:8.2f} s] {event['source']}  baseline  ({weights}; {event['latency_ms']['total'] / 1e3:.1f} s, "
         f"lag {event['lag_s']:.1f} s)  {event['text']}"
     )
+
+
+def format_enrichment(event) -> str:
+    """One human line for an ``enrichment`` event: the VLM's text for caption ``seq``, or why there is none."""
+    if event["state"] != "done":
+        return f"[{event['t']:8.2f} s] {event['source']}  vlm #{event['caption_seq']} {event['state']}: {event['detail']}"
+    weights = "random weights: token ids" if event["weights"] == "random" else "pretrained"
+    return (f"[{event['t']:8.2f} s] {event['source']}  vlm #{event['caption_seq']} ({weights}; {event['latency_ms'] / 1e3:.1f} s, "
+            f"lag {event['lag_s']:.1f} s)  {event['text']}")

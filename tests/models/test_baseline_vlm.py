@@ -50,41 +50,16 @@ def test_bad_settings_are_refused(bad):
 
 
 def test_weights_that_cannot_be_loaded_are_one_line(tmp_path):
-    with pytest.raises(ValueError, match="cannot load baseline weights") as info:
+    with pytest.raises(ValueError, match="cannot load VLM weights") as info:
         load_baseline_vlm(BaselineVLMConfig(weights=str(tmp_path)))
     assert "\n" not in str(info.value)
 
 
 def test_pretrained_weights_load_from_a_local_directory_with_their_processor(tmp_path):
-    # A saved model + processor (a tiny word-level tokenizer and the Idefics3 image processor)
-    # stands in for a downloaded SmolVLM directory: the same from_pretrained path, offline.
-    import copy
+    # A saved model + processor stands in for a downloaded SmolVLM directory (tests/vlmkit.py).
+    from vlmkit import save_tiny_pretrained_vlm
 
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import (
-        Idefics3Config,
-        Idefics3ForConditionalGeneration,
-        Idefics3ImageProcessorPil,
-        Idefics3Processor,
-        PreTrainedTokenizerFast,
-    )
-
-    special = ["<end_of_utterance>", "<image>", "<fake_token_around_image>", "<global-img>"]
-    words = ["<unk>", "<s>", "<pad>", *special, "User", "Assistant", ":", "Describe", "this", "image"] + [f"w{i}" for i in range(40)]
-    vocab = {w: i for i, w in enumerate(words)}
-    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", bos_token="<s>", pad_token="<pad>", additional_special_tokens=special)
-    cfg = copy.deepcopy(PRESETS["tiny"]["config"])
-    cfg["image_token_id"] = vocab["<image>"]
-    cfg["text_config"]["vocab_size"] = 64
-    Idefics3ForConditionalGeneration(Idefics3Config(**cfg)).save_pretrained(tmp_path)
-    template = (
-        "{% for m in messages %}{{ m['role'] | capitalize }}:{% for c in m['content'] %}{% if c['type'] == 'image' %}<image>"
-        "{% else %} {{ c['text'] }}{% endif %}{% endfor %}<end_of_utterance>\n{% endfor %}{% if add_generation_prompt %}Assistant:{% endif %}"
-    )
-    images = Idefics3ImageProcessorPil(size={"longest_edge": 64}, max_image_size={"longest_edge": 64}, do_image_splitting=False)
-    Idefics3Processor(image_processor=images, tokenizer=tokenizer, image_seq_len=4, chat_template=template).save_pretrained(tmp_path)
+    save_tiny_pretrained_vlm(tmp_path)
 
     vlm = load_baseline_vlm(BaselineVLMConfig(weights=str(tmp_path), max_new_tokens=5))
     c = vlm.caption([np.zeros((90, 160, 3), np.uint8)])

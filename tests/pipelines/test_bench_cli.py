@@ -125,11 +125,11 @@ def test_replay_runs_the_baseline_side_by_side_and_reports_its_lag(photos, tmp_p
     assert baseline and selective and all("random weights: token ids" in line for line in baseline)
     assert "baseline VLM (random weights" in r.stderr and "lag behind the stream" in r.stderr
     bad = jepa_stream("replay", video, "--baseline", "vlm", "--baseline-weights", tmp_path / "no-model-here")
-    assert bad.returncode == 2 and bad.stderr.startswith("jepa-stream: error: cannot load baseline weights")
+    assert bad.returncode == 2 and bad.stderr.startswith("jepa-stream: error: cannot load VLM weights")
 
 
 def test_baseline_weights_that_cannot_load_fail_before_the_pass(scene_video, tmp_path):
     video, _ = scene_video
     r = jepa_stream("bench", video, "--out", tmp_path / "o", "--baseline", "vlm", "--baseline-weights", tmp_path)
-    assert r.returncode == 2 and r.stderr.startswith("jepa-stream: error: cannot load baseline weights")
+    assert r.returncode == 2 and r.stderr.startswith("jepa-stream: error: cannot load VLM weights")
     assert "scenes:" not in r.stderr  # nothing was analysed

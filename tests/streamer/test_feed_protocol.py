@@ -138,7 +138,8 @@ def test_deep_nesting_under_the_size_limit_is_bad_json_not_a_crash():
 
 
 def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
-    from streamer.feed.events import BaselineCaptionEvent, CaptionEvent, StageLatency, embedding_event, stats_event, status_event
+    from streamer.feed.events import (BaselineCaptionEvent, CaptionEvent, EnrichmentEvent, StageLatency, embedding_event,
+                                      stats_event, status_event)
 
     class Counts:  # what stats_event reads of a source's running counts
         frames, clips, decodes, first_t, last_t, media_s = 8, 3, 1, 0.0, 2.0, 2.0
@@ -154,6 +155,9 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
         EventType.EMBEDDING: embedding_event("cam0", 0.0, 2.0, np.ones(8, dtype=np.float32)),
         EventType.BASELINE_CAPTION: BaselineCaptionEvent("cam0", 0.0, 2.0, 1.7e9, "a cat", "random", "token ids",
                                                          0.5, 1.2, 10.0, 20.0, 30.0).to_dict(),
+        EventType.ENRICHMENT: EnrichmentEvent("cam0", 6, 2.0, "done", "a cat sits", None, "tiny architecture, random init",
+                                              "random", "token ids", change=True, latency_ms=30.0, cpu_s=0.02, lag_s=0.1,
+                                              tokens=3).to_dict(),
     }
     assert set(built) == set(EventType)
     for kind, event in built.items():
