@@ -126,6 +126,7 @@ def _analyse(
     from pipelines.selective import SelectivePipeline
     from streamer.feed.bus import EventBus
     from streamer.capture.multicapture import MultiCapture
+    from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer
     from streamer.capture.signals import sigterm_as_interrupt
 
@@ -146,14 +147,22 @@ def _analyse(
         stack.callback(finish_baseline)
         observers = [baseline] if baseline else []
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
+        console = None
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            server = FeedServer(config.feed.server, bus)
+            try:  # the browser page, newest frames and caption snapshots on the feed's port
+                console = open_console(config.feed.console, config.feed.snapshots, log_config)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            stack.callback(console.close)
+            server = FeedServer(config.feed.server, bus, console.routes)
             try:
                 server.start()
             except OSError as exc:
                 raise UsageError(str(exc)) from None
             stack.callback(server.stop)
             print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+            if console.frames is not None:
+                print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
         capture = MultiCapture(
             specs,
             config.capture,
@@ -170,6 +179,8 @@ def _analyse(
                 embeddings=serve and config.feed.embeddings,
                 stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
                 progress=progress,
+                on_frame=console.frames.offer if console and console.frames else None,
+                snapshot=console.snapshots.submit if console and console.snapshots else None,
             )
 
 
