@@ -224,7 +224,8 @@ class _Feed:
         connection cap (503), from a foreign Origin (403: neither allowed nor the server's own
         page, :meth:`_same_origin`), or without the token (401). A
         request that asks for no upgrade is answered by its HTTP route (401 without the token
-        unless the route is public); without a route, ``websockets`` answers 426."""
+        unless the route is public; without a token configured, 403 for a private route asked
+        for under a Host that is not loopback); without a route, ``websockets`` answers 426."""
         for name in ("Origin", "Authorization"):
             if len(request.headers.get_all(name)) > 1:
                 return ws.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
@@ -237,6 +238,8 @@ class _Feed:
             if route is not None:
                 if not route.public and not self._authorized(request):
                     return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+                if not route.public and self.config.token is None and not _loopback_host(request):
+                    return ws.respond(HTTPStatus.FORBIDDEN, "without a token only a loopback Host may read data\n")
                 return _response(self._answer(route, path.path, parse_qs(path.query)))
         origin = request.headers.get("Origin")
         allowed = self.config.allowed_origins
@@ -255,7 +258,7 @@ class _Feed:
         host = request.headers.get("Host", "")
         if not host or origin != f"http://{host}":
             return False
-        return self.config.token is not None or is_loopback(urlsplit(f"//{host}").hostname or "")
+        return self.config.token is not None or _loopback_host(request)
 
     def _authorized(self, request: Request) -> bool:
         """Whether ``request`` presents the token (``Authorization: Bearer``, the
@@ -313,6 +316,15 @@ class _Feed:
             session.sender.cancel()
             if session.finisher is not None:  # returning first would make websockets close with 1000
                 await asyncio.wait([session.finisher])
+
+
+def _loopback_host(request: Request) -> bool:
+    """Whether the request's ``Host`` names this machine (a server without a token answers data
+    only then: a page whose own name was made to resolve to 127.0.0.1 sends that name)."""
+    try:
+        return is_loopback(urlsplit(f"//{request.headers.get('Host', '')}").hostname or "")
+    except ValueError:  # a Host that is no host
+        return False
 
 
 def _decode_token(encoded: str) -> str:
