@@ -15,8 +15,10 @@ class ConsoleConfig:
     """enabled: Serve the page at ``/`` and each source's newest frame at ``/frames/<source>.jpg``.
         Default true (nothing is encoded while nobody looks).
     frame_interval_s: A source's newest frame is encoded at most this often, however many pages
-        ask; pages ask this often too. Default 1.0; 0.1..3600.
-    frame_max_side: Longer side of the newest-frame JPEG, pixels. Default 480; 16..4096.
+        ask; pages ask this often too. Default 2.0 (a page then costs about 2 % of the pipeline's CPU,
+        benchmarks/bench_console.py); 0.1..3600.
+    frame_max_side: Longer side of the newest-frame JPEG, pixels. Default 640 (the default
+        sampling.max_side: frames go out unscaled, which halves the cost of encoding). 16..4096.
     frame_quality: Its JPEG quality. Default 75; 1..100.
     max_captions: Captions a page keeps (the oldest go first). Default 500; 1..10,000.
     max_trace_points: Drift samples a page keeps per source (a 0.5 s clip stride: 5 minutes at
@@ -24,8 +26,8 @@ class ConsoleConfig:
     """
 
     enabled: bool = True
-    frame_interval_s: float = 1.0
-    frame_max_side: int = 480
+    frame_interval_s: float = 2.0
+    frame_max_side: int = 640
     frame_quality: int = 75
     max_captions: int = 500
     max_trace_points: int = 600

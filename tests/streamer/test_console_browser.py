@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import statistics
+from pathlib import Path
 
 import pytest
 
@@ -37,14 +38,19 @@ def street_video(tmp_path_factory, photos):
     return path
 
 
-def run_args(tmp_path, video) -> list[str]:
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"  # real footage, shipped with the repository
+
+
+def run_args(tmp_path, *sources: str) -> list[str]:
     config = tmp_path / "run.yaml"
     config.write_text(f"feed:\n  stats_interval_s: 1.0\n  log:\n    path: {tmp_path / 'events.sqlite'}\n")
-    return ["--config", str(config), "--source", f"street={video}"]
+    return ["--config", str(config), *(arg for source in sources for arg in ("--source", source))]
 
 
 def test_the_page_shows_tiles_traces_snapshots_and_details_of_a_live_run(street_video, tmp_path):
-    analyzer = Analyzer(run_args(tmp_path, street_video))
+    from selenium.webdriver.support.ui import Select
+
+    analyzer = Analyzer(run_args(tmp_path, f"street={street_video}", f"demo={DEMO}"))
     try:
         with browser() as page:
             page.get(analyzer.page_url)
@@ -74,6 +80,11 @@ def test_the_page_shows_tiles_traces_snapshots_and_details_of_a_live_run(street_
             wait_js(page, "const i = document.getElementById('d-snapshot'); return i.complete && i.naturalWidth > 0",
                     "the snapshot in the details")
 
+            wait_js(page, "return document.querySelectorAll('.entry[data-source=\"demo\"]').length >= 1", "a caption of demo")
+            Select(page.find_element("id", "filter-source")).select_by_value("demo")
+            wait_js(page, "return [...document.querySelectorAll('.entry')].every(e => e.classList.contains('hidden') === (e.dataset.source !== 'demo'))",
+                    "the source filter to show demo's captions only")
+            Select(page.find_element("id", "filter-source")).select_by_value("")
             page.find_element("id", "filter-text").send_keys("no caption says this")
             wait_js(page, "return [...document.querySelectorAll('.entry')].every(e => e.classList.contains('hidden'))",
                     "the filter to hide every caption")
@@ -102,7 +113,7 @@ def test_the_page_shows_tiles_traces_snapshots_and_details_of_a_live_run(street_
 
 
 def test_with_a_token_the_page_asks_once_and_keeps_it_out_of_urls(street_video, tmp_path):
-    analyzer = Analyzer(run_args(tmp_path, street_video), env={"JEPA_STREAM_TOKEN": TOKEN})
+    analyzer = Analyzer(run_args(tmp_path, f"street={street_video}"), env={"JEPA_STREAM_TOKEN": TOKEN})
     try:
         with browser() as page:
             page.get(analyzer.page_url)

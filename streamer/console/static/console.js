@@ -12,7 +12,7 @@ const $ = (id) => document.getElementById(id);
 
 const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
-  settings: { frame_interval_s: 1, max_captions: 500, max_trace_points: 600 },
+  settings: { frame_interval_s: 2, max_captions: 500, max_trace_points: 600 },
   tiles: new Map(),  // source → {el, trace, frameUrl, captionSeq}
   captions: new Map(),  // seq → {event, el, enrichment, thumbUrl}
   stats: new Map(),  // source → newest stats event

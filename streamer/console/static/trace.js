@@ -3,7 +3,7 @@
 //
 // Exports DriftTrace. Bounded: at most maxPoints samples and maxPoints decisions are kept.
 
-const WINDOW_S = 60;
+const WINDOW_S = 60, MIN_SPAN_S = 10;
 const COLORS = { drift: "#58a6ff", threshold: "#d29922", start: "#3fb950", change: "#f85149", heartbeat: "#a371f7", grid: "#2c333d", text: "#9aa4b1" };
 
 export class DriftTrace {
@@ -41,10 +41,12 @@ export class DriftTrace {
     const w = canvas.width, h = canvas.height, pad = 14;
     ctx.clearRect(0, 0, w, h);
     if (!this.points.length) return;
-    const tEnd = this.points[this.points.length - 1].t, tStart = tEnd - WINDOW_S;
+    // The newest WINDOW_S seconds; a young trace fills the width (at least MIN_SPAN_S) until it is that long.
+    const tEnd = this.points[this.points.length - 1].t;
+    const span = Math.min(WINDOW_S, Math.max(MIN_SPAN_S, tEnd - this.points[0].t)), tStart = tEnd - span;
     const visible = this.points.filter((p) => p.t >= tStart);
     const top = Math.max(1e-6, ...visible.map((p) => Math.max(p.drift ?? 0, p.threshold * 1.25)));
-    const x = (t) => ((t - tStart) / WINDOW_S) * w;
+    const x = (t) => ((t - tStart) / span) * w;
     const y = (v) => h - pad - (v / top) * (h - 2 * pad);
     ctx.fillStyle = COLORS.text;
     ctx.font = "10px system-ui, sans-serif";
