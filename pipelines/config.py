@@ -27,8 +27,7 @@ from models.retrieval import RetrievalConfig
 from pipelines.clips import ClipConfig
 from pipelines.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
-from streamer.console.console_config import ConsoleConfig
-from streamer.console.snapshots import SnapshotConfig
+from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from streamer.console.console_config import ConsoleConfig
+from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.console.newest import NewestFrames
 from streamer.console.routes import console_routes
-from streamer.console.snapshots import SnapshotConfig, SnapshotStore
+from streamer.console.snapshots import SnapshotStore
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.http import HttpRoute
 

@@ -1,6 +1,6 @@
 """Caption snapshots: a JPEG of the frames each caption describes, stored beside the event log.
 
-Exports :class:`SnapshotConfig` and :class:`SnapshotStore`.
+Exports :class:`SnapshotStore` (its settings are :class:`~streamer.console.console_config.SnapshotConfig`).
 
 The pipeline never waits on disk: :meth:`SnapshotStore.submit` decides the snapshot's name (so the
 caption event carries its reference, ``/snapshots/<source>/<name>.jpg``, into the durable log) and
@@ -35,65 +35,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from streamer.capture.frames import Frame
+from streamer.console.console_config import SnapshotConfig
 from streamer.console.jpeg import encode_jpeg
 
-__all__ = ["SnapshotConfig", "SnapshotStore"]
+__all__ = ["SnapshotStore"]
 
 logger = logging.getLogger(__name__)
 
 #: ``/snapshots/<source>/<wall µs>.jpg``; a source id as ``--source`` allows it (never ``..``, never ``/``).
 _URL = re.compile(r"/snapshots/([A-Za-z_][A-Za-z0-9_.\-]{0,63})/(\d{1,20})\.jpg")
 _STOP = object()  # queue sentinel: the writer ends after the snapshots queued before it
-
-
-@dataclass(frozen=True)
-class SnapshotConfig:
-    """The ``feed.snapshots`` section.
-
-    enabled: Store a snapshot per caption (``jepa-stream run`` with the feed). Default true.
-    path: Folder of the snapshots; null (default) is ``snapshots/`` beside the event log.
-    frames: How many of the caption's frames go side by side in one JPEG (evenly spaced over
-        ``[t_start, t_end]``, newest last). Default 1 (the newest); at most 8.
-    max_side: The JPEG's longer side at most, in pixels. Default 480; 16..4096.
-    quality: JPEG quality. Default 80; 1..100.
-    queue: Snapshots waiting for the writer thread at most; when full a caption goes out without
-        one. Default 16; at most 1024.
-    retention_max_bytes: Total size of the folder's snapshots at most; the oldest go first.
-        Default 1 GiB. Null: no size bound (the age bound of ``feed.log`` still applies).
-    retention_max_files: Snapshots kept at most. Default 100,000. Null: no count bound.
-
-    Age: a snapshot is removed once older than ``feed.log.retention_max_age_s`` (7 days), like the
-    caption that names it.
-    """
-
-    enabled: bool = True
-    path: str | None = None
-    frames: int = 1
-    max_side: int = 480
-    quality: int = 80
-    queue: int = 16
-    retention_max_bytes: int | None = 1 << 30
-    retention_max_files: int | None = 100_000
-
-    #: Most ``frames`` in one snapshot, most waiting snapshots.
-    MAX_FRAMES, MAX_QUEUE = 8, 1024
-
-    def __post_init__(self) -> None:
-        if self.path is not None and not self.path:
-            raise ValueError("path: must be a folder or null (beside the event log)")
-        for name, low, high in (("frames", 1, self.MAX_FRAMES), ("max_side", 16, 4096), ("quality", 1, 100),
-                                ("queue", 1, self.MAX_QUEUE)):
-            value = getattr(self, name)
-            if type(value) is not int or not low <= value <= high:
-                raise ValueError(f"{name}: must be an integer within {low}..{high}, got {value!r}")
-        for name in ("retention_max_bytes", "retention_max_files"):
-            value = getattr(self, name)
-            if value is not None and (type(value) is not int or value < 1):
-                raise ValueError(f"{name}: must be an integer >= 1 or null, got {value!r}")
-
-    def folder(self, log_path: str) -> Path:
-        """Where the snapshots go, for an event log at ``log_path``."""
-        return Path(self.path).expanduser() if self.path else Path(log_path).expanduser().parent / "snapshots"
 
 
 @dataclass(frozen=True)

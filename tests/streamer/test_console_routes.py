@@ -15,7 +15,8 @@ from streamer.capture.frames import Frame
 from streamer.console.console_config import ConsoleConfig
 from streamer.console.newest import NewestFrames
 from streamer.console.routes import console_routes
-from streamer.console.snapshots import SnapshotConfig, SnapshotStore
+from streamer.console.console_config import SnapshotConfig
+from streamer.console.snapshots import SnapshotStore
 from streamer.feed.bus import EventBus
 from streamer.feed.eventlog import EventLog, EventLogConfig
 from testlimits import TIMEOUT_S

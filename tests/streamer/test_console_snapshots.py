@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from streamer.capture.frames import Frame
-from streamer.console.snapshots import SnapshotConfig, SnapshotStore
+from streamer.console.console_config import SnapshotConfig
+from streamer.console.snapshots import SnapshotStore
 
 DAY = 86_400.0
 

@@ -34,6 +34,7 @@ async function fetchBlobUrl(path) {
 }
 
 function setText(el, text) { el.textContent = text ?? ""; }
+function count(n, noun) { return `${n} ${noun}${n === 1 ? "" : "s"}`; }
 function fmt(v, digits = 2) { return typeof v === "number" ? v.toFixed(digits) : "–"; }
 
 // ---- tiles -----------------------------------------------------------------------------------
@@ -64,11 +65,11 @@ function showStatus(event) {
 function showStats(event) {
   state.stats.set(event.source, event);
   const el = tile(event.source).el;
-  setText(el.querySelector(".economy"), `${event.decodes} decodes vs ${event.uniform_1hz_decodes} at uniform 1 Hz`);
-  setText(el.querySelector(".dropped"), `· ${event.dropped_frames} frames dropped`);
+  setText(el.querySelector(".economy"), `${count(event.decodes, "decode")} vs ${event.uniform_1hz_decodes} at uniform 1 Hz`);
+  setText(el.querySelector(".dropped"), `· ${count(event.dropped_frames, "frame")} dropped`);
   let decodes = 0, uniform = 0;
   for (const s of state.stats.values()) { decodes += s.decodes; uniform += s.uniform_1hz_decodes; }
-  setText($("economy"), `decode economy: ${decodes} decodes vs ${uniform} at uniform 1 Hz` +
+  setText($("economy"), `decode economy: ${count(decodes, "decode")} vs ${uniform} at uniform 1 Hz` +
           (uniform ? ` (${(uniform / Math.max(decodes, 1)).toFixed(1)}× fewer)` : ""));
 }
 
@@ -200,9 +201,9 @@ function applyFilter(entry) {
   entry.el.classList.toggle("hidden", (source && entry.event.source !== source) || (text && !haystack.includes(text)));
 }
 
-for (const id of ["filter-text", "filter-source"]) {
-  $(id).addEventListener("input", () => { for (const entry of state.captions.values()) applyFilter(entry); });
-}
+const refilter = () => { for (const entry of state.captions.values()) applyFilter(entry); };
+$("filter-text").addEventListener("input", refilter);
+$("filter-source").addEventListener("change", refilter);
 
 // ---- the feed and the token ------------------------------------------------------------------
 
