@@ -1,7 +1,7 @@
 """Helpers for the console's browser tests: headless Chromium from Debian, and `jepa-stream run`.
 
-Exports :func:`chromium_unavailable`, :func:`browser`, :class:`Analyzer`, :func:`wait_js` and
-:func:`canvas_drawn`.
+Exports :func:`chromium_unavailable`, :func:`browser`, :class:`Analyzer`, :func:`free_port`,
+:func:`wait_js` and :func:`canvas_drawn`.
 
 Chromium and its driver are the system's (``apt install chromium chromium-driver``), driven by
 Selenium with the driver's path given, so Selenium never downloads one. Every wait is bounded by
@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -58,6 +59,12 @@ def browser(width: int = 1400, height: int = 1000):
         driver.quit()
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def wait_js(driver, script: str, what: str, timeout: float = TIMEOUT_S):
     """Wait until ``script`` (a JavaScript function body) returns something truthy; return it."""
     from selenium.common.exceptions import TimeoutException
@@ -77,11 +84,11 @@ def canvas_drawn(selector: str) -> str:
 
 
 class Analyzer:
-    """``jepa-stream run`` in a subprocess on a free port; ``page_url`` once it serves.
+    """``jepa-stream run`` in a subprocess on ``port`` (0: a free one); ``page_url`` once it serves.
     Its stderr is drained by a thread (kept in ``lines``) so it never blocks on a full pipe."""
 
-    def __init__(self, args: list[str], env: dict | None = None):
-        self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--port", "0", *args],
+    def __init__(self, args: list[str], env: dict | None = None, port: int = 0):
+        self.proc = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--port", str(port), *args],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                                      env={**os.environ, **(env or {})})
         self.lines: list[str] = []

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from browserkit import Analyzer, browser, canvas_drawn, chromium_unavailable, wait_js
+from browserkit import Analyzer, browser, canvas_drawn, chromium_unavailable, free_port, wait_js
 from testlimits import TIMEOUT_S
 from videokit import Shot, write_video
 
@@ -41,9 +41,9 @@ def photos_video(tmp_path_factory, photos):
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"  # real footage, shipped with the repository
 
 
-def run_args(tmp_path, *sources: str) -> list[str]:
+def run_args(tmp_path, *sources: str, console: str = "") -> list[str]:
     config = tmp_path / "run.yaml"
-    config.write_text(f"feed:\n  stats_interval_s: 1.0\n  log:\n    path: {tmp_path / 'events.sqlite'}\n")
+    config.write_text(f"feed:\n  stats_interval_s: 1.0\n  log:\n    path: {tmp_path / 'events.sqlite'}\n{console}")
     return ["--config", str(config), *(arg for source in sources for arg in ("--source", source))]
 
 
@@ -138,3 +138,28 @@ def test_with_a_token_the_page_asks_once_and_keeps_it_out_of_urls(photos_video, 
     finally:
         analyzer.stop()
     assert not any(TOKEN in line for line in analyzer.lines)
+
+
+def test_the_page_resumes_from_its_last_seq_across_a_server_restart_and_stays_bounded(photos_video, tmp_path):
+    args = run_args(tmp_path, f"photos={photos_video}", console="  console:\n    max_captions: 3\n")
+    port = free_port()
+    seqs = "return [...document.querySelectorAll('.entry')].map(e => Number(e.dataset.seq))"
+    first = Analyzer(args, port=port)
+    try:
+        with browser() as page:
+            page.get(first.page_url)
+            wait_js(page, "return document.querySelectorAll('.entry').length >= 2", "two captions")
+            assert first.stop() == 0
+            wait_js(page, "return document.getElementById('feed-state').dataset.state === 'reconnecting'", "the page to notice")
+            before = max(page.execute_script(seqs))
+            second = Analyzer(args, port=port)  # the same port and event log: seqs go on
+            try:
+                wait_js(page, f"{seqs}.some(s => s > {before} + 1)", "captions of the restarted run", timeout=2 * TIMEOUT_S)
+                shown = page.execute_script(seqs)
+                assert len(shown) == len(set(shown)) <= 3  # resumed, not replayed twice; at most max_captions kept
+                assert shown == sorted(shown, reverse=True)  # newest first, as they came
+                assert page.execute_script("return document.getElementById('caption-count').textContent") == f"({len(shown)})"
+            finally:
+                assert second.stop() == 0
+    finally:
+        first.stop()
