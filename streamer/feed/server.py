@@ -220,13 +220,13 @@ class _Feed:
                 session.offer(event)
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Refuse a handshake with a repeated Origin or Authorization header (400), over the
+        """Refuse a handshake with a repeated Origin, Authorization or Host header (400), over the
         connection cap (503), from a foreign Origin (403: neither allowed nor the server's own
         page, :meth:`_same_origin`), or without the token (401). A
         request that asks for no upgrade is answered by its HTTP route (401 without the token
         unless the route is public; without a token configured, 403 for a private route asked
         for under a Host that is not loopback); without a route, ``websockets`` answers 426."""
-        for name in ("Origin", "Authorization"):
+        for name in ("Origin", "Authorization", "Host"):
             if len(request.headers.get_all(name)) > 1:
                 return ws.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
         if len(self.sessions) >= self.config.max_connections:
@@ -266,7 +266,7 @@ class _Feed:
         if self.config.token is None:
             return True
         auth = request.headers.get("Authorization", "")
-        offered = [p.strip() for p in request.headers.get("Sec-WebSocket-Protocol", "").split(",")]
+        offered = [p.strip() for p in ",".join(request.headers.get_all("Sec-WebSocket-Protocol")).split(",")]
         carried = [p for p in offered if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
         if auth.startswith("Bearer "):
             presented = auth[len("Bearer "):]

@@ -82,6 +82,14 @@ def test_the_token_as_a_subprotocol_is_checked_like_the_header(bus):
     asyncio.run(main())
 
 
+def test_a_repeated_host_is_a_400_and_subprotocol_headers_may_repeat(bus):
+    with running(bus, token=TOKEN) as server:
+        host = f"127.0.0.1:{server.port}"
+        assert handshake(server.port, host, [("Host", "evil.example")]).startswith(b"HTTP/1.1 400 ")
+        split = [("Sec-WebSocket-Protocol", SUBPROTOCOL), ("Sec-WebSocket-Protocol", token_subprotocol(TOKEN))]
+        assert handshake(server.port, host, split).startswith(b"HTTP/1.1 101 ")
+
+
 def test_the_token_subprotocol_is_redacted_from_logs():
     line = f"> Sec-WebSocket-Protocol: {SUBPROTOCOL}, {token_subprotocol(TOKEN)}"
     assert redact(line) == f"> Sec-WebSocket-Protocol: {SUBPROTOCOL}, bearer.jepa-stream.***"

@@ -25,9 +25,10 @@ function authHeaders() {
   return state.token ? { Authorization: `Bearer ${state.token}` } : {};
 }
 
-/** GET `path` with the token; a blob URL of the body, or null (404: expired or not there yet). */
-async function fetchBlobUrl(path) {
-  const response = await fetch(path, { headers: authHeaders(), cache: "no-store" });
+/** GET `path` with the token; a blob URL of the body, or null (404: expired or not there yet).
+ * `cache`: "no-store" for newest frames; snapshots never change, the browser may keep them. */
+async function fetchBlobUrl(path, cache = "default") {
+  const response = await fetch(path, { headers: authHeaders(), cache });
   if (response.status === 401) { askToken("The token was refused."); return null; }
   if (!response.ok) return null;
   return URL.createObjectURL(await response.blob());
@@ -76,7 +77,7 @@ function showStats(event) {
 async function refreshFrames() {
   if (document.visibilityState === "visible") {
     for (const [source, t] of state.tiles) {
-      const url = await fetchBlobUrl(`/frames/${encodeURIComponent(source)}.jpg`).catch(() => null);
+      const url = await fetchBlobUrl(`/frames/${encodeURIComponent(source)}.jpg`, "no-store").catch(() => null);
       if (!url) continue;
       const img = t.el.querySelector(".newest");
       if (t.frameUrl) URL.revokeObjectURL(t.frameUrl);
