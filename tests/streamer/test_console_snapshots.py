@@ -92,9 +92,9 @@ def test_a_month_of_a_busy_source_stays_inside_every_bound(tmp_path, photos, bou
 def test_a_full_queue_skips_the_snapshot_instead_of_waiting(tmp_path, photos):
     store = SnapshotStore(SnapshotConfig(queue=1), tmp_path, max_age_s=None)  # writer not started: nothing drains
     assert store.submit("cam0", 1.0, frames(photos["camera"])) is not None
-    started = time.monotonic()
+    # Nothing drains the queue, so a submit that waited would never return.
     assert store.submit("cam0", 2.0, frames(photos["camera"])) is None
-    assert time.monotonic() - started < 0.5 and store.skipped == 1
+    assert store.skipped == 1
     store.start()
     store.stop()
     assert store.written == 1
