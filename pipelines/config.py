@@ -33,6 +33,7 @@ from pipelines.decoder_config import DecoderConfig
 from pipelines.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
+from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
 
@@ -98,12 +99,15 @@ class FeedConfig:
     """The event feed of ``jepa-stream run``: the WebSocket server, the durable event log, and
     ``stats_interval_s`` (seconds between ``stats`` events per source; 0 sends none; at most 3600).
     ``embeddings``: publish the continuous embedding stream (one event per clip) for the
-    subscribers that ask for it."""
+    subscribers that ask for it. ``snapshots``: a JPEG per caption beside the log; ``console``:
+    the browser page on the feed's port (:mod:`streamer.console`)."""
 
     server: ServerConfig = field(default_factory=ServerConfig)
     log: EventLogConfig = field(default_factory=lambda: EventLogConfig(path="~/.local/state/jepa-stream/events.sqlite"))
     stats_interval_s: float = 5.0
     embeddings: bool = True
+    snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
 
     #: Longest ``stats_interval_s``.
     MAX_STATS_INTERVAL_S = 3600.0

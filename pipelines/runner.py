@@ -75,6 +75,8 @@ def run_sources(
     progress: Progress | None = None,
     follow: Callable[[Mapping, ClipResult], None] | None = None,
     decoder_stats: Callable[[str], dict | None] | None = None,
+    on_frame: Callable[[Frame], None] | None = None,
+    snapshot: Callable[[str, float, tuple[Frame, ...]], str | None] | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
     :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
@@ -88,9 +90,12 @@ def run_sources(
     ``decoder_stats(source)`` as its ``decoder`` figures. ``follow`` gets each caption as
     published (with its ``seq``) and its :class:`ClipResult` (the ``vlm`` decoder's hand-over,
     :mod:`pipelines.enrichment`); it must not block.
+    ``on_frame`` sees every sampled frame (the console keeps the newest); ``snapshot(source,
+    wall_time, caption_frames)`` is asked for each caption's picture and returns the reference
+    the caption carries as ``snapshot`` (or None), before the caption is published.
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
-    run = _Run(capture, pipelines, encode_frames, publish, embeddings, follow, decoder_stats)
+    run = _Run(capture, pipelines, encode_frames, publish, embeddings, follow, decoder_stats, on_frame, snapshot)
     started = next_stats = time.monotonic()
     if progress:
         progress.start()  # the same clock as the summary's wall_s
@@ -131,7 +136,8 @@ def run_sources(
 class _Run:
     """The state of one :func:`run_sources` call: what was reported, what failed."""
 
-    def __init__(self, capture, pipelines, encode_frames, publish, embeddings, follow=None, decoder_stats=None):
+    def __init__(self, capture, pipelines, encode_frames, publish, embeddings, follow=None, decoder_stats=None, on_frame=None, snapshot=None):
+        self.on_frame, self.snapshot = on_frame, snapshot
         self.capture = capture
         self.pipelines = pipelines
         self.encode_frames = encode_frames
@@ -164,6 +170,8 @@ class _Run:
         counters = self.capture.counters()
         asked = []  # (pipeline, frames it needs encoded)
         for frame in frames:
+            if self.on_frame is not None:
+                self.on_frame(frame)
             pipeline = self.pipelines[frame.source]
             dropped = counters[frame.source].dropped
             asked.append((pipeline, pipeline.push(frame, dropped - self._reported_drops[frame.source])))
@@ -178,8 +186,14 @@ class _Run:
             offset += len(todo)
             for result in results:
                 if self.embeddings:
-                    self.publish(embedding_event(result.source, result.t_start, result.t_end, result.embedding))
+                    self.publish(embedding_event(result.source, result.t_start, result.t_end, result.embedding,
+                                                 drift=result.drift, threshold=result.threshold))
                 if result.caption is not None:
-                    sent = self.publish(result.caption.to_dict())
+                    event = result.caption.to_dict()
+                    if self.snapshot is not None:
+                        reference = self.snapshot(result.source, result.caption.wall_time, result.caption_frames)
+                        if reference is not None:
+                            event["snapshot"] = reference
+                    sent = self.publish(event)
                     if self.follow:
                         self.follow(sent, result)

@@ -79,6 +79,7 @@ class ClipResult:
     t_end: float
     embedding: np.ndarray
     drift: float
+    threshold: float  # the detector's enter threshold in force for this clip
     step_ms: float
     caption: CaptionEvent | None
     current: np.ndarray | None = None
@@ -187,7 +188,8 @@ class SelectivePipeline:
         self.stats.step_ms.append(step_ms)
         self.stats.step_seconds.observe(step_ms / 1e3)
         self.stats.drift, self.stats.threshold = self.detector.last_drift, self.detector.enter_threshold
-        result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift, step_ms, None, y_now, new_frames)
+        result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift,
+                            self.detector.enter_threshold, step_ms, None, y_now, new_frames)
         if decision is None:
             return self._observed(result, clip)
         before_decode = time.perf_counter()

@@ -133,6 +133,7 @@ def _analyse(
     from pipelines.selective import SelectivePipeline
     from streamer.feed.bus import EventBus
     from streamer.capture.multicapture import MultiCapture
+    from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer
     from streamer.capture.signals import sigterm_as_interrupt
 
@@ -163,8 +164,14 @@ def _analyse(
             max_side=config.sampling.max_side,
             on_status=bus.publish,
         )
+        console = None
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            routes = [run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics, read at each scrape
+            try:  # the browser page, newest frames and caption snapshots on the feed's port
+                console = open_console(config.feed.console, config.feed.snapshots, log_config)
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+            stack.callback(console.close)
+            routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
             server = FeedServer(config.feed.server, bus, routes)
             try:
                 server.start()
@@ -172,6 +179,8 @@ def _analyse(
                 raise UsageError(str(exc)) from None
             stack.callback(server.stop)
             print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+            if console.frames is not None:
+                print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
         if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
             stack.callback(finish_decoder)
         with sigterm_as_interrupt(), capture:
@@ -185,6 +194,8 @@ def _analyse(
                 progress=progress,
                 follow=follow,
                 decoder_stats=decoder_stats,
+                on_frame=console.frames.offer if console and console.frames else None,
+                snapshot=console.snapshots.submit if console and console.snapshots else None,
             )
 
 

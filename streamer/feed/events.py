@@ -260,7 +260,12 @@ def stats_event(
     }
 
 
-def embedding_event(source: str, t_start: float, t_end: float, embedding: np.ndarray) -> dict:
+def embedding_event(source: str, t_start: float, t_end: float, embedding: np.ndarray, *,
+                    drift: float | None, threshold: float) -> dict:
     """An ``embedding`` event: one clip's unit vector ``(D,)`` in the text space, as an array (the
-    bus encodes it as float16 once for every subscriber)."""
-    return {**_head(EventType.EMBEDDING, source), "t": t_end, "t_start": t_start, "t_end": t_end, "embedding": embedding}
+    bus encodes it as float16 once for every subscriber), with the drift statistic the detector
+    read for this clip and the enter ``threshold`` in force (a client draws the drift trace from
+    them; ``drift`` None, or not finite, goes out as null)."""
+    drift = round(float(drift), 6) if drift is not None and math.isfinite(drift) else None
+    return {**_head(EventType.EMBEDDING, source), "t": t_end, "t_start": t_start, "t_end": t_end,
+            "drift": drift, "threshold": round(float(threshold), 6), "embedding": embedding}

@@ -6,7 +6,8 @@ messages, and client text becomes a :class:`Subscription` or a
 The bus and the server wrap these rules around threads and sockets;
 ``docs/PROTOCOL.md`` describes them for client authors.
 
-Exports: ``PROTOCOL_VERSION``, ``DEFAULT_URL``, ``TOKEN_ENV``, ``EMBEDDING_FRAME_MAGIC``,
+Exports: ``PROTOCOL_VERSION``, ``DEFAULT_URL``, ``TOKEN_ENV``, ``SUBPROTOCOL``,
+``TOKEN_SUBPROTOCOL_PREFIX``, ``token_subprotocol``, ``EMBEDDING_FRAME_MAGIC``,
 ``EventType``, ``LOGGED_TYPES``, ``EmbeddingFormat``, ``ErrorReason``,
 ``CloseCode``, ``ProtocolError``, ``Subscription``, ``Outgoing``, ``dumps``,
 ``event_type``, ``prepare_event``, ``parse_client_message``,
@@ -33,6 +34,11 @@ PROTOCOL_VERSION = 1
 DEFAULT_URL = "ws://127.0.0.1:8765/"
 #: Environment variable holding the feed's auth token (read once, at start).
 TOKEN_ENV = "JEPA_STREAM_TOKEN"
+#: The WebSocket subprotocol a browser offers (the server answers it, so the browser accepts).
+SUBPROTOCOL = "jepa-stream.v1"
+#: A browser cannot set headers on a WebSocket: it offers the token as a second subprotocol,
+#: this prefix + the token in unpadded base64url (:func:`token_subprotocol`).
+TOKEN_SUBPROTOCOL_PREFIX = "bearer.jepa-stream."
 
 _SCHEMA_DIR = Path(__file__).parent / "schemas"
 #: Magic bytes opening a binary embedding frame.
@@ -95,6 +101,11 @@ class ProtocolError(Exception):
         super().__init__(f"{reason.value}: {detail}")
         self.reason = reason
         self.detail = detail
+
+
+def token_subprotocol(token: str) -> str:
+    """The ``Sec-WebSocket-Protocol`` entry that carries ``token`` (offered beside :data:`SUBPROTOCOL`)."""
+    return TOKEN_SUBPROTOCOL_PREFIX + base64.urlsafe_b64encode(token.encode()).decode("ascii").rstrip("=")
 
 
 @lru_cache(maxsize=None)

@@ -2,7 +2,7 @@
 
 :class:`RedactingFilter`, set on a logging handler, rewrites every record it passes so that
 no token is readable: the value of an ``Authorization`` header, of a ``token=`` URL query
-parameter, and any secret registered with :meth:`RedactingFilter.add` (the token itself,
+parameter, of a browser's token subprotocol (``bearer.jepa-stream.…``), and any secret registered with :meth:`RedactingFilter.add` (the token itself,
 wherever else it shows) become ``***``. The CLI sets one on its log handler at start, so
 ``-v`` debugging output of the WebSocket library (request lines, headers) is safe to share.
 
@@ -20,6 +20,7 @@ __all__ = ["RedactingFilter", "redact"]
 _PATTERNS = (
     re.compile(r"(Authorization:\s*\S+\s+)\S+", re.IGNORECASE),  # "Authorization: Bearer T"
     re.compile(r"([?&]token=)[^&\s'\"]+", re.IGNORECASE),  # "GET /?token=T"
+    re.compile(r"(bearer\.jepa-stream\.)[A-Za-z0-9_\-]+"),  # a browser's "Sec-WebSocket-Protocol: ..., bearer.jepa-stream.<base64url>"
 )
 
 

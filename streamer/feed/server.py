@@ -24,6 +24,7 @@ Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.feed.server_c
 from __future__ import annotations
 
 import asyncio
+import base64
 import hmac
 import logging
 import threading
@@ -44,9 +45,9 @@ from streamer.feed.bus import EventBus
 from streamer.feed.http import HttpReply, HttpRoute, find_route
 from streamer.feed.metrics import FeedStats
 from streamer.feed.limits import ClientQueue, PeerLogLimiter, RateLimiter, StrikeCounter
-from streamer.feed.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
+from streamer.feed.protocol import (LOGGED_TYPES, SUBPROTOCOL, TOKEN_SUBPROTOCOL_PREFIX, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
                        error_message, hello_message, lagging_message, parse_client_message, subscribed_message)
-from streamer.feed.server_config import ServerConfig
+from streamer.feed.server_config import ServerConfig, is_loopback
 
 logger = logging.getLogger(__name__)
 
@@ -236,11 +237,13 @@ class _Feed:
                 session.offer(event)
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """Refuse a handshake with a repeated Origin or Authorization header (400), over the
-        connection cap (503), from a foreign Origin (403), or without the token (401). A
+        """Refuse a handshake with a repeated Origin, Authorization or Host header (400), over the
+        connection cap (503), from a foreign Origin (403: neither allowed nor the server's own
+        page, :meth:`_same_origin`), or without the token (401). A
         request that asks for no upgrade is answered by its HTTP route (401 without the token
-        unless the route is public); without a route, ``websockets`` answers 426."""
-        for name in ("Origin", "Authorization"):
+        unless the route is public; without a token configured, 403 for a private route asked
+        for under a Host that is not loopback); without a route, ``websockets`` answers 426."""
+        for name in ("Origin", "Authorization", "Host"):
             if len(request.headers.get_all(name)) > 1:
                 return ws.respond(HTTPStatus.BAD_REQUEST, f"repeated {name} header\n")
         if len(self.sessions) >= self.config.max_connections:
@@ -252,22 +255,40 @@ class _Feed:
             if route is not None:
                 if not route.public and not self._authorized(request):
                     return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
+                if not route.public and self.config.token is None and not _loopback_host(request):
+                    return ws.respond(HTTPStatus.FORBIDDEN, "without a token only a loopback Host may read data\n")
                 return _response(self._answer(route, path.path, parse_qs(path.query)))
         origin = request.headers.get("Origin")
         allowed = self.config.allowed_origins
-        if origin is not None and "*" not in allowed and origin not in allowed:
+        if origin is not None and "*" not in allowed and origin not in allowed and not self._same_origin(request, origin):
             return ws.respond(HTTPStatus.FORBIDDEN, f"origin {origin} is not allowed\n")
         if not self._authorized(request):
             return ws.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong token\n")
         return None
 
+    def _same_origin(self, request: Request, origin: str) -> bool:
+        """Whether ``origin`` is this server's own page (``http://`` + the ``Host`` header).
+
+        Without a token only a loopback ``Host`` counts: a page of another site whose name was
+        made to resolve to 127.0.0.1 (DNS rebinding) names its own host, not a loopback one.
+        """
+        host = request.headers.get("Host", "")
+        if not host or origin != f"http://{host}":
+            return False
+        return self.config.token is not None or _loopback_host(request)
+
     def _authorized(self, request: Request) -> bool:
-        """Whether ``request`` presents the token (``Authorization: Bearer`` or ``?token=``), or none is needed."""
+        """Whether ``request`` presents the token (``Authorization: Bearer``, the
+        ``Sec-WebSocket-Protocol`` entry of :func:`token_subprotocol` or ``?token=``), or none is needed."""
         if self.config.token is None:
             return True
         auth = request.headers.get("Authorization", "")
+        offered = [p.strip() for p in ",".join(request.headers.get_all("Sec-WebSocket-Protocol")).split(",")]
+        carried = [p for p in offered if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)]
         if auth.startswith("Bearer "):
             presented = auth[len("Bearer "):]
+        elif carried:
+            presented = _decode_token(carried[0][len(TOKEN_SUBPROTOCOL_PREFIX):])
         else:
             presented = parse_qs(urlsplit(request.path).query).get("token", [""])[0]
         return hmac.compare_digest(presented.encode(), self.config.token.encode())
@@ -313,6 +334,29 @@ class _Feed:
             session.sender.cancel()
             if session.finisher is not None:  # returning first would make websockets close with 1000
                 await asyncio.wait([session.finisher])
+
+
+def _loopback_host(request: Request) -> bool:
+    """Whether the request's ``Host`` names this machine (a server without a token answers data
+    only then: a page whose own name was made to resolve to 127.0.0.1 sends that name)."""
+    try:
+        return is_loopback(urlsplit(f"//{request.headers.get('Host', '')}").hostname or "")
+    except ValueError:  # a Host that is no host
+        return False
+
+
+def _decode_token(encoded: str) -> str:
+    """The token of a :func:`token_subprotocol` entry ("" when it does not decode)."""
+    try:
+        return base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return ""
+
+
+def _select_subprotocol(ws: ServerConnection, offered: Sequence[str]) -> str | None:
+    """Answer :data:`SUBPROTOCOL` when the client offers it (a browser requires one of its
+    offers back), else no subprotocol; the token entry is never echoed."""
+    return SUBPROTOCOL if SUBPROTOCOL in offered else None
 
 
 def _response(reply: HttpReply) -> Response:
@@ -456,6 +500,7 @@ class FeedServer:
             feed.handle, c.host, c.port, process_request=feed.check_request, compression=None,
             max_size=c.max_frame_bytes, ping_interval=c.ping_interval_s, ping_timeout=c.ping_timeout_s,
             close_timeout=c.close_timeout_s, write_limit=c.write_limit_bytes, logger=_LibraryLog(c),
+            select_subprotocol=_select_subprotocol,
         )
         self._port = server.sockets[0].getsockname()[1]
         feed.last_seq = self.bus.add_sink(feed)

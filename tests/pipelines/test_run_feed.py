@@ -56,3 +56,12 @@ def test_subscribers_get_embeddings_per_clip_and_stats_with_the_decode_economy(p
     assert last["decodes"] <= last["uniform_1hz_decodes"] and last["clips"] >= last["decodes"] >= 1
     assert last["decodes"] <= len(captions) + 1  # stats may be sent before the last caption
     assert [s["clips"] for s in stats] == sorted(s["clips"] for s in stats)
+    # The drift trace a client draws: the statistic per clip against the threshold in force.
+    assert all(e["threshold"] > 0 and (e["drift"] is None or e["drift"] >= 0) for e in embeddings)
+    fired = {c["t_end"]: c for c in captions if c["reason"] == "change"}
+    assert fired and all(e["drift"] >= e["threshold"] for e in embeddings if e["t_end"] in fired)
+    # Every caption names its snapshot, written beside the event log by the time the run ended.
+    for caption in captions:
+        assert caption["snapshot"].startswith("/snapshots/v/")
+        jpeg = tmp_path / caption["snapshot"].lstrip("/")
+        assert jpeg.read_bytes()[:2] == b"\xff\xd8"

@@ -152,7 +152,7 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
                                         StageLatency(1.0, 0.5, 0.2, 1.8)).to_dict(),
         EventType.STATUS: status_event("cam0", "reconnecting", "retrying in 2 s", attempt=1, delay_s=2.0),
         EventType.STATS: stats_event("cam0", Counts(), wall_s=1.0),
-        EventType.EMBEDDING: embedding_event("cam0", 0.0, 2.0, np.ones(8, dtype=np.float32)),
+        EventType.EMBEDDING: embedding_event("cam0", 0.0, 2.0, np.ones(8, dtype=np.float32), drift=0.4, threshold=1.75),
         EventType.BASELINE_CAPTION: BaselineCaptionEvent("cam0", 0.0, 2.0, 1.7e9, "a cat", "random", "token ids",
                                                          0.5, 1.2, 10.0, 20.0, 30.0).to_dict(),
         EventType.ENRICHMENT: EnrichmentEvent("cam0", 6, 2.0, "done", "a cat sits", None, "tiny architecture, random init",
