@@ -93,7 +93,7 @@ def _request(source: str, seq: int, t: float, drift: float, image: np.ndarray):
 
     frame = Frame(source, seq, t, time.time(), image)
     return ({"source": source, "seq": seq, "t": t, "drift": drift},
-            ClipResult(source, t, t, np.zeros(1, np.float32), drift, 0.0, None, caption_frames=(frame,)))
+            ClipResult(source, t, t, np.zeros(1, np.float32), drift, threshold=0.0, step_ms=0.0, caption=None, caption_frames=(frame,)))
 
 
 def decoder_cost(vlm, config, traces: list[VideoTrace], stream) -> dict:

@@ -67,7 +67,7 @@ def caption_of(seq, t, drift=3.0, source="cam0", value=None, size=(48, 64)):
     image = np.full((*size, 3), seq if value is None else value, np.uint8)
     frame = Frame(source, seq, t, time.time(), image)
     message = {"type": "caption", "seq": seq, "source": source, "t": t, "drift": drift}
-    result = ClipResult(source, t - 2.0, t, np.zeros(4), drift, 1.0, None, caption_frames=(frame,))
+    result = ClipResult(source, t - 2.0, t, np.zeros(4), drift, threshold=1.0, step_ms=1.0, caption=None, caption_frames=(frame,))
     return message, result
 
 
@@ -177,7 +177,7 @@ def test_a_failing_model_is_reported_in_one_line_and_the_worker_goes_on(tiny_vlm
     follow, stats, finish = start_enrichment(VLMDecoderConfig(**tiny_vlm_config, change_prompt=""), published)
     message, result = caption_of(1, 1.0)
     broken = Frame("cam0", 1, 1.0, time.time(), np.zeros((48, 64), np.uint8))  # no colour axis: the real model raises
-    follow(message, ClipResult("cam0", 0.0, 1.0, np.zeros(4), 3.0, 1.0, None, caption_frames=(broken,)))
+    follow(message, ClipResult("cam0", 0.0, 1.0, np.zeros(4), 3.0, threshold=1.0, step_ms=1.0, caption=None, caption_frames=(broken,)))
     (failed,) = published.wait_for(1)
     follow(*caption_of(2, 9.0))
     events = published.wait_for(2)

@@ -164,6 +164,8 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
         out = prepare_event(event, 7 if kind in LOGGED_TYPES else None)
         assert out.type is kind and json.loads(out.text) == out.message
         validate(out.text)
+    pretrained = BaselineCaptionEvent("cam0", 0.0, 2.0, 1.7e9, "a cat on a sofa", "pretrained", None, 0.5, 1.2, 10.0, 20.0, 30.0)
+    validate(prepare_event(pretrained.to_dict(), 8).text)  # pretrained weights: no note
 
 
 def test_server_messages_match_their_schemas():
