@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT
+from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, note_unused_sources
 from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
@@ -244,6 +244,7 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     from streamer.capture.sources import VideoFileSource
 
     config = apply_model_options(load_config(args.config), args)
+    note_unused_sources(config, "replay", args.config)
     summary_json = Path(args.summary_json) if args.summary_json else None
     if summary_json and not summary_json.parent.is_dir():  # found now, not after the whole analysis
         raise UsageError(f"{summary_json}: cannot write the summary (no folder {summary_json.parent})")

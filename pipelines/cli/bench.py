@@ -20,6 +20,7 @@ from pathlib import Path
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.report import summary_lines
 from pipelines.bench.run import run_bench
+from pipelines.cli.common import note_unused_sources
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options, baseline_config
 from pipelines.errors import UsageError
 
@@ -65,6 +66,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from streamer.capture.sources import VideoFileSource
 
     config = apply_model_options(load_config(args.config), args)
+    note_unused_sources(config, "bench", args.config)
     try:
         rates = tuple(float(x) for x in args.uniform_rates.split(",") if x.strip())
     except ValueError:

@@ -1,16 +1,17 @@
 """What every command shares: exit statuses and the filter that keeps secrets out of logs.
 
 Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED`, :data:`REDACT`,
-:data:`INTERRUPTED` and :func:`on_ctrl_c`.
+:data:`INTERRUPTED`, :func:`on_ctrl_c` and :func:`note_unused_sources`.
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from streamer.feed.secrets import RedactingFilter
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "on_ctrl_c"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "on_ctrl_c", "note_unused_sources"]
 
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
@@ -29,3 +30,11 @@ def on_ctrl_c(signum, frame) -> None:
     """The CLI's SIGINT handler: remember the Ctrl-C, then interrupt as Python's default does."""
     INTERRUPTED.set()
     raise KeyboardInterrupt
+
+
+def note_unused_sources(config, command: str, path: str | None) -> None:
+    """Say on stderr that ``command`` (which analyses the files it is given) leaves the
+    ``sources:`` of the config file at ``path`` alone: they are for ``run``."""
+    if config.sources:
+        print(f"jepa-stream: note: {command} analyses the video files it is given; the {len(config.sources)} "
+              f"sources: of {path} are for `jepa-stream run`", file=sys.stderr, flush=True)

@@ -205,3 +205,15 @@ def test_a_raw_h264_stream_is_analysed(photos, tmp_path):
     result = jepa_stream("replay", video)
     assert result.returncode == 0, result.stderr
     assert "5 clips, 1 caption (caption/clip" in result.stdout
+
+
+def test_replay_says_it_leaves_the_config_files_cameras_alone(photos, tmp_path):
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(photos["chelsea"], 2.5)], size=(320, 180))
+    site = tmp_path / "site.yaml"
+    site.write_text("sources:\n  - {id: door, url: rtsp://127.0.0.1:9/door}\n  - {id: yard, url: rtsp://127.0.0.1:9/yard}\n")
+    result = jepa_stream("replay", video, "--quiet", "--config", site)
+    assert result.returncode == 0, result.stderr
+    assert (f"jepa-stream: note: replay analyses the video files it is given; the 2 sources: of {site} are for "
+            f"`jepa-stream run`") in result.stderr
+    assert result.stdout.startswith(f"{video.stem}: ")  # the video, not the cameras, was analysed

@@ -52,35 +52,19 @@ def test_bad_decoder_weights_are_one_line(two_scene_video, tmp_path):
 def test_run_serves_enrichments_and_stats_with_the_budget_spent(two_scene_video, tmp_path):
     """`run` over the feed: the subscribe client passes enrichments through; stats carry the budget."""
     import asyncio
-    import re
-    import subprocess
-    import sys
-    import time
 
+    from runkit import run_cli
     from streamer.feed.client import subscribe
     from testlimits import TIMEOUT_S
 
     config = tmp_path / "c.yaml"
     config.write_text(f"feed:\n  stats_interval_s: 1.0\n  log:\n    path: {tmp_path / 'log.sqlite'}\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "run", "--source", str(two_scene_video), "--port", "0", "--config", str(config),
-         "--decoder", "vlm", "--decoder-weights", "random:tiny"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        url = None
-        deadline = time.monotonic() + TIMEOUT_S
-        while url is None and time.monotonic() < deadline:
-            match = re.search(r"serving events on (ws://\S+)", proc.stderr.readline())
-            url = match.group(1) if match else None
-        assert url
-
+    with run_cli("--source", two_scene_video, "--port", 0, "--config", config,
+                 "--decoder", "vlm", "--decoder-weights", "random:tiny") as (_, url):
         async def collect():
             return [e async for e in subscribe(url, types=("caption", "enrichment", "stats"), reconnect=False)]
 
         events = asyncio.run(asyncio.wait_for(collect(), 3 * TIMEOUT_S))
-    finally:
-        proc.wait(TIMEOUT_S)
     captions = {e["seq"]: e for e in events if e["type"] == "caption"}
     enrichments = [e for e in events if e["type"] == "enrichment"]
     assert captions and sorted(e["caption_seq"] for e in enrichments) == sorted(captions)

@@ -1,15 +1,12 @@
 """`jepa-stream run` serves the embedding stream and periodic stats over the real WebSocket feed."""
 
 import asyncio
-import re
-import subprocess
-import sys
-import time
 
 import numpy as np
 
 from streamer.feed.client import subscribe
 from streamer.feed.protocol import embedding_array
+from runkit import run_cli
 from testlimits import TIMEOUT_S
 from videokit import Shot, write_video
 
@@ -19,18 +16,7 @@ def test_subscribers_get_embeddings_per_clip_and_stats_with_the_decode_economy(p
     write_video(video, [Shot(photos["chelsea"], 4.0), Shot(photos["coffee"], 4.0)], size=(320, 180))
     config = tmp_path / "c.yaml"
     config.write_text(f"feed:\n  stats_interval_s: 1.0\n  log:\n    path: {tmp_path / 'log.sqlite'}\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "run", "--source", str(video), "--port", "0", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )
-    try:
-        url = None
-        deadline = time.monotonic() + TIMEOUT_S
-        while url is None and time.monotonic() < deadline:
-            match = re.search(r"serving events on (ws://\S+)", proc.stderr.readline())
-            url = match.group(1) if match else None
-        assert url
-
+    with run_cli("--source", video, "--port", 0, "--config", config) as (_, url):
         async def collect():
             got = []
             async for event in subscribe(url, types=("embedding", "stats", "caption"), reconnect=False):
@@ -38,8 +24,6 @@ def test_subscribers_get_embeddings_per_clip_and_stats_with_the_decode_economy(p
             return got
 
         events = asyncio.run(asyncio.wait_for(collect(), 3 * TIMEOUT_S))
-    finally:
-        proc.wait(TIMEOUT_S)
 
     embeddings = [e for e in events if e["type"] == "embedding"]
     stats = [e for e in events if e["type"] == "stats"]

@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
-import re
-import subprocess
-import sys
 import time
 from collections import Counter
 from urllib.parse import urlsplit
@@ -19,6 +16,7 @@ from urllib.parse import urlsplit
 from prometheus_client.parser import text_string_to_metric_families
 
 from streamer.feed.client import subscribe
+from runkit import run_cli
 from testlimits import TIMEOUT_S
 from videokit import Shot, write_video
 
@@ -62,17 +60,8 @@ def test_metrics_count_what_the_run_did_and_need_the_token(photos, tmp_path):
     write_video(video, [Shot(photos[name], 4.0) for name in ("chelsea", "coffee", "rocket", "camera")], size=(320, 180))
     config = tmp_path / "c.yaml"
     config.write_text(f"feed:\n  log:\n    path: {tmp_path / 'log.sqlite'}\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "run", "--source", f"cam={video}", "--port", "0", "--config", str(config)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env={**os.environ, "JEPA_STREAM_TOKEN": TOKEN},
-    )
-    try:
-        url = None
-        deadline = time.monotonic() + TIMEOUT_S
-        while url is None and time.monotonic() < deadline:
-            match = re.search(r"serving events on (ws://\S+)", proc.stderr.readline())
-            url = match.group(1) if match else None
-        assert url
+    env = {**os.environ, "JEPA_STREAM_TOKEN": TOKEN}
+    with run_cli("--source", f"cam={video}", "--port", 0, "--config", config, env=env, stop=True) as (_, url):
         port = urlsplit(url).port
         assert get(port, "/metrics")[0] == 401
         assert get(port, "/metrics", {"Authorization": "Bearer wrong-token-0123456789"})[0] == 401
@@ -121,6 +110,3 @@ def test_metrics_count_what_the_run_did_and_need_the_token(photos, tmp_path):
                     and value(s, "jepa_stream_feed_subscribers") == 0)  # the client has left
 
         wait_for(grown_and_left, "frames analysed to grow, and the subscriber count to drop to 0")
-    finally:
-        proc.terminate()
-        proc.wait(TIMEOUT_S)
