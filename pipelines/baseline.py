@@ -250,7 +250,7 @@ def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
         summary = worker.summary()
         lag = summary["lag_s"]
         print(
-            f"baseline VLM ({summary['weights']} weights{'; ' + summary['note'] if summary['note'] else ''}): "
+            f"baseline VLM ({summary['note'] or summary['weights'] + ' weights'}): "
             f"{summary['captioned']} of {summary['submitted']} clips captioned, {summary['dropped']} dropped ({summary['policy']}); "
             f"caption p50 {summary['latency_ms']['total']['p50']} ms; lag behind the stream p50 {lag['p50']} s, max {lag['max']} s",
             file=sys.stderr,

@@ -297,7 +297,7 @@ def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]
         dropped = worker.close()
         s = worker.summary()
         print(
-            f"VLM decoder ({s['weights']} weights{'; ' + s['note'] if s['note'] else ''}): {s['done']} texts, "
+            f"VLM decoder ({s['note'] or s['weights'] + ' weights'}): {s['done']} texts, "
             f"{s['over_budget']} over budget, {s['coalesced']} superseded, {s['failed']} failed, {s['timeout']} timed out, "
             f"{dropped} dropped at the end; decoder CPU {s['cpu_s']:.1f} s",
             file=sys.stderr,
