@@ -27,9 +27,9 @@ from streamer.feed.sinks import Sink
 
 
 class EventBus:
-    """Assigns seqs, logs caption/status events durably and fans every event out.
+    """Assigns seqs, logs the logged types (``LOGGED_TYPES``) durably and fans every event out.
 
-    log: Where caption and status events go before anyone sees them. The seq
+    log: Where logged events (caption, status, baseline caption, enrichment) go before anyone sees them. The seq
         counter continues from ``log.last_seq``, so seqs keep growing across
         restarts over the same log file.
     sources: Source names announced in ``hello`` before they publish anything;
