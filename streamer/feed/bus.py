@@ -77,8 +77,8 @@ class EventBus:
         """Publish one event from any thread; return it as sent on the wire (the
         message every sink got; do not modify it).
 
-        Caption and status events get the next seq (any ``seq`` in ``event`` is
-        replaced) and are in the log when this returns. An embedding event's
+        Logged events (caption, status, baseline caption, enrichment) get the next
+        seq (any ``seq`` in ``event`` is replaced) and are in the log when this returns. An embedding event's
         ``embedding`` array becomes float16 ``data`` (base64) with ``dim`` and
         ``dtype``. ``event`` itself is not modified. The call blocks for the log
         write (one SQLite transaction), never for a client.

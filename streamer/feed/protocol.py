@@ -91,7 +91,7 @@ class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009  # a frame above the hard frame limit
     INTERNAL_ERROR = 1011  # keepalive timeout or server fault
     TRY_AGAIN_LATER = 1013  # connection cap reached by handshakes that raced past the HTTP 503 check
-    RESUME = 4000  # queue overflowed with captions/status: reconnect with from_seq
+    RESUME = 4000  # queue overflowed with logged events: reconnect with from_seq
 
 
 class ProtocolError(Exception):
