@@ -21,7 +21,7 @@ The rules, applied to every sample in media-time order:
      the embedding itself when none are given. A decision starts a new segment. Busy scenes
      (cuts within one place, motion, a hand-held camera) raise their own scale; a quiet view
      in which something new appears does not. Measured on real footage, it is what separates
-     changes of meaning from shot cuts (README, "Drift on real footage").
+     changes of meaning from shot cuts (README, "Measuring the claim on real footage").
    * ``cosine``: ``1 - cos(smoothed, reference)``, against a fixed or adaptive threshold. The
      reference is what the last caption described: the ``current`` embedding given with the
      sample that fired (the newest frames of the clip), or the unsmoothed embedding of that
@@ -122,7 +122,7 @@ class DriftConfig:
     contrast that can fire is ``threshold × spread_floor`` = 0.175); ``max_segment_s``, how far
     back the segment and its contrast history reach (default 6 s); ``max_segment_frames``, a
     bound on the frames kept whatever the frame rate (default 512). The defaults were chosen on
-    real footage (``scripts/make_real_bench.py``; README, "Drift on real footage").
+    real footage (``scripts/make_real_bench.py``; README, "Measuring the claim on real footage").
 
     ``adaptive_window``: samples of drift history kept for the adaptive threshold (default
     240 = 2 min at a 0.5 s stride; bounded by it).

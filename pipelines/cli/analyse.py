@@ -39,7 +39,7 @@ __all__ = ["add_parsers"]
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", help="YAML laid over the built-in defaults (configs/default.yaml)")
-    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every caption and status event here, one JSON per line (a new file)")
+    parser.add_argument("--events-out", metavar="FILE.jsonl", help="also write every logged event here (captions, status, baseline captions, enrichments), one JSON per line (a new file)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing --events-out file instead of refusing it")
 
 
@@ -63,8 +63,8 @@ def add_parsers(sub) -> None:
         "run",
         help="analyse live sources (or files at their own pace), serve the event feed, print captions",
         description="Analyse one or more sources (the sources: of --config and every --source) and serve the "
-        "events over WebSocket, with Prometheus metrics at /metrics on the same port, until every source ends "
-        "or Ctrl-C. Files play at real time unless --no-realtime.",
+        "events over WebSocket, with the browser console at / and Prometheus metrics at /metrics on the same port, "
+        "until every source ends or Ctrl-C. Files play at real time unless --no-realtime.",
     )
     run.add_argument(
         "--source",
@@ -79,7 +79,7 @@ def add_parsers(sub) -> None:
     run.add_argument("--host", help="feed interface (default 127.0.0.1; anything else needs a token)")
     run.add_argument("--port", type=int, help="feed port (default 8765; 0 picks a free one)")
     run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
-    run.add_argument("--no-feed", action="store_true", help="do not serve the WebSocket feed")
+    run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
     add_baseline_options(run)
     add_model_options(run)

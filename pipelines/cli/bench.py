@@ -45,7 +45,7 @@ def add_parser(sub) -> None:
     """Register ``jepa-stream bench`` on the CLI's subparsers."""
     bench = sub.add_parser(
         "bench",
-        help="measure selective decoding against uniform decoding, the offline Ward reference and a VLM baseline",
+        help="measure selective decoding against uniform decoding, the offline Ward reference, shot detectors and a VLM baseline",
         description="Decode each video once and run every strategy on the same frames; write DIR/report.json, "
         "DIR/report.md and DIR/timeline.png.",
     )
@@ -56,8 +56,9 @@ def add_parser(sub) -> None:
     bench.add_argument("--uniform-rates", default="1,0.5", metavar="HZ,…", help="uniform reference rates in Hz (default: 1,0.5)")
     bench.add_argument("--no-peers", action="store_true", help="skip the shot-boundary detectors (PySceneDetect, TransNetV2)")
     bench.add_argument("--baseline-clips", type=int, default=6, metavar="N", help="clips per video the baseline VLM captions and times (default 6)")
-    add_baseline_options(bench)
-    add_model_options(bench)
+    add_baseline_options(bench, "also time SmolVLM on --baseline-clips clips per video and extrapolate to every clip")
+    add_model_options(bench, decoder_help="vlm: also measure the VLM decoder's cost, on every selective decision against "
+                                          "on every clip (report.json decoder_cost)")
     bench.set_defaults(handler=_cmd_bench)
 
 

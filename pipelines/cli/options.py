@@ -29,7 +29,8 @@ from pipelines.errors import UsageError
 __all__ = ["add_model_options", "apply_model_options", "announce", "add_baseline_options", "baseline_config"]
 
 
-def add_model_options(parser: argparse.ArgumentParser) -> None:
+def add_model_options(parser: argparse.ArgumentParser, decoder_help: str | None = None) -> None:
+    """The ``model`` group; ``decoder_help`` replaces what ``--decoder`` says (``bench`` measures with it)."""
     group = parser.add_argument_group("model")
     group.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir), or an exported .onnx file")
     group.add_argument("--runtime", choices=[r.value for r in Runtime],
@@ -38,8 +39,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--backend", dest="runtime", choices=("torch", "onnx"), help=argparse.SUPPRESS)  # 0.1's name for --runtime
     group.add_argument("--predictor-random", action="store_true", help="run the learned predictor untrained (latency only; captions are meaningless)")
     group.add_argument("--decoder", choices=("retrieval", "vlm"),
-                       help="model.decoder.type: retrieval labels only, or retrieval labels at once and a VLM sentence later "
-                            "(an enrichment event) for the changes the budget admits")
+                       help=decoder_help or "model.decoder.type: retrieval labels only, or retrieval labels at once and a VLM "
+                                            "sentence later (an enrichment event) for the changes the budget admits")
     group.add_argument("--decoder-weights", metavar="random|DIR|ID",
                        help="model.decoder.vlm.weights: pretrained SmolVLM from a directory or Hugging Face id, or 'random' "
                             "(the SmolVLM-256M architecture, a latency-only stand-in whose text is token ids; "
@@ -102,10 +103,10 @@ def announce(models, config: Config) -> None:
         print(f"jepa-stream: encoder {models.encoder}", file=sys.stderr, flush=True)
 
 
-def add_baseline_options(parser: argparse.ArgumentParser) -> None:
-    """``--baseline vlm|none`` and ``--baseline-weights random|DIR|ID`` (and the caption length)."""
+def add_baseline_options(parser: argparse.ArgumentParser, what: str = "also caption every clip with SmolVLM in a worker") -> None:
+    """``--baseline vlm|none`` (``what`` says what it does) and ``--baseline-weights random|DIR|ID`` (and the caption length)."""
     group = parser.add_argument_group("baseline VLM (captions every clip, for comparison)")
-    group.add_argument("--baseline", choices=("vlm", "none"), default="none", help="also caption every clip with SmolVLM in a worker (default: none)")
+    group.add_argument("--baseline", choices=("vlm", "none"), default="none", help=f"{what} (default: none)")
     group.add_argument(
         "--baseline-weights",
         default="random",

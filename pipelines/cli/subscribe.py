@@ -29,7 +29,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "subscribe", help="print a feed's events, one JSON object per line",
         description="Connect to a jepa-stream feed and print one JSON event per line. Reconnects and resumes "
-                    "from the last seq by itself, so no caption or status event is missed or repeated.")
+                    "from the last seq by itself, so no logged event (caption, status, baseline_caption, enrichment) "
+                    "is missed or repeated.")
     p.add_argument("url", help=f"feed URL, e.g. {DEFAULT_URL}")
     p.add_argument("--types", nargs="+", metavar="TYPE", default=["caption", "status"],
                    help=f"event types: {' '.join(t.value for t in EventType)} (default: caption status)")

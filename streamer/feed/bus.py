@@ -27,9 +27,9 @@ from streamer.feed.sinks import Sink
 
 
 class EventBus:
-    """Assigns seqs, logs caption/status events durably and fans every event out.
+    """Assigns seqs, logs the logged types (``LOGGED_TYPES``) durably and fans every event out.
 
-    log: Where caption and status events go before anyone sees them. The seq
+    log: Where logged events (caption, status, baseline caption, enrichment) go before anyone sees them. The seq
         counter continues from ``log.last_seq``, so seqs keep growing across
         restarts over the same log file.
     sources: Source names announced in ``hello`` before they publish anything;
@@ -77,8 +77,8 @@ class EventBus:
         """Publish one event from any thread; return it as sent on the wire (the
         message every sink got; do not modify it).
 
-        Caption and status events get the next seq (any ``seq`` in ``event`` is
-        replaced) and are in the log when this returns. An embedding event's
+        Logged events (caption, status, baseline caption, enrichment) get the next
+        seq (any ``seq`` in ``event`` is replaced) and are in the log when this returns. An embedding event's
         ``embedding`` array becomes float16 ``data`` (base64) with ``dim`` and
         ``dtype``. ``event`` itself is not modified. The call blocks for the log
         write (one SQLite transaction), never for a client.

@@ -1,4 +1,4 @@
-"""The durable event log: every caption and status event, by seq, in SQLite.
+"""The durable event log: every logged event (caption, status, baseline caption, enrichment), by seq, in SQLite.
 
 The log is one SQLite file in WAL mode. The bus appends each logged event
 (one transaction per event) before any subscriber sees it, so a client that

@@ -24,7 +24,8 @@ class ClientQueue:
 
     * a new embedding is dropped;
     * a new stats event replaces the oldest queued embedding, else is dropped;
-    * a new caption or status event replaces the oldest queued embedding, else
+    * a new logged event (caption, status, baseline caption, enrichment)
+      replaces the oldest queued embedding, else
       the oldest queued stats event; if there is neither, :meth:`offer` returns
       False and the caller must disconnect the client (close code 4000).
 

@@ -91,7 +91,7 @@ class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009  # a frame above the hard frame limit
     INTERNAL_ERROR = 1011  # keepalive timeout or server fault
     TRY_AGAIN_LATER = 1013  # connection cap reached by handshakes that raced past the HTTP 503 check
-    RESUME = 4000  # queue overflowed with captions/status: reconnect with from_seq
+    RESUME = 4000  # queue overflowed with logged events: reconnect with from_seq
 
 
 class ProtocolError(Exception):
@@ -177,8 +177,9 @@ def event_type(event: Mapping[str, Any]) -> EventType:
 def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
     """Validate a pipeline event and serialize it for the wire.
 
-    Logged types (caption, status) need ``seq`` (it replaces any ``seq`` in
-    ``event``); ephemeral types must get ``seq=None`` and lose any ``seq`` they
+    Logged types (:data:`LOGGED_TYPES`: caption, status, baseline_caption,
+    enrichment) need ``seq`` (it replaces any ``seq`` in ``event``); ephemeral
+    types (stats, embedding) must get ``seq=None`` and lose any ``seq`` they
     carry. An embedding event carries ``embedding`` (a 1-D numpy array); it is
     sent as float16 in ``data`` (base64), with ``dim`` and ``dtype``, and also
     encoded as a binary frame. Numpy scalars become JSON numbers. Raises
