@@ -87,6 +87,10 @@ class Statistic(str, Enum):
 # The enter threshold of each statistic when the configuration names none.
 DEFAULT_THRESHOLD = {Statistic.SEGMENT: 1.75, Statistic.COSINE: 0.12}
 _MAX_THRESHOLD = {Statistic.SEGMENT: 100.0, Statistic.COSINE: 2.0}
+# The range an adaptive threshold is clipped to when the configuration names none, in each
+# statistic's own units. Segment's is a guard, not a tuning: that statistic is already relative
+# to the scene, so adapting it only keeps a very noisy source from firing at every cut.
+DEFAULT_ADAPTIVE_RANGE = {Statistic.SEGMENT: (1.0, 4.0), Statistic.COSINE: (0.08, 0.5)}
 
 
 class Smoothing(str, Enum):
@@ -125,7 +129,9 @@ class DriftConfig:
     real footage (``scripts/make_real_bench.py``; README, "Measuring the claim on real footage").
 
     ``adaptive_window``: samples of drift history kept for the adaptive threshold (default
-    240 = 2 min at a 0.5 s stride; bounded by it).
+    240 = 2 min at a 0.5 s stride; bounded by it). ``adaptive_min`` / ``adaptive_max``: the
+    range it is clipped to, in the statistic's units (default ``None``: 1.0 to 4.0 for
+    ``segment``, 0.08 to 0.5 for ``cosine``).
     """
 
     statistic: Statistic = Statistic.SEGMENT
@@ -140,8 +146,8 @@ class DriftConfig:
     adaptive_window: int = 240
     adaptive_warmup: int = 20
     adaptive_k: float = 6.0
-    adaptive_min: float = 0.08
-    adaptive_max: float = 0.5
+    adaptive_min: float | None = None
+    adaptive_max: float | None = None
     recent_s: float = 1.5
     spread_floor: float = 0.1
     max_segment_s: float = 6.0
@@ -150,6 +156,11 @@ class DriftConfig:
     def __post_init__(self) -> None:
         if self.threshold is None:
             object.__setattr__(self, "threshold", DEFAULT_THRESHOLD[Statistic(self.statistic)])
+        low, high = DEFAULT_ADAPTIVE_RANGE[Statistic(self.statistic)]
+        if self.adaptive_min is None:
+            object.__setattr__(self, "adaptive_min", low)
+        if self.adaptive_max is None:
+            object.__setattr__(self, "adaptive_max", high)
         top = _MAX_THRESHOLD[Statistic(self.statistic)]
         if not 1 <= self.smoothing_window <= 1000:
             raise ValueError(f"smoothing_window must be within [1, 1000] samples, got {self.smoothing_window}")

@@ -47,7 +47,7 @@ def _decode_picks(models, trace: VideoTrace, picks: list[Pick]) -> list[float]:
 def detector_variants(drift: DriftConfig) -> dict[str, DriftConfig]:
     """The other statistics, with the configured machinery (cooldown, heartbeat, debounce)."""
     return {
-        "selective_cosine_text": dataclasses.replace(drift, statistic=Statistic.COSINE, threshold=None, adaptive_min=0.08, adaptive_max=0.5),
+        "selective_cosine_text": dataclasses.replace(drift, statistic=Statistic.COSINE, threshold=None, adaptive_min=None, adaptive_max=None),
         "selective_segment_text": dataclasses.replace(drift, statistic=Statistic.SEGMENT, threshold=None),
     }
 

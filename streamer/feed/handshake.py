@@ -128,7 +128,11 @@ def select_subprotocol(ws: ServerConnection, offered: Sequence[str]) -> str | No
 
 
 def _response(reply: HttpReply) -> Response:
-    """``reply`` as a ``websockets`` response; the connection closes after it."""
+    """``reply`` as a ``websockets`` response; the connection closes after it.
+
+    Every route's answer is ``Cross-Origin-Resource-Policy: same-origin``: another site's page
+    cannot even show (let alone read) a frame or snapshot through an ``<img>`` of its own, which
+    a loopback server without a token would otherwise serve it."""
     headers = Headers([("Content-Type", reply.content_type), ("Content-Length", str(len(reply.body))),
-                       ("Connection", "close"), *reply.headers])
+                       ("Connection", "close"), ("Cross-Origin-Resource-Policy", "same-origin"), *reply.headers])
     return Response(reply.status.value, reply.status.phrase, headers, reply.body)

@@ -222,3 +222,12 @@ def test_a_decision_records_the_adaptive_threshold_in_effect():
 def test_bad_hysteresis_and_adaptive_settings_are_refused(bad):
     with pytest.raises(ValueError):
         DriftConfig(**bad)
+
+
+def test_the_adaptive_range_is_in_the_units_of_the_statistic_unless_given():
+    assert (DriftConfig().adaptive_min, DriftConfig().adaptive_max) == (1.0, 4.0)  # segment, threshold 1.75
+    cosine = DriftConfig(statistic="cosine")
+    assert (cosine.adaptive_min, cosine.adaptive_max) == (0.08, 0.5)
+    assert DriftConfig(adaptive_min=0.5, adaptive_max=2.0).adaptive_min == 0.5
+    with pytest.raises(ValueError, match="adaptive_max"):
+        DriftConfig(statistic="cosine", adaptive_max=3.0)  # beyond what 1 - cos can reach

@@ -60,6 +60,7 @@ def test_routes_answer_with_their_reply_and_headers(bus):
     with running(bus, routes=ROUTES) as server:
         status, headers, body = get(server.port, "/files/x.jpg?a=1&a=2")
         assert (status, headers["Content-Type"], headers["Cache-Control"]) == (200, "text/x-echo", "no-store")
+        assert headers["Cross-Origin-Resource-Policy"] == "same-origin"  # no other site may embed it
         assert body == b"/files/x.jpg [('a', ['1', '2'])]"
         assert get(server.port, "/")[2] == b"<html>"
         status, _, body = get(server.port, "/nothing-here")
