@@ -77,6 +77,7 @@ function showStats(event) {
           (d.budget_per_minute ? `/${d.budget_per_minute} per minute` : " in the last minute (no budget)") : "");
   if (!wasVlm && usesVlm(event.source)) {  // the live captions that came before this news wait for their text
     for (const entry of state.captions.values()) if (entry.event.source === event.source) showEnrichment(entry);
+    if (state.captions.get(state.selected)?.event.source === event.source) select(state.selected);
   }
   let decodes = 0, uniform = 0;
   for (const s of state.stats.values()) { decodes += s.decodes; uniform += s.uniform_1hz_decodes; }
