@@ -22,7 +22,8 @@ class ConsoleConfig:
     frame_max_side: Longer side of the newest-frame JPEG, pixels. Default 640 (the default
         sampling.max_side: frames go out unscaled, which halves the cost of encoding). 16..4096.
     frame_quality: Its JPEG quality. Default 75; 1..100.
-    max_captions: Captions a page keeps (the oldest go first). Default 500; 1..10,000.
+    max_captions: Captions a page keeps (the oldest go first); also how many enrichments it holds
+        for captions it has not (yet) got. Default 500; 1..10,000.
     max_trace_points: Drift samples a page keeps per source (a 0.5 s clip stride: 5 minutes at
         the default). Default 600; 10..10,000.
     """

@@ -163,3 +163,55 @@ def test_the_page_resumes_from_its_last_seq_across_a_server_restart_and_stays_bo
                 assert second.stop() == 0
     finally:
         first.stop()
+
+
+def test_the_page_joins_the_vlm_decoders_enrichments_to_their_captions(photos_video, tmp_path):
+    """`--decoder vlm` with the tiny random SmolVLM: captions' timeline entries and the details show
+    their enrichments (token ids, badged "random weights"), the tile the VLM budget spent. Every
+    enrichment shown must be the one the run wrote (--events-out) for that entry's caption_seq, and
+    two captions' are compared, so a wrong join fails."""
+    import re
+
+    events_out = tmp_path / "events.jsonl"
+    analyzer = Analyzer([*run_args(tmp_path, f"photos={photos_video}"), "--events-out", str(events_out),
+                         "--decoder", "vlm", "--decoder-weights", "random:tiny"])
+    entries = ("return [...document.querySelectorAll('.entry')].map(e => ({seq: Number(e.dataset.seq),"
+               " caption: e.querySelector('.text').textContent, state: e.querySelector('.enr').dataset.state,"
+               " text: e.querySelector('.enr .enr-text')?.textContent, badge: e.querySelector('.enr .badge')?.textContent,"
+               " note: e.querySelector('.enr .badge')?.title}))")
+    try:
+        with browser() as page:
+            page.get(analyzer.page_url)
+            wait_js(page, f"return ({entries.removeprefix('return ')}).filter(e => e.state === 'done' && e.badge).length >= 2",
+                    "two captions' enrichments in the timeline")
+            shown = page.execute_script(entries)
+            wait_js(page, "return /· VLM \\d+\\/6 per minute/.test(document.querySelector('.tile[data-source=\"photos\"] .vlm-budget').textContent)",
+                    "the VLM budget spent beside the decode economy")
+
+            seq = next(e["seq"] for e in shown if e["state"] == "done")
+            page.find_element("css selector", f'.entry[data-seq="{seq}"]').click()
+            wait_js(page, f"const d = document.getElementById('details'); return !d.hidden && d.dataset.seq === '{seq}'",
+                    "the caption's details")
+            details = page.execute_script(
+                "const q = (s) => document.querySelector(s);"
+                "return {text: q('#d-enrichment .enr-text').textContent, badge: q('#d-enrichment .badge')?.textContent,"
+                "        vlm: q('#d-vlm').textContent, hidden: q('#d-vlm').hidden}")
+    finally:
+        status = analyzer.stop()
+    assert status == 0, "".join(analyzer.lines[-20:])
+    events = [json.loads(line) for line in events_out.read_text().splitlines()]
+    captions = {e["seq"]: e for e in events if e["type"] == "caption"}
+    enrichments = {e["caption_seq"]: e for e in events if e["type"] == "enrichment"}
+    for e in shown:
+        assert e["caption"] == captions[e["seq"]]["text"]
+        if e["state"]:  # shown enrichments are those of this caption_seq; pending ones had none yet
+            written = enrichments[e["seq"]]
+            assert e["state"] in (written["state"], "pending")
+            if e["state"] == "done":
+                assert e["text"] == written["text"] and e["badge"] == "random weights" and "token ids" in e["note"]
+
+    enrichment = enrichments[seq]
+    assert details["text"] == enrichment["text"] and details["badge"] == "random weights" and not details["hidden"]
+    state, latency, lag = re.fullmatch(r"(\w+) · ([\d.]+) ms · lag ([\d.]+) s · .*", details["vlm"]).groups()
+    assert state == enrichment["state"] == "done"
+    assert abs(float(latency) - enrichment["latency_ms"]) <= 0.051 and abs(float(lag) - enrichment["lag_s"]) <= 0.051

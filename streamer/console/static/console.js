@@ -14,7 +14,10 @@ const state = {
   token: sessionStorage.getItem(TOKEN_KEY),
   settings: { frame_interval_s: 2, max_captions: 500, max_trace_points: 600 },
   tiles: new Map(),  // source → {el, trace, frameUrl, captionSeq}
-  captions: new Map(),  // seq → {event, el, enrichment, thumbUrl}
+  captions: new Map(),  // seq → {event, el, enrichment, live, thumbUrl}
+  // Enrichments whose caption the page does not hold (yet): caption_seq → event, at most
+  // max_captions (the oldest go first), so one that comes before its caption is not lost.
+  early: new Map(),
   stats: new Map(),  // source → newest stats event
   selected: null,
 };
@@ -64,10 +67,18 @@ function showStatus(event) {
 }
 
 function showStats(event) {
+  const wasVlm = usesVlm(event.source);
   state.stats.set(event.source, event);
   const el = tile(event.source).el;
   setText(el.querySelector(".economy"), `${count(event.decodes, "decode")} vs ${event.uniform_1hz_decodes} at uniform 1 Hz`);
   setText(el.querySelector(".dropped"), `· ${count(event.dropped_frames, "frame")} dropped`);
+  const d = event.decoder;
+  setText(el.querySelector(".vlm-budget"), d ? `· VLM ${d.spent_last_minute}` +
+          (d.budget_per_minute ? `/${d.budget_per_minute} per minute` : " in the last minute (no budget)") : "");
+  if (!wasVlm && usesVlm(event.source)) {  // the live captions that came before this news wait for their text
+    for (const entry of state.captions.values()) if (entry.event.source === event.source) showEnrichment(entry);
+    if (state.captions.get(state.selected)?.event.source === event.source) select(state.selected);
+  }
   let decodes = 0, uniform = 0;
   for (const s of state.stats.values()) { decodes += s.decodes; uniform += s.uniform_1hz_decodes; }
   setText($("economy"), `decode economy: ${count(decodes, "decode")} vs ${uniform} at uniform 1 Hz` +
@@ -95,7 +106,6 @@ function addCaption(event, live) {
   if (t.captionSeq === null || event.seq > t.captionSeq) {
     t.captionSeq = event.seq;
     setText(t.el.querySelector(".caption"), event.text);
-    setText(t.el.querySelector(".enrichment"), "");
   }
   const el = document.createElement("li");
   el.className = "entry";
@@ -116,8 +126,10 @@ function addCaption(event, live) {
   body.append(text, enr, meta);
   el.append(img, body);
   el.addEventListener("click", () => select(event.seq));
-  const entry = { event, el, enrichment: null, thumbUrl: null };
+  const entry = { event, el, enrichment: state.early.get(event.seq) ?? null, live, thumbUrl: null };
+  state.early.delete(event.seq);
   state.captions.set(event.seq, entry);
+  showEnrichment(entry);
   $("timeline").prepend(el);  // newest first (replayed history arrives oldest first)
   applyFilter(entry);
   thumbs.observe(img);
@@ -157,17 +169,60 @@ async function loadThumb(entry) {
   if (state.selected === entry.event.seq) $("d-snapshot").src = url;
 }
 
+// ---- enrichments (the VLM decoder's text for an earlier caption, joined by caption_seq) --------
+
+/** Whether the source's run uses the VLM decoder: its newest stats carry a decoder object. */
+function usesVlm(source) { return state.stats.get(source)?.decoder?.type === "vlm"; }
+
+/** Fill `el` with an enrichment: its text (with a "random weights" badge whose title is the
+ * note), a short muted state with the detail, "VLM …" while a live caption of a VLM run waits,
+ * or nothing. Only textContent: the text is the model's, never markup. */
+function renderEnrichment(el, enr, pending) {
+  const parts = [];
+  if (enr) {
+    const span = document.createElement("span");
+    span.className = "enr-text";
+    setText(span, enr.state === "done" ? enr.text : `VLM ${enr.state}${enr.detail ? ": " + enr.detail : ""}`);
+    parts.push(span);
+    if (enr.weights === "random") {
+      const badge = document.createElement("span");
+      badge.className = "badge";
+      setText(badge, "random weights");
+      badge.title = enr.note ?? "random weights: not language";
+      parts.push(badge);
+    }
+  } else if (pending) {
+    const span = document.createElement("span");
+    span.className = "enr-text";
+    setText(span, "VLM …");
+    parts.push(span);
+  }
+  el.dataset.state = enr ? enr.state : pending ? "pending" : "";
+  el.replaceChildren(...parts);
+}
+
+/** Show the entry's enrichment (or its pending state) in its timeline line, and in the tile
+ * when it is the source's current caption. Pending only for captions that came live: a replayed
+ * one may be of an earlier run without the VLM, and its enrichment, if any, is replayed after it. */
+function showEnrichment(entry) {
+  const pending = entry.live && usesVlm(entry.event.source);
+  renderEnrichment(entry.el.querySelector(".enr"), entry.enrichment, pending);
+  const t = tile(entry.event.source);
+  if (t.captionSeq === entry.event.seq) renderEnrichment(t.el.querySelector(".enrichment"), entry.enrichment, pending);
+}
+
 function addEnrichment(event) {
   const entry = state.captions.get(event.caption_seq);
-  const text = event.state === "done" ? event.text : `(${event.state}${event.detail ? ": " + event.detail : ""})`;
-  if (entry) {
-    entry.enrichment = event;
-    setText(entry.el.querySelector(".enr"), text);
-    applyFilter(entry);
-    if (state.selected === event.caption_seq) select(event.caption_seq);
+  if (!entry) {  // its caption has not come (or was dropped): keep it a while, bounded
+    state.early.delete(event.caption_seq);
+    state.early.set(event.caption_seq, event);
+    while (state.early.size > state.settings.max_captions) state.early.delete(state.early.keys().next().value);
+    return;
   }
-  const t = tile(event.source);
-  if (t.captionSeq === event.caption_seq) setText(t.el.querySelector(".enrichment"), text);
+  entry.enrichment = event;
+  showEnrichment(entry);
+  applyFilter(entry);
+  if (state.selected === event.caption_seq) select(event.caption_seq);
 }
 
 function select(seq) {
@@ -182,7 +237,12 @@ function select(seq) {
   setText($("d-seq"), `#${seq}`);
   setText($("d-text"), e.text);
   const enr = entry.enrichment;
-  setText($("d-enrichment"), enr ? (enr.state === "done" ? enr.text : `enrichment ${enr.state}: ${enr.detail ?? ""}`) : "");
+  renderEnrichment($("d-enrichment"), enr, entry.live && usesVlm(e.source));
+  $("d-vlm-row").hidden = $("d-vlm").hidden = !enr;
+  setText($("d-vlm"), enr ? [enr.state, enr.latency_ms === null ? null : `${fmt(enr.latency_ms, 1)} ms`,
+                             enr.lag_s === null ? null : `lag ${fmt(enr.lag_s, 1)} s`,
+                             enr.tokens === null ? null : count(enr.tokens, "token"), enr.weights].filter(Boolean).join(" · ") : "");
+  $("d-vlm").title = enr ? `${enr.model}${enr.change ? " (asked what changed)" : ""}` : "";
   setText($("d-source"), e.source);
   setText($("d-time"), `${fmt(e.t, 2)} s (clip ${fmt(e.t_start, 2)}–${fmt(e.t_end, 2)} s)`);
   setText($("d-reason"), e.reason ?? "–");

@@ -4,7 +4,7 @@
 // WebSocket subprotocol, "bearer.jepa-stream." + base64url(token), beside "jepa-stream.v1"
 // (browsers cannot set headers on a WebSocket, and a URL would put it in logs and history).
 // Reconnects with backoff (0.25 s doubling to 10 s, reset by a hello) and resumes from the last
-// seq it handed on, so no caption or status event is lost across a reconnect.
+// seq it handed on, so no caption or status event is lost across a reconnect, nor handed on twice.
 
 export const SUBPROTOCOL = "jepa-stream.v1";
 const BACKOFF_FIRST_MS = 250, BACKOFF_MAX_MS = 10000;
@@ -52,7 +52,9 @@ export class FeedConnection {
   connect() {
     const protocols = this.token ? [SUBPROTOCOL, tokenProtocol(this.token)] : [SUBPROTOCOL];
     const ws = this.ws = new WebSocket(this.url, protocols);
-    let greeted = false;
+    // Until our subscribe takes effect the server sends the default subscription's live events;
+    // our from_seq replays them, so (as streamer/feed/client.py does) they are not handed on twice.
+    let greeted = false, subscribed = false;
     this.handlers.onState(this.attempt ? "reconnecting" : "connecting", this.attempt ? `attempt ${this.attempt}` : "");
     ws.onmessage = (message) => {
       if (typeof message.data !== "string") return;  // binary frames: never asked for
@@ -64,11 +66,12 @@ export class FeedConnection {
         this.handlers.onHello(event);
         ws.send(JSON.stringify(this.subscription(event)));
       } else if (event.type === "subscribed") {
+        subscribed = true;
         this.liveAfter = event.last_seq;
         this.handlers.onState("live", "");
       } else if (event.type === "error" || event.type === "lagging") {
         console.warn("feed:", event.type, event.detail ?? event.dropped);
-      } else {
+      } else if (subscribed) {
         if (event.seq !== undefined) this.lastSeq = event.seq;
         this.handlers.onEvent(event, event.seq === undefined || event.seq > this.liveAfter);
       }
