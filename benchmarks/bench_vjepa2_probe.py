@@ -18,9 +18,7 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,21 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from models.encoders import EncoderConfig  # noqa: E402
 from models.vjepa2_encoder import VJEPA2ClipEncoder  # noqa: E402
+from bench_encoders import VITL, timed  # noqa: E402  (the same ViT-L and timing as the encoder bench)
 
-VITL_SSV2 = dict(
-    hidden_size=1024, num_hidden_layers=24, num_attention_heads=16, mlp_ratio=4.0,
-    patch_size=16, tubelet_size=2, crop_size=256, frames_per_clip=16,
-)
-
-
-def timed(fn, repeats: int) -> dict:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return {"median_ms": round(statistics.median(times), 1), "min_ms": round(min(times), 1), "runs": repeats}
+VITL_SSV2 = {**VITL, "frames_per_clip": 16}  # the SSv2 probe checkpoint: fpc16
 
 
 def measure(model, device: str, frames: int, repeats: int) -> dict:
