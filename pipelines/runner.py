@@ -10,6 +10,8 @@ This is the one place where the pieces meet::
                     └─► one encoder call for the fresh frames of every source
                           └─► per-source SelectivePipeline.complete: predict → drift → decode-on-fire
                                 └─► publish: caption (and embedding) events
+                                      ├─ before: ``snapshot`` names the caption's picture (console)
+                                      └─ after: ``follow`` gets it with its seq (the vlm decoder)
                                       └─► follow: the published caption to the vlm decoder's worker
 """
 
