@@ -136,9 +136,13 @@ def test_run_paces_a_file_and_prints_captions_as_they_come(photos, tmp_path):
     assert result.returncode == 0, result.stderr
     lines = [line for line in result.stdout.splitlines() if line.startswith("[")]
     assert len(lines) == 2 and "start" in lines[0] and "change" in lines[1]
+    default_log = Path(os.environ["HOME"]) / ".local" / "state" / "jepa-stream" / "events.sqlite"
+    assert default_log.is_file()  # the run's default log, in the session's temporary home
     summary = result.stdout.splitlines()[-1]
     realtime_factor = float(summary.split("(")[1].split("x real time")[0])
-    assert 0.5 < realtime_factor <= 1.1  # paced at the stream's rate, not as fast as possible
+    # Paced at the stream's rate: never faster than real time. How much slower a loaded machine makes
+    # it is a speed figure (benchmarks/), not behaviour.
+    assert realtime_factor <= 1.1
 
 
 def test_an_event_log_held_by_another_process_is_named_with_its_pid(scene_video, tmp_path):
