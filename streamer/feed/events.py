@@ -2,7 +2,7 @@
 
 Exports :class:`StageLatency`, :class:`CaptionEvent`, :class:`BaselineCaptionEvent`,
 :data:`ENRICHMENT_STATES`, :class:`EnrichmentEvent`, :class:`StatsSource`, :func:`status_event`, :func:`uniform_decodes`, :func:`stats_event` and
-:func:`embedding_event`.
+:func:`embedding_event` and :func:`scene_event`.
 
 The types and their fields are the protocol's (:mod:`streamer.feed.protocol`, one JSON Schema per
 type in ``streamer/feed/schemas/``); this module is where a producer gets one, so the version
@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,6 +36,7 @@ __all__ = [
     "uniform_decodes",
     "stats_event",
     "embedding_event",
+    "scene_event",
 ]
 
 STATUS_STATES = ("connected", "disconnected", "reconnecting", "ended", "error")
@@ -269,3 +271,15 @@ def embedding_event(source: str, t_start: float, t_end: float, embedding: np.nda
     drift = round(float(drift), 6) if drift is not None and math.isfinite(drift) else None
     return {**_head(EventType.EMBEDDING, source), "t": t_end, "t_start": t_start, "t_end": t_end,
             "drift": drift, "threshold": round(float(threshold), 6), "embedding": embedding}
+
+
+_SCENE_FIELDS = ("id", "start_time", "end_time", "caption_seq", "caption", "labels", "snapshot", "description")
+
+
+def scene_event(scene: Mapping[str, Any], state: str, t: float) -> dict:
+    """A ``scene`` event: ``state`` (``new``, ``update``, ``end``) of the scene whose whole state is
+    ``scene`` (``source`` and the schema's scene fields), caused at media time ``t``
+    (:mod:`streamer.feed.scenes` keeps the scenes)."""
+    if state not in ("new", "update", "end"):
+        raise ValueError(f"scene state must be new, update or end, got {state!r}")
+    return {**_head(EventType.SCENE, scene["source"]), "state": state, "t": t, **{k: scene[k] for k in _SCENE_FIELDS}}

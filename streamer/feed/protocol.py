@@ -55,11 +55,12 @@ class EventType(str, Enum):
     EMBEDDING = "embedding"
     BASELINE_CAPTION = "baseline_caption"
     ENRICHMENT = "enrichment"
+    SCENE = "scene"
 
 
 #: Event types appended to the durable log: they carry a ``seq`` and are resumable.
 #: The others are ephemeral: no ``seq``, never replayed, dropped first under backpressure.
-LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION, EventType.ENRICHMENT})
+LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION, EventType.ENRICHMENT, EventType.SCENE})
 
 
 class EmbeddingFormat(str, Enum):

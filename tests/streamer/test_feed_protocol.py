@@ -139,7 +139,7 @@ def test_deep_nesting_under_the_size_limit_is_bad_json_not_a_crash():
 
 def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
     from streamer.feed.events import (BaselineCaptionEvent, CaptionEvent, EnrichmentEvent, StageLatency, embedding_event,
-                                      stats_event, status_event)
+                                      scene_event, stats_event, status_event)
 
     class Counts:  # what stats_event reads of a source's running counts
         frames, clips, decodes, first_t, last_t, media_s = 8, 3, 1, 0.0, 2.0, 2.0
@@ -158,6 +158,9 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
         EventType.ENRICHMENT: EnrichmentEvent("cam0", 6, 2.0, "done", "a cat sits", None, "tiny architecture, random init",
                                               "random", "token ids", change=True, latency_ms=30.0, cpu_s=0.02, lag_s=0.1,
                                               tokens=3).to_dict(),
+        EventType.SCENE: scene_event({"source": "cam0", "id": "cam0-6", "start_time": 2.0, "end_time": None, "caption_seq": 6,
+                                      "caption": "tabby", "labels": [{"text": "tabby", "score": 0.9}], "snapshot": None,
+                                      "description": None}, "new", 2.0),
     }
     assert set(built) == set(EventType)
     for kind, event in built.items():
