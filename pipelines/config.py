@@ -36,6 +36,8 @@ from streamer.capture.source_config import SourceEntry, split_sources
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
+from streamer.mqtt.config import MqttConfig
+from streamer.webhook.config import WebhookConfig
 
 __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
 
@@ -130,6 +132,8 @@ class Config:
     drift: DriftConfig = field(default_factory=DriftConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 def _merge(base: dict, over: Mapping) -> dict:

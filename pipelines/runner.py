@@ -18,7 +18,7 @@ This is the one place where the pieces meet::
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass
 
 from pipelines.progress import Progress
@@ -79,6 +79,7 @@ def run_sources(
     decoder_stats: Callable[[str], dict | None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
     snapshot: Callable[[str, float, tuple[Frame, ...]], str | None] | None = None,
+    paused: Container[str] = (),
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
     :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
@@ -95,9 +96,12 @@ def run_sources(
     ``on_frame`` sees every sampled frame (the console keeps the newest); ``snapshot(source,
     wall_time, caption_frames)`` is asked for each caption's picture and returns the reference
     the caption carries as ``snapshot`` (or None), before the caption is published.
+    Frames of a source in ``paused`` (checked per frame; :class:`streamer.feed.controls.PausedSources`
+    changes at run time) are dropped before encoding.
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
     run = _Run(capture, pipelines, encode_frames, publish, embeddings, follow, decoder_stats, on_frame, snapshot)
+    run.paused = paused
     started = next_stats = time.monotonic()
     if progress:
         progress.start()  # the same clock as the summary's wall_s
@@ -148,6 +152,7 @@ class _Run:
         self.follow = follow
         self.decoder_stats = decoder_stats
         self.errors: dict[str, str | None] = {}
+        self.paused: Container[str] = ()
         self._reported_drops = dict.fromkeys(pipelines, 0)
 
     def media_s(self) -> float:
@@ -163,7 +168,7 @@ class _Run:
             self.publish(stats_event(sid, pipeline.stats, dropped_frames=counters[sid].dropped, wall_s=wall_s, decoder=decoder))
 
     def step(self, batch: list[Frame | EndOfStream]) -> None:
-        frames = [item for item in batch if isinstance(item, Frame)]
+        frames = [item for item in batch if isinstance(item, Frame) and item.source not in self.paused]
         for item in batch:
             if isinstance(item, EndOfStream):
                 self.errors[item.source] = item.error

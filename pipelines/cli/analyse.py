@@ -81,6 +81,7 @@ def add_parsers(sub) -> None:
     run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
+    run.add_argument("--mqtt", metavar="URL", help="also publish to this MQTT broker (mqtt://host:1883; the mqtt: section of --config has the rest, docs/MQTT.md)")
     add_baseline_options(run)
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
@@ -131,7 +132,10 @@ def _analyse(
     from pipelines.run_metrics import run_metrics_route
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
+    from pipelines.cli.integrations import open_integrations
     from streamer.feed.bus import EventBus
+    from streamer.feed.controls import PausedSources
+    from streamer.feed.scenes import ScenePublisher
     from streamer.capture.multicapture import MultiCapture
     from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer
@@ -143,6 +147,7 @@ def _analyse(
             stack.callback(sink.stop)
         log = stack.enter_context(_event_log(log_config))
         bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+        publish = ScenePublisher(bus.publish)  # every event goes out through it: scenes follow the captions
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)
@@ -150,11 +155,11 @@ def _analyse(
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
-        baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
+        baseline, finish_baseline = start_baseline(args, publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
         follow = decoder_stats = finish_decoder = None
         if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
-            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
+            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, publish)
         observers = [baseline] if baseline else []
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
         capture = MultiCapture(  # its threads start below, after the feed
@@ -162,7 +167,7 @@ def _analyse(
             config.capture,
             sample_fps=config.sampling.fps,
             max_side=config.sampling.max_side,
-            on_status=bus.publish,
+            on_status=publish,
         )
         console = None
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
@@ -181,6 +186,13 @@ def _analyse(
             print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
             if console.frames is not None:
                 print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
+        paused = PausedSources()  # MQTT's detect/set pauses a source here
+        snapshots = console.snapshots.read if console and console.snapshots else None
+        for sink in open_integrations(config, log, [s.id for s in specs], paused, snapshots):
+            stack.callback(sink.stop)  # after the scenes' last ends, below
+            sink.start()
+            bus.add_sink(sink)
+        stack.callback(publish.close)  # the open scenes end when the run does
         if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
             stack.callback(finish_decoder)
         with sigterm_as_interrupt(), capture:
@@ -188,7 +200,7 @@ def _analyse(
                 capture,
                 pipelines,
                 models.encode_frames,
-                bus.publish,
+                publish,
                 embeddings=serve and config.feed.embeddings,
                 stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
                 progress=progress,
@@ -196,6 +208,7 @@ def _analyse(
                 decoder_stats=decoder_stats,
                 on_frame=console.frames.offer if console and console.frames else None,
                 snapshot=console.snapshots.submit if console and console.snapshots else None,
+                paused=paused,
             )
 
 
@@ -301,9 +314,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if token:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
+    if args.mqtt:
+        overrides["mqtt"] = {"url": args.mqtt}
     config = apply_model_options(load_config(args.config, overrides), args)
-    if config.feed.server.token:
-        REDACT.add(config.feed.server.token)
+    for secret in (config.feed.server.token, config.mqtt.password, config.webhooks.secret):
+        if secret:
+            REDACT.add(secret)
     specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models
         if spec.kind is SourceKind.FILE:

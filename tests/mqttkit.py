@@ -1,0 +1,111 @@
+"""A real mosquitto broker on a free loopback port, and a paho subscriber that records, for tests.
+
+Exports :func:`free_port`, :class:`Broker`, :class:`Recorder` and :func:`wait_for`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import shutil
+import socket
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+
+from testlimits import TIMEOUT_S
+
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, what: str, timeout_s: float = TIMEOUT_S):
+    """Poll ``condition()`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
+
+
+class Broker:
+    """``mosquitto -c CONF`` on 127.0.0.1:``port`` with persistence in ``folder`` (kept across restarts)."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        if not Path(MOSQUITTO).exists():
+            pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+        self.folder, self.port = folder, port or free_port()
+        self.conf = folder / "mosquitto.conf"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\nuser {getpass.getuser()}\n"
+                             f"persistence_location {folder}/\nlog_dest file {folder}/mosquitto.log\n")
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> "Broker":
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", str(self.conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def accepts() -> bool:
+            assert self.proc.poll() is None, f"mosquitto exited with {self.proc.returncode}: {self.folder}/mosquitto.log"
+            with socket.socket() as s:
+                return s.connect_ex(("127.0.0.1", self.port)) == 0
+
+        wait_for(accepts, f"mosquitto on port {self.port}")
+        return self
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM: it saves its persistent sessions), then make sure it is gone."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+
+class Recorder:
+    """A paho subscriber (QoS 1) that keeps every message as ``(topic, payload bytes, retain)``.
+
+    ``client_id`` with ``persistent``: a persistent session, so messages published while it was
+    cut off (broker restarted) still reach it.
+    """
+
+    def __init__(self, port: int, topics: list[str], client_id: str = "", persistent: bool = False) -> None:
+        self.messages: list[tuple[str, bytes, bool]] = []
+        self._lock = threading.Lock()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=not persistent)
+        self.connected = threading.Event()
+        self.client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in topics]) if topics else self.connected.set()
+        self.client.on_subscribe = lambda *a: self.connected.set()
+        self.client.on_message = self._on_message
+        self.client.reconnect_delay_set(0.2, 1)
+        self.client.connect_async("127.0.0.1", port, keepalive=10)
+        self.client.loop_start()
+        wait_for(self.connected.is_set, "the test subscriber's subscription")
+
+    def _on_message(self, client, userdata, message) -> None:
+        with self._lock:
+            self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
+
+    def on(self, topic: str) -> list[bytes]:
+        """The payloads received on ``topic``, in order."""
+        with self._lock:
+            return [payload for t, payload, _ in self.messages if t == topic]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
