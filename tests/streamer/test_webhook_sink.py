@@ -1,0 +1,108 @@
+"""The webhook sink against a real HTTP server on loopback: signed, ordered POSTs; an outage of
+the server loses nothing; a URL that answers 4xx is dropped with one warning."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from mqttkit import free_port, wait_for
+from streamer.feed.bus import EventBus
+from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.events import CaptionEvent, StageLatency, status_event
+from streamer.webhook.config import SIGNATURE_HEADER, WebhookConfig
+from streamer.webhook.sink import WebhookSink, signature
+
+SECRET = "a-test-secret-of-some-length"
+
+
+class Receiver:
+    """A ThreadingHTTPServer on 127.0.0.1:``port`` that keeps every POST (headers, body) and answers ``status``."""
+
+    def __init__(self, port: int, status: int = 200) -> None:
+        self.posts: list[tuple[dict, bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.posts.append((dict(self.headers), body))
+                self.send_response(status)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def seqs(self) -> list[int]:
+        return [json.loads(body)["seq"] for _, body in self.posts]
+
+
+def caption(i: int) -> dict:
+    return CaptionEvent("cam0", float(i), i - 1.0, float(i), 1e9 + i, f"caption {i}", ((f"caption {i}", 0.9),), 0.5,
+                        "change", 0.3, StageLatency(1, 1, 1, 3)).to_dict()
+
+
+@pytest.fixture
+def bus(tmp_path):
+    bus = EventBus(EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False)), sources=["cam0"])
+    yield bus
+    bus.close()
+
+
+def webhook(bus, tmp_path, urls) -> WebhookSink:
+    config = WebhookConfig(urls=tuple(urls), secret=SECRET, types=("caption",), timeout_s=2.0, backoff_initial_s=0.05, backoff_max_s=0.5)
+    sink = WebhookSink(config, bus.log, tmp_path / "webhooks-cursor.json")
+    sink.start()
+    bus.add_sink(sink)
+    return sink
+
+
+def test_posts_are_signed_ordered_and_an_outage_of_the_server_loses_nothing(bus, tmp_path):
+    port = free_port()
+    receiver = Receiver(port)
+    sink = webhook(bus, tmp_path, [f"http://127.0.0.1:{port}/hook"])
+    try:
+        sent = [bus.publish(caption(i))["seq"] for i in range(1, 4)]
+        bus.publish(status_event("cam0", "connected", "not a chosen type"))
+        wait_for(lambda: receiver.seqs() == sent, "the first POSTs")
+        receiver.stop()  # the server is away; the pipeline goes on
+        sent += [bus.publish(caption(i))["seq"] for i in range(4, 10)]
+        first, receiver = receiver, Receiver(port)
+        got = wait_for(lambda: set(sent) <= set(s := first.seqs() + receiver.seqs()) and s, "every caption after the outage")
+    finally:
+        sink.stop()
+        receiver.stop()
+    assert got == sorted(got)
+    for headers, body in first.posts + receiver.posts:
+        assert headers[SIGNATURE_HEADER] == signature(SECRET, body)
+        assert headers["X-Jepa-Stream-Seq"] == str(json.loads(body)["seq"]) and headers["X-Jepa-Stream-Event"] == "caption"
+        assert json.loads(body)["type"] == "caption"
+
+
+def test_a_url_that_answers_4xx_is_dropped_with_one_warning_and_the_others_still_get_everything(bus, tmp_path, caplog):
+    good, bad = Receiver(free_port()), Receiver(free_port(), status=404)
+    urls = [f"http://127.0.0.1:{r.server.server_port}/" for r in (bad, good)]
+    sink = webhook(bus, tmp_path, urls)
+    try:
+        with caplog.at_level(logging.WARNING, logger="streamer.webhook.sink"):
+            sent = [bus.publish(caption(i))["seq"] for i in range(1, 6)]
+            wait_for(lambda: good.seqs() == sent, "every POST at the good URL")
+    finally:
+        sink.stop()
+        good.stop()
+        bad.stop()
+    assert bad.seqs() == sent[:1]  # asked once, then dropped
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and urls[0] in warnings[0] and "404" in warnings[0]
