@@ -1,6 +1,7 @@
 """A real mosquitto broker on a free loopback port, and a paho subscriber that records, for tests.
 
-Exports :func:`free_port`, :class:`Broker`, :class:`Recorder` and :func:`wait_for`.
+Exports :func:`free_port`, :class:`Broker`, the ``broker`` fixture and :class:`Recorder` (and passes on
+:func:`testlimits.wait_for`).
 """
 
 from __future__ import annotations
@@ -10,13 +11,12 @@ import shutil
 import socket
 import subprocess
 import threading
-import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
 import pytest
 
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
@@ -25,17 +25,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(condition, what: str, timeout_s: float = TIMEOUT_S):
-    """Poll ``condition()`` until it returns something true (returned), or fail naming ``what``."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")
 
 
 class Broker:
@@ -75,6 +64,16 @@ class Broker:
                 self.proc.kill()
                 self.proc.wait()
         self.proc = None
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A started :class:`Broker` in ``tmp_path/broker``, stopped after the test however it ends."""
+    folder = tmp_path / "broker"
+    folder.mkdir()
+    broker = Broker(folder).start()
+    yield broker
+    broker.stop()
 
 
 class Recorder:

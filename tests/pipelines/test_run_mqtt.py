@@ -7,22 +7,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 
-from mqttkit import Broker, Recorder, wait_for
+from mqttkit import Recorder, broker, wait_for  # noqa: F401 (broker: a fixture)
 from runkit import run_cli
 
 DEMO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"
 P = "jepa-stream/demo"
-
-
-@pytest.fixture
-def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder).start()
-    yield broker
-    broker.stop()
 
 
 def config(tmp_path, extra: str = "") -> Path:

@@ -9,7 +9,7 @@ import time
 import jsonschema
 import pytest
 
-from mqttkit import Broker, Recorder, wait_for
+from mqttkit import Broker, Recorder, broker, wait_for  # noqa: F401 (broker: a fixture)
 from streamer.feed.bus import EventBus
 from streamer.feed.controls import PausedSources
 from streamer.feed.eventlog import EventLog, EventLogConfig
@@ -39,15 +39,6 @@ COMMON = {
 def caption(i: int) -> dict:
     return CaptionEvent("cam0", float(i), i - 1.0, float(i), 1e9 + i, f"caption {i}", ((f"caption {i}", 0.9),), 0.5,
                         "change", 0.3, StageLatency(1, 1, 1, 3)).to_dict()
-
-
-@pytest.fixture
-def broker(tmp_path):
-    folder = tmp_path / "broker"
-    folder.mkdir()
-    broker = Broker(folder).start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture

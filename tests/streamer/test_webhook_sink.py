@@ -10,7 +10,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from mqttkit import free_port, wait_for
+from mqttkit import free_port
+from testlimits import wait_for
 from streamer.feed.bus import EventBus
 from streamer.feed.eventlog import EventLog, EventLogConfig
 from streamer.feed.events import CaptionEvent, StageLatency, status_event
