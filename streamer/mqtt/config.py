@@ -36,7 +36,8 @@ class MqttTlsConfig:
 class MqttConfig:
     """The MQTT sink (off while ``url`` is empty; ``run --mqtt URL`` sets it).
 
-    ``url``: ``mqtt://host:1883`` or ``mqtts://host:8883``. ``prefix``: the first level of every
+    ``url``: ``mqtt://host:1883`` or ``mqtts://host:8883`` (no user or path in it: ``username`` and
+    ``password`` hold the credentials; a bad URL's error shows only its scheme). ``prefix``: the first level of every
     topic (default ``jepa-stream``). ``client_id``: "" = ``<prefix>-<host name>``. ``username`` and
     ``password`` (write ``${ENV_VAR}``; never shown in a message). ``keepalive_s`` (default 30; the
     broker sends the last will ``offline`` after 1.5 times this without a word). ``discovery``:
@@ -62,12 +63,12 @@ class MqttConfig:
     def __post_init__(self) -> None:
         if self.url:
             parts = urlsplit(self.url)
-            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-                raise ValueError(f"url: must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (got {self.url!r})")
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.username or parts.path not in ("", "/"):
+                raise ValueError(f"url: must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (got scheme {parts.scheme!r})")
             try:
                 parts.port
             except ValueError:
-                raise ValueError(f"url: bad port (got {self.url!r})") from None
+                raise ValueError("url: bad port (a number within 1..65535)") from None
         for name in ("prefix", "discovery_prefix"):
             if not _TOPIC_PART.fullmatch(getattr(self, name)):
                 raise ValueError(f"{name}: topic levels of letters, digits, _ - . joined by / (got {getattr(self, name)!r})")

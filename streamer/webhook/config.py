@@ -37,7 +37,8 @@ class WebhookConfig:
         for i, url in enumerate(self.urls):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"urls[{i}]: must be an http:// or https:// URL (got {url!r})")
+                raise ValueError(f"urls: item {i} must be an http:// or https:// URL with a host (got scheme {parts.scheme!r}; "
+                                 "the URL itself is not shown: it may hold a token)")
         if self.urls and not self.secret:
             raise ValueError("secret: needed to sign the POSTs (write secret: ${A_VARIABLE})")
         unknown = [t for t in self.types if t not in _TYPES]
