@@ -69,6 +69,7 @@ class MqttSink(LogFollower):
         self._objects = {object_id(s, suffix) for s in self.sources for _, suffix in COMPONENTS}
         self._client = self._make_client()
         self._was_connected = False
+        self._unreachable_said = False
 
     def _make_client(self) -> paho.Client:
         c = self.config
@@ -84,6 +85,7 @@ class MqttSink(LogFollower):
         client.max_queued_messages_set(_MAX_QUEUED)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
+        client.on_connect_fail = self._on_connect_fail
         client.on_message = self._on_message
         return client
 
@@ -149,6 +151,7 @@ class MqttSink(LogFollower):
             client.subscribe(config_subscription(self.config.discovery_prefix, self.config.prefix), 1)
         self._announce()
         self._was_connected = True
+        self._unreachable_said = False
         self.wake()
 
     def _announce(self) -> None:
@@ -159,6 +162,11 @@ class MqttSink(LogFollower):
                          for m in discovery_messages(self.layout, self.config.discovery_prefix, s, self.config.scene_changed_s)]
         for m in messages:
             self._client.publish(m.topic, m.payload, qos=1, retain=m.retain)
+
+    def _on_connect_fail(self, client, userdata) -> None:
+        if not self._unreachable_said:  # once until a connection succeeds: paho keeps retrying
+            self._unreachable_said = True
+            log.warning("mqtt: cannot reach the broker %s:%d (retrying; events wait in the log)", self.config.host, self.config.port)
 
     def _on_disconnect(self, client, userdata, flags, reason, properties) -> None:
         if self._was_connected and self._thread is not None:

@@ -67,9 +67,10 @@ def test_discovery_configs_are_valid_and_an_unconfigured_sources_entities_are_re
     sink.start()
     try:
         wait_for(lambda: recorder.on(old) and recorder.on(old)[-1] == b"", "the old source's entity removed")
-        configs = wait_for(lambda: len([t for t, p, _ in recorder.messages if t.endswith("/config") and t != old]) >= 5 and
-                           {t: json.loads(p) for t, p, _ in recorder.messages if t.endswith("/config") and t != old},
-                           "five discovery configs")
+        configs = wait_for(lambda: len(ours := [(t, p) for t, p, _ in recorder.messages if t.endswith("/config") and t != old]) >= 5
+                           and {t: json.loads(p) for t, p in ours}, "five discovery configs")
+        recorder.client.publish("homeassistant/status", "online", qos=1)  # Home Assistant restarted
+        wait_for(lambda: len([t for t, _, _ in recorder.messages if t in configs]) >= 10, "the configs again")
     finally:
         sink.stop()
         recorder.close()

@@ -82,11 +82,22 @@ def test_posts_are_signed_ordered_and_an_outage_of_the_server_loses_nothing(bus,
         sent += [bus.publish(caption(i))["seq"] for i in range(4, 10)]
         first, receiver = receiver, Receiver(port)
         got = wait_for(lambda: set(sent) <= set(s := first.seqs() + receiver.seqs()) and s, "every caption after the outage")
+        receiver.stop()  # away again, and this sink stops before it comes back
+        sent += [bus.publish(caption(i))["seq"] for i in range(10, 13)]
     finally:
+        bus.remove_sink(sink)
         sink.stop()
         receiver.stop()
     assert got == sorted(got)
-    for headers, body in first.posts + receiver.posts:
+    second, again = receiver, webhook(bus, tmp_path, [f"http://127.0.0.1:{port}/hook"])  # a restart over the same log and cursor
+    receiver = Receiver(port)
+    try:
+        late = wait_for(lambda: set(sent[-3:]) <= set(s := receiver.seqs()) and s, "the POSTs never answered, after the restart")
+    finally:
+        again.stop()
+        receiver.stop()
+    assert late == sent[-3:]
+    for headers, body in first.posts + second.posts + receiver.posts:
         assert headers[SIGNATURE_HEADER] == signature(SECRET, body)
         assert headers["X-Jepa-Stream-Seq"] == str(json.loads(body)["seq"]) and headers["X-Jepa-Stream-Event"] == "caption"
         assert json.loads(body)["type"] == "caption"
