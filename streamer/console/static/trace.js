@@ -37,6 +37,7 @@ export class DriftTrace {
   scene(event) {
     this.scenes.set(event.id, { start: event.start_time, end: event.end_time, caption: event.description ?? event.caption });
     if (this.scenes.size > this.maxPoints) this.scenes.delete(this.scenes.keys().next().value);
+    this.canvas.dataset.scenes = this.scenes.size;  // for tests and tools: the spans held
     this.schedule();
   }
 
