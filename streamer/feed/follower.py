@@ -42,6 +42,7 @@ class Cursor:
 
     def __init__(self, path: str | Path, default: int) -> None:
         self.path = Path(path).expanduser()
+        self._failing = False  # the last write failed (warned once)
         try:
             self.seq = int(json.loads(self.path.read_text(encoding="utf-8"))["seq"])
         except FileNotFoundError:
@@ -50,11 +51,18 @@ class Cursor:
             raise ValueError(f"cursor {self.path}: unreadable ({exc}); remove it to start from the log's end") from None
 
     def save(self, seq: int) -> None:
-        """Move the cursor to ``seq`` and write it (temporary file renamed over the old one)."""
+        """Move the cursor to ``seq`` and write it (temporary file renamed over the old one). A write
+        that fails is one warning per failure streak; the cursor still moves in memory."""
         self.seq = seq
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"seq": seq}) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            tmp.write_text(json.dumps({"seq": seq}) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path)
+            self._failing = False
+        except OSError as exc:
+            if not self._failing:
+                log.warning("cursor %s: cannot write it (%s); a restart may send events again", self.path, exc.strerror or exc)
+            self._failing = True
 
 
 class LogFollower:
@@ -72,6 +80,10 @@ class LogFollower:
                  batch: int = 256, retry_s: float = 0.5, drain_s: float = 5.0, max_ephemeral: int = 64) -> None:
         self.log = log_
         self.cursor = Cursor(cursor_path, default=log_.last_seq)
+        if self.cursor.seq > log_.last_seq:  # a new log beside an old cursor: its seqs start again
+            log.warning("%s: cursor %s is at seq %d, past the log's last seq %d (a new log?); starting at the log's end",
+                        self.name, self.cursor.path, self.cursor.seq, log_.last_seq)
+            self.cursor.save(log_.last_seq)
         self.types = types
         self.batch, self.retry_s, self.drain_s = batch, retry_s, drain_s
         self._ephemeral: collections.deque[Outgoing] = collections.deque(maxlen=max_ephemeral)
@@ -79,6 +91,7 @@ class LogFollower:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self.delivered = 0
+        self._last_error: str | None = None
 
     def deliver(self, seq: int, text: str) -> bool:
         """Send one logged event (``text``: its wire JSON, as logged); True once the other side
@@ -127,13 +140,23 @@ class LogFollower:
                 deadline = time.monotonic() + self.drain_s
             while self._ephemeral:
                 self.deliver_ephemeral(self._ephemeral.popleft())
-            done = self._pump(deadline)
+            done = self._guarded_pump(deadline)
             if deadline is not None and (done or time.monotonic() >= deadline):
                 return
             if not done and deadline is None:
                 self._stopping.wait(self.pause_s())
             elif not done:
                 time.sleep(max(0.0, min(self.pause_s(), deadline - time.monotonic())))
+
+    def _guarded_pump(self, deadline: float | None) -> bool:
+        """:meth:`_pump`, with an unexpected error logged (once per kind) and the event tried again later."""
+        try:
+            return self._pump(deadline)
+        except Exception as exc:  # a sink that fails must not stop the analysis, nor die silently
+            if repr(exc) != self._last_error:
+                log.error("%s: delivery failed: %s (trying again)", self.name, exc)
+            self._last_error = repr(exc)
+            return False
 
     def _pump(self, deadline: float | None) -> bool:
         """Deliver from the cursor on; True when everything logged so far is delivered."""
@@ -153,6 +176,6 @@ class LogFollower:
                 self.delivered += 1
                 if self._stopping.is_set() and deadline is not None and time.monotonic() >= deadline:
                     return False
-            if self._stopping.is_set() is False and len(rows) < self.batch:
+            if not self._stopping.is_set() and len(rows) < self.batch:
                 return True
         return False

@@ -118,3 +118,12 @@ def test_a_url_that_answers_4xx_is_dropped_with_one_warning_and_the_others_still
     assert bad.seqs() == sent[:1]  # asked once, then dropped
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and urls[0] in warnings[0] and "404" in warnings[0]
+
+
+def test_a_cursor_past_the_end_of_a_new_log_starts_at_its_end_and_a_damaged_cursor_is_a_clear_error(bus, tmp_path):
+    (tmp_path / "webhooks-cursor.json").write_text('{"seq": 500}\n')  # left by an older log
+    config = WebhookConfig(urls=("http://127.0.0.1:9/",), secret=SECRET)
+    assert WebhookSink(config, bus.log, tmp_path / "webhooks-cursor.json").cursor.seq == bus.log.last_seq == 0
+    (tmp_path / "webhooks-cursor.json").write_text("not json")
+    with pytest.raises(ValueError, match=r"cursor .*webhooks-cursor.json: unreadable .* remove it"):
+        WebhookSink(config, bus.log, tmp_path / "webhooks-cursor.json")
