@@ -28,15 +28,18 @@ def free_port() -> int:
 
 
 class Broker:
-    """``mosquitto -c CONF`` on 127.0.0.1:``port`` with persistence in ``folder`` (kept across restarts)."""
+    """``mosquitto -c CONF`` on 127.0.0.1:``port`` with persistence in ``folder`` (kept across restarts);
+    ``extra``: more lines for the listener (TLS files, a password file)."""
 
-    def __init__(self, folder: Path, port: int | None = None) -> None:
+    def __init__(self, folder: Path, port: int | None = None, extra: str = "") -> None:
         if not Path(MOSQUITTO).exists():
             pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
         self.folder, self.port = folder, port or free_port()
         self.conf = folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence true\nuser {getpass.getuser()}\n"
-                             f"persistence_location {folder}/\nlog_dest file {folder}/mosquitto.log\n")
+        anonymous = "false" if "password_file" in extra else "true"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous {anonymous}\npersistence true\n"
+                             f"user {getpass.getuser()}\npersistence_location {folder}/\n"
+                             f"log_dest file {folder}/mosquitto.log\n{extra}")
         self.proc: subprocess.Popen | None = None
 
     @property

@@ -141,8 +141,11 @@ class MqttSink(LogFollower):
         return [Message(self.layout.topic(event["source"], "snapshot"), jpeg, retain=True)] if jpeg else []
 
     def _on_connect(self, client, userdata, flags, reason, properties) -> None:
-        if reason.is_failure:
-            log.warning("mqtt: %s:%d refused the connection: %s (retrying)", self.config.host, self.config.port, reason)
+        if reason.is_failure:  # said once until a connection succeeds: paho keeps retrying
+            if not self._unreachable_said:
+                log.warning("mqtt: %s:%d refused the connection: %s (retrying; events wait in the log)",
+                            self.config.host, self.config.port, reason)
+            self._unreachable_said = True
             return
         log.info("mqtt: connected to %s:%d", self.config.host, self.config.port)
         client.publish(self.layout.available, "online", qos=1, retain=True)

@@ -4,12 +4,14 @@ nothing lost across a broker outage or a restart of the sink."""
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import jsonschema
 import pytest
 
 from mqttkit import Broker, Recorder, broker, wait_for  # noqa: F401 (broker: a fixture)
+from pipelines.config import load_config
 from streamer.feed.bus import EventBus
 from streamer.feed.controls import PausedSources
 from streamer.feed.eventlog import EventLog, EventLogConfig
@@ -120,3 +122,30 @@ def test_a_broker_outage_loses_no_caption_and_a_restarted_sink_sends_what_was_ne
         again.stop()
         recorder.close()
     assert got == sorted(got) and set(got) == set(sent)
+
+
+def test_tls_with_a_username_and_a_password_from_the_environment(tmp_path, log_, monkeypatch):
+    folder = tmp_path / "tls-broker"
+    folder.mkdir()
+    cert, key, passwords = folder / "cert.pem", folder / "key.pem", folder / "passwords"
+    made = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+                           "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], capture_output=True)
+    if made.returncode != 0:
+        pytest.skip(f"openssl cannot make a test certificate: {made.stderr.decode()[-200:]}")
+    subprocess.run(["mosquitto_passwd", "-b", "-c", passwords, "jepa", "a-broker-password"], check=True, capture_output=True)
+    broker = Broker(folder, extra=f"cafile {cert}\ncertfile {cert}\nkeyfile {key}\npassword_file {passwords}\n").start()
+    monkeypatch.setenv("MQTT_TEST_PASSWORD", "a-broker-password")
+    site = tmp_path / "site.yaml"
+    site.write_text(f"mqtt:\n  url: mqtts://127.0.0.1:{broker.port}\n  username: jepa\n  password: ${{MQTT_TEST_PASSWORD}}\n"
+                    f"  tls:\n    ca_file: {cert}\n")
+    bus = EventBus(log_, sources=["cam0"])
+    sink = MqttSink(load_config(site).mqtt, log_, tmp_path / "cursor.json", ["cam0"], paused=PausedSources())
+    sink.start()
+    bus.add_sink(sink)
+    try:
+        seq = bus.publish(caption(1))["seq"]
+        wait_for(lambda: sink.cursor.seq == seq, "the broker's PUBACK over TLS, with the password")
+    finally:
+        bus.remove_sink(sink)
+        sink.stop()
+        broker.stop()
