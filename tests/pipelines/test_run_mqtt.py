@@ -5,6 +5,7 @@ when the process is SIGKILLed; detect/set OFF pauses a source and ON resumes it.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 
@@ -55,6 +56,30 @@ def test_a_subscriber_gets_every_scene_and_caption_of_the_demo_in_order_with_the
     assert late.on("jepa-stream/available") == [b"offline"] and late.on(f"{P}/detect/state") == [b"ON"]
     assert late.on(f"{P}/snapshot")[0][:2] == b"\xff\xd8"  # a JPEG
     assert all(retained for _, _, retained in late.messages)
+
+
+def test_a_10_s_broker_outage_mid_run_loses_no_caption(broker, tmp_path):
+    recorder = Recorder(broker.port, [f"{P}/caption"], client_id="outage-subscriber", persistent=True)
+    events_out = tmp_path / "events.jsonl"
+    try:
+        with run_cli("--source", DEMO, "--port", 0, "--config", config(tmp_path), "--mqtt", broker.url,
+                     "--events-out", events_out) as (proc, _):
+            wait_for(lambda: recorder.on(f"{P}/caption"), "a first caption")
+            broker.stop()
+            away = time.time()
+            time.sleep(10.0)  # the outage's length, not a wait for something to happen
+            assert proc.poll() is None  # the demo plays for 40 s: the run went on meanwhile
+            back = time.time()
+            broker.start()
+        assert proc.returncode == 0
+        events = [e for e in map(json.loads, events_out.read_text().splitlines()) if e["type"] == "caption"]
+        assert any(away < e["wall_time"] < back for e in events)  # the demo's cut at 8 s was captioned during the outage
+        captions = [e["seq"] for e in events]
+        got = wait_for(lambda: set(captions) <= set(s := [json.loads(p)["seq"] for p in recorder.on(f"{P}/caption")]) and s,
+                       "every caption of the run")
+    finally:
+        recorder.close()
+    assert got == sorted(got)  # in order, each at least once
 
 
 def test_the_last_will_says_offline_when_the_process_is_killed(broker, tmp_path):
