@@ -1,6 +1,6 @@
 """The baseline path: a VLM captions every clip in its own worker, beside the selective path.
 
-Exports :class:`DropPolicy`, :class:`BaselineRequest`, :class:`BaselineResult`,
+Exports :class:`BaselineRequest`, :class:`BaselineResult`,
 :class:`BaselineWorker`, :class:`BaselineObserver`, :func:`baseline_event`,
 :func:`start_baseline` (its command-line options are in :mod:`pipelines.cli.options`).
 
@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import queue
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,12 +32,12 @@ import numpy as np
 from pipelines.errors import UsageError
 from pipelines.percentiles import percentile, percentiles
 from streamer.feed.events import BaselineCaptionEvent
+from streamer.worker import BoundedWorker, OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
     from models.baseline_vlm import BaselineCaption, BaselineVLM
 
 __all__ = [
-    "DropPolicy",
     "BaselineRequest",
     "BaselineResult",
     "BaselineWorker",
@@ -51,13 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LAG_HISTORY = 4096
-_STOP = object()  # the sentinel that ends the worker's queue
-
-
-class DropPolicy(str, Enum):
-    DROP_OLDEST = "drop_oldest"
-    DROP_NEWEST = "drop_newest"
-    WAIT = "wait"
 
 
 @dataclass(frozen=True)
@@ -102,20 +93,16 @@ class BaselineWorker:
         on_result: Callable[[BaselineResult], None] | None = None,
         *,
         max_queue: int = 4,
-        policy: DropPolicy = DropPolicy.DROP_OLDEST,
+        policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
     ):
-        if max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, got {max_queue}")
         self.vlm = vlm
         self.on_result = on_result
-        self.policy = DropPolicy(policy)
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._worker: BoundedWorker[BaselineRequest] = BoundedWorker(self._caption, max_queue=max_queue, policy=policy,
+                                                                     name="baseline-vlm")
         self._lock = threading.Lock()
         self._head: dict[str, float] = {}  # source → media time of the newest clip handed over
-        self._thread = threading.Thread(target=self._run, name="baseline-vlm", daemon=True)
         self.submitted = 0
         self.captioned = 0
-        self.dropped = 0
         self.errors = 0
         self.lag_s: deque[float] = deque(maxlen=LAG_HISTORY)
         self.wall_lag_s: deque[float] = deque(maxlen=LAG_HISTORY)
@@ -123,9 +110,22 @@ class BaselineWorker:
         self.prefill_ms: deque[float] = deque(maxlen=LAG_HISTORY)
         self.decode_ms: deque[float] = deque(maxlen=LAG_HISTORY)
 
+    @property
+    def policy(self) -> OverflowPolicy:
+        return self._worker.policy
+
+    @property
+    def dropped(self) -> int:
+        """Clips not captioned: refused or displaced by the policy, or still queued at :meth:`close`."""
+        return self._worker.dropped
+
     def start(self) -> BaselineWorker:
-        self._thread.start()
+        self._worker.start()
         return self
+
+    def is_alive(self) -> bool:
+        """Whether the worker thread runs (it ends at :meth:`close`)."""
+        return self._worker.is_alive()
 
     def submit(self, source: str, t_start: float, t_end: float, images: list[np.ndarray]) -> bool:
         """Hand over one clip; return whether it was queued (a drop is counted in ``dropped``)."""
@@ -133,64 +133,34 @@ class BaselineWorker:
         with self._lock:
             self.submitted += 1
             self._head[source] = max(self._head.get(source, t_end), t_end)
-        if self.policy is DropPolicy.WAIT:
-            self._queue.put(request)
-            return True
-        while True:
-            try:
-                self._queue.put_nowait(request)
-                return True
-            except queue.Full:
-                if self.policy is DropPolicy.DROP_NEWEST:
-                    with self._lock:
-                        self.dropped += 1
-                    return False
-                try:
-                    self._queue.get_nowait()
-                    with self._lock:
-                        self.dropped += 1
-                except queue.Empty:
-                    pass
+        return self._worker.submit(request)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            try:
-                caption = self.vlm.caption(list(item.images))
-            except Exception:  # a model failure must not stop the selective path
-                log.exception("baseline caption failed at %.2f s", item.t_end)
-                with self._lock:
-                    self.errors += 1
-                continue
+    def _caption(self, item: BaselineRequest) -> None:
+        """Caption one clip (on the worker thread) and hand the result to ``on_result``."""
+        try:
+            caption = self.vlm.caption(list(item.images))
+        except Exception:  # a model failure must not stop the selective path
+            log.exception("baseline caption failed at %.2f s", item.t_end)
             with self._lock:
-                head = self._head.get(item.source, item.t_end)
-            result = BaselineResult(item, caption, head - item.t_end, time.monotonic() - item.submitted, time.time())
-            with self._lock:
-                self.captioned += 1
-                self.lag_s.append(result.lag_s)
-                self.wall_lag_s.append(result.wall_lag_s)
-                self.total_ms.append(caption.total_ms)
-                self.prefill_ms.append(caption.prefill_ms)
-                self.decode_ms.append(caption.decode_ms)
-            if self.on_result:
-                self.on_result(result)
+                self.errors += 1
+            return
+        with self._lock:
+            head = self._head.get(item.source, item.t_end)
+        result = BaselineResult(item, caption, head - item.t_end, time.monotonic() - item.submitted, time.time())
+        with self._lock:
+            self.captioned += 1
+            self.lag_s.append(result.lag_s)
+            self.wall_lag_s.append(result.wall_lag_s)
+            self.total_ms.append(caption.total_ms)
+            self.prefill_ms.append(caption.prefill_ms)
+            self.decode_ms.append(caption.decode_ms)
+        if self.on_result:
+            self.on_result(result)
 
     def close(self, drain: bool = False, timeout: float | None = None) -> None:
         """Stop the worker. Without ``drain``, clips still queued are dropped (and counted); the
         caption in progress finishes. Waits up to ``timeout`` seconds (None: until done)."""
-        if not drain:
-            while True:
-                try:
-                    self._queue.get_nowait()
-                    with self._lock:
-                        self.dropped += 1
-                except queue.Empty:
-                    break
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
+        self._worker.stop(drain=drain, timeout=timeout)
 
     def summary(self) -> dict:
         with self._lock:

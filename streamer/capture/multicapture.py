@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from streamer.capture.thread import BufferPolicy, CaptureThread, FrameSource
+from streamer.capture.thread import CaptureThread, FrameSource
+from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.live import StreamSource, WebcamSource
@@ -148,7 +149,7 @@ class MultiCapture:
                 on_ready=self._notify,
             )
         self._specs = {s.id: s for s in specs}
-        self._dropping = {sid: t.policy is BufferPolicy.DROP_OLDEST for sid, t in self._threads.items()}
+        self._dropping = {sid: t.policy is OverflowPolicy.DROP_OLDEST for sid, t in self._threads.items()}
         self._active = list(self._threads)  # round-robin order of sources not yet ended
         self._frames = dict.fromkeys(self._threads, 0)
         self._stale = dict.fromkeys(self._threads, 0)

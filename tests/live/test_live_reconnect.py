@@ -10,7 +10,8 @@ import jsonschema
 import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S, free_port, open_fds, wait_for
-from streamer.capture.thread import BufferPolicy, CaptureThread
+from streamer.capture.thread import CaptureThread
+from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.live import StreamSource
@@ -34,7 +35,7 @@ class Rig:
             config,
             on_status=self.statuses.append,
         )  # fmt: skip
-        self.thread = CaptureThread(self.source, buffer_size=config.buffer_size, policy=BufferPolicy.DROP_OLDEST)
+        self.thread = CaptureThread(self.source, buffer_size=config.buffer_size, policy=OverflowPolicy.DROP_OLDEST)
         self.end: EndOfStream | None = None
 
     def __enter__(self):

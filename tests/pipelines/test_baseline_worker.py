@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from pipelines.baseline import BaselineWorker, DropPolicy, baseline_event
+from pipelines.baseline import BaselineWorker, baseline_event
+from streamer.worker import OverflowPolicy
 from testlimits import TIMEOUT_S
 
 
@@ -37,7 +38,7 @@ def image(i):
 
 def test_submit_never_blocks_and_drop_oldest_keeps_the_newest_clips():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=2, policy=DropPolicy.DROP_OLDEST).start()
+    worker = BaselineWorker(vlm, max_queue=2, policy=OverflowPolicy.DROP_OLDEST).start()
     start = time.monotonic()
     for i in range(10):
         worker.submit("s", i * 0.5, i * 0.5 + 0.5, [image(i)])
@@ -51,7 +52,7 @@ def test_submit_never_blocks_and_drop_oldest_keeps_the_newest_clips():
 
 def test_drop_newest_keeps_the_first_clips():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=2, policy=DropPolicy.DROP_NEWEST).start()
+    worker = BaselineWorker(vlm, max_queue=2, policy=OverflowPolicy.DROP_NEWEST).start()
     for i in range(6):
         worker.submit("s", 0, i, [image(i)])
     vlm.gate.set()
@@ -81,7 +82,7 @@ def test_close_without_drain_drops_what_is_queued_and_ends_the_thread():
         worker.submit("s", 0, i, [image(i)])
     threading.Timer(0.2, vlm.gate.set).start()
     worker.close(drain=False, timeout=TIMEOUT_S)
-    assert not worker._thread.is_alive() and worker.captioned + worker.dropped == 4
+    assert not worker.is_alive() and worker.captioned + worker.dropped == 4
 
 
 def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_published(lite_models, photos, tmp_path):
