@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
+from pipelines.observers import ConsoleObserver, EmbeddingPublisher, StatsPublisher  # noqa: E402
 from pipelines.runner import run_sources  # noqa: E402
 from pipelines.selective import SelectivePipeline  # noqa: E402
 from streamer.capture.multicapture import MultiCapture  # noqa: E402
@@ -127,10 +128,9 @@ def one_run(models, config, video: Path, console: bool, folder: Path) -> dict:
     start_cpu = cpu_s()
     with MultiCapture(parse_sources([f"{SOURCE}={video}"]), capture_config, sample_fps=config.sampling.fps,
                       max_side=config.sampling.max_side, on_status=bus.publish) as capture:
-        (summary,) = run_sources(capture, {SOURCE: pipeline}, models.encode_frames, bus.publish, embeddings=True,
-                                 stats_interval_s=config.feed.stats_interval_s,
-                                 on_frame=parts.frames.offer if parts else None,
-                                 snapshot=parts.snapshots.submit if parts else None)
+        observers = [EmbeddingPublisher(bus.publish), *([ConsoleObserver(parts)] if parts else []),
+                     StatsPublisher(bus.publish, config.feed.stats_interval_s)]
+        (summary,) = run_sources(capture, {SOURCE: pipeline}, models.encode_frames, bus.publish, observers)
     time.sleep(0.5)  # the last caption's snapshot is written, the page has fetched it
     threads = thread_cpu_s()  # before they end; the feed server's started with the run's first frames
     if parts:

@@ -17,7 +17,6 @@ being handed over to its caption). Histories are bounded to :data:`LAG_HISTORY` 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 import threading
@@ -30,12 +29,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.errors import UsageError
+from pipelines.observers import RunObserver
 from pipelines.percentiles import percentile, percentiles
 from streamer.feed.events import BaselineCaptionEvent
 from streamer.worker import BoundedWorker, OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
-    from models.baseline_vlm import BaselineCaption, BaselineVLM
+    from models.baseline_vlm import BaselineCaption, BaselineVLM, BaselineVLMConfig
+    from pipelines.selective import ClipResult
 
 __all__ = [
     "BaselineRequest",
@@ -180,44 +181,27 @@ class BaselineWorker:
             }
 
 
-class BaselineObserver:
-    """A clip observer of :class:`~pipelines.selective.SelectivePipeline`: hands every finished
-    clip (its newest ``frames`` frames) to a :class:`BaselineWorker`. Submitting never blocks
-    the pipeline (the worker's queue and policy decide what waits)."""
+class BaselineObserver(RunObserver):
+    """The baseline's attachment to a run: hands every finished clip (its newest ``frames``
+    frames) to a :class:`BaselineWorker`, whose ``baseline_caption`` events go to ``publish``
+    from the worker's thread (the event bus is thread-safe). Submitting never blocks the run
+    (the worker's queue and policy decide what waits). :meth:`close` stops the worker (clips
+    still queued are dropped and counted) and prints one summary line on stderr."""
 
     def __init__(self, worker: BaselineWorker, frames: int = 1):
-        self._worker = worker
+        self.worker = worker
         self._frames = max(1, frames)
+        self.summary: dict | None = None
 
-    def __call__(self, result, clip) -> None:
-        images = [f.image for f in clip.frames[-self._frames:]]
-        self._worker.submit(result.source, result.t_start, result.t_end, images)
+    def on_clip(self, result: ClipResult) -> None:
+        images = [f.image for f in result.clip_frames[-self._frames:]]
+        self.worker.submit(result.source, result.t_start, result.t_end, images)
 
-
-def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
-    """Start the baseline worker when ``--baseline vlm`` was given.
-
-    Returns ``(observer, finish)``: ``observer`` goes into each source's pipeline (``None``
-    without a baseline); every ``baseline_caption`` event goes to ``publish`` from the worker's
-    thread (the event bus is thread-safe). Call ``finish()`` when the run ends: it stops the
-    worker (clips still queued are dropped and counted), prints one summary line on stderr and
-    returns the summary dict (``None`` without a baseline)."""
-    from pipelines.cli.options import baseline_config
-
-    config = baseline_config(args)
-    if config is None:
-        return None, lambda: None
-    from models.baseline_vlm import load_baseline_vlm
-
-    try:
-        vlm = load_baseline_vlm(config)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    worker = BaselineWorker(vlm, lambda result: publish(baseline_event(result))).start()
-
-    def finish() -> dict:
-        worker.close(drain=False, timeout=60.0)
-        summary = worker.summary()
+    def close(self) -> None:
+        if self.summary is not None:
+            return
+        self.worker.close(drain=False, timeout=60.0)
+        self.summary = summary = self.worker.summary()
         lag = summary["lag_s"]
         print(
             f"baseline VLM ({summary['note'] or summary['weights'] + ' weights'}): "
@@ -226,6 +210,18 @@ def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
             file=sys.stderr,
             flush=True,
         )
-        return summary
 
-    return BaselineObserver(worker, frames=config.frames), finish
+
+def start_baseline(config: BaselineVLMConfig | None, publish: Callable[[dict], object]) -> BaselineObserver | None:
+    """Load the VLM of ``config`` (``None``: no baseline, returns ``None``) and start its worker;
+    returns the run observer. Weights that cannot load are a :class:`UsageError`."""
+    if config is None:
+        return None
+    from models.baseline_vlm import load_baseline_vlm
+
+    try:
+        vlm = load_baseline_vlm(config)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    worker = BaselineWorker(vlm, lambda result: publish(baseline_event(result))).start()
+    return BaselineObserver(worker, frames=config.frames)

@@ -1,7 +1,7 @@
 """The ``vlm`` decoder: a fast caption first, the VLM's text later as an ``enrichment`` event.
 
-Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :func:`load_decoder_vlm` and
-:func:`start_enrichment`.
+Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :class:`EnrichmentObserver`,
+:func:`load_decoder_vlm` and :func:`start_enrichment`.
 
 At a decision the runner publishes the ``caption`` (retrieval labels) at once, as with the
 ``retrieval`` decoder, then hands the published caption (its ``seq``) and its frames to
@@ -45,13 +45,14 @@ import numpy as np
 from pipelines.decode_budget import DecodeBudget
 from pipelines.decoder_config import VLMDecoderConfig
 from pipelines.errors import UsageError
+from pipelines.observers import RunObserver
 from streamer.feed.events import EnrichmentEvent
 
 if TYPE_CHECKING:  # torch loads only when the vlm decoder is asked for
     from models.baseline_vlm import BaselineVLM
     from pipelines.selective import ClipResult
 
-__all__ = ["EnrichmentRequest", "EnrichmentWorker", "load_decoder_vlm", "start_enrichment"]
+__all__ = ["EnrichmentRequest", "EnrichmentWorker", "EnrichmentObserver", "load_decoder_vlm", "start_enrichment"]
 
 log = logging.getLogger(__name__)
 
@@ -285,17 +286,27 @@ def load_decoder_vlm(config: VLMDecoderConfig) -> BaselineVLM:
         raise UsageError(f"model.decoder.vlm.weights: {exc}") from None
 
 
-def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]):
-    """Load the VLM of ``config`` and start its worker. Returns ``(follow, stats, finish)``:
-    ``follow(caption, result)`` for the runner after each published caption, ``stats(source)``
-    for its ``stats`` events, and ``finish()``, which waits for pending texts (``end_wait_s``),
-    prints one summary line on stderr and returns the summary. Weights that cannot load are a
-    :class:`UsageError` naming ``model.decoder.vlm.weights``."""
-    worker = EnrichmentWorker(load_decoder_vlm(config), publish, config).start()
+class EnrichmentObserver(RunObserver):
+    """The ``vlm`` decoder's attachment to a run: each published caption goes to the worker's
+    :meth:`~EnrichmentWorker.follow`; its figures are the ``decoder`` of each ``stats`` event.
+    :meth:`close` waits for pending texts (``end_wait_s``), prints one summary line on stderr
+    and keeps the summary in ``summary``."""
 
-    def finish() -> dict:
-        dropped = worker.close()
-        s = worker.summary()
+    def __init__(self, worker: EnrichmentWorker):
+        self.worker = worker
+        self.summary: dict | None = None
+
+    def on_caption(self, event: Mapping, result: ClipResult) -> None:
+        self.worker.follow(event, result)
+
+    def stats(self, source: str) -> dict:
+        return {"decoder": self.worker.stats(source)}
+
+    def close(self) -> None:
+        if self.summary is not None:
+            return
+        dropped = self.worker.close()
+        self.summary = s = self.worker.summary()
         print(
             f"VLM decoder ({s['note'] or s['weights'] + ' weights'}): {s['done']} texts, "
             f"{s['over_budget']} over budget, {s['coalesced']} superseded, {s['failed']} failed, {s['timeout']} timed out, "
@@ -303,6 +314,10 @@ def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]
             file=sys.stderr,
             flush=True,
         )
-        return s
 
-    return worker.follow, worker.stats, finish
+
+def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]) -> EnrichmentObserver:
+    """Load the VLM of ``config`` and start its worker, whose ``enrichment`` events go to
+    ``publish``; returns the run observer. Weights that cannot load are a :class:`UsageError`
+    naming ``model.decoder.vlm.weights``."""
+    return EnrichmentObserver(EnrichmentWorker(load_decoder_vlm(config), publish, config).start())

@@ -6,24 +6,27 @@ This is the one place where the pieces meet::
 
     MultiCapture (one capture thread per source)
         └─► batch of ready frames, at most one per source
+              ├─ observers: on_frame (the console keeps the newest)
               └─► per-source SelectivePipeline.push: which frames need encoding
                     └─► one encoder call for the fresh frames of every source
                           └─► per-source SelectivePipeline.complete: predict → drift → decode-on-fire
-                                └─► publish: caption (and embedding) events
-                                      ├─ before: ``snapshot`` names the caption's picture (console)
-                                      └─ after: ``follow`` gets it with its seq (the vlm decoder)
-                                      └─► follow: the published caption to the vlm decoder's worker
+                                ├─ observers: on_clip (embedding events, the baseline VLM)
+                                └─► publish: caption events
+                                      ├─ before: observers' caption_fields (the console's snapshot)
+                                      └─ after: observers' on_caption with its seq (the vlm decoder)
+        └─ observers: on_step between batches (stats events, progress)
+
+Everything that attaches to a run is a :class:`~pipelines.observers.RunObserver`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipelines.progress import Progress
-from pipelines.selective import ClipResult, SelectivePipeline
-from streamer.feed.events import embedding_event, stats_event
+from pipelines.observers import RunObserver, RunView
+from pipelines.selective import SelectivePipeline
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import MultiCapture
 
@@ -71,51 +74,31 @@ def run_sources(
     pipelines: Mapping[str, SelectivePipeline],
     encode_frames: Callable,
     publish: Callable[[dict], object],
-    *,
-    embeddings: bool = False,
-    stats_interval_s: float = 0.0,
-    progress: Progress | None = None,
-    follow: Callable[[Mapping, ClipResult], None] | None = None,
-    decoder_stats: Callable[[str], dict | None] | None = None,
-    on_frame: Callable[[Frame], None] | None = None,
-    snapshot: Callable[[str, float, tuple[Frame, ...]], str | None] | None = None,
+    observers: Sequence[RunObserver] = (),
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
     :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
 
     ``pipelines`` holds one pipeline per source id. The fresh frames of all sources that had a
-    frame ready are encoded in one ``encode_frames`` call. Caption events, and with
-    ``embeddings`` one embedding event per clip, go to ``publish`` as they are made, so a
-    source that fails later loses nothing already produced; its error is in its summary.
-    Every ``stats_interval_s`` (0: never) each source publishes a ``stats`` event: its rates,
-    drops, latencies and decode economy (:func:`streamer.feed.events.stats_event`), with
-    ``decoder_stats(source)`` as its ``decoder`` figures. ``follow`` gets each caption as
-    published (with its ``seq``) and its :class:`ClipResult` (the ``vlm`` decoder's hand-over,
-    :mod:`pipelines.enrichment`); it must not block.
-    ``on_frame`` sees every sampled frame (the console keeps the newest); ``snapshot(source,
-    wall_time, caption_frames)`` is asked for each caption's picture and returns the reference
-    the caption carries as ``snapshot`` (or None), before the caption is published.
-    The caller owns ``capture`` and stops it (``with capture: …``).
+    frame ready are encoded in one ``encode_frames`` call. Caption events go to ``publish`` as
+    they are made, so a source that fails later loses nothing already produced; its error is in
+    its summary. ``observers`` see the run as :class:`~pipelines.observers.RunObserver` says, in
+    the order given. The caller owns ``capture`` (``with capture: …``) and closes the observers.
     """
-    run = _Run(capture, pipelines, encode_frames, publish, embeddings, follow, decoder_stats, on_frame, snapshot)
-    started = next_stats = time.monotonic()
-    if progress:
-        progress.start()  # the same clock as the summary's wall_s
+    run = _Run(capture, pipelines, encode_frames, publish, list(observers))
+    for observer in run.observers:
+        observer.on_start(run.view)
     interrupted = False
     try:
         while capture.active:
             run.step(capture.batch(timeout=_POLL_S))
-            if progress:
-                progress.update(run.media_s(), run.captions())
-            now = time.monotonic()
-            if stats_interval_s and now >= next_stats + stats_interval_s:
-                next_stats = now
-                run.publish_stats(wall_s=now - started)
+            for observer in run.observers:
+                observer.on_step(run.view)
     except KeyboardInterrupt:
         interrupted = True
-    wall_s = time.monotonic() - started
-    if progress:
-        progress.done(run.media_s(), run.captions())
+    wall_s = run.view.wall_s()
+    for observer in run.observers:
+        observer.on_end(run.view)
     counters = capture.counters()
     return [
         RunSummary(
@@ -138,29 +121,15 @@ def run_sources(
 class _Run:
     """The state of one :func:`run_sources` call: what was reported, what failed."""
 
-    def __init__(self, capture, pipelines, encode_frames, publish, embeddings, follow=None, decoder_stats=None, on_frame=None, snapshot=None):
-        self.on_frame, self.snapshot = on_frame, snapshot
+    def __init__(self, capture, pipelines, encode_frames, publish, observers: list[RunObserver]):
         self.capture = capture
         self.pipelines = pipelines
         self.encode_frames = encode_frames
         self.publish = publish
-        self.embeddings = embeddings
-        self.follow = follow
-        self.decoder_stats = decoder_stats
+        self.observers = observers
+        self.view = RunView(capture, pipelines, observers)
         self.errors: dict[str, str | None] = {}
         self._reported_drops = dict.fromkeys(pipelines, 0)
-
-    def media_s(self) -> float:
-        return max(p.stats.last_t for p in self.pipelines.values())
-
-    def captions(self) -> int:
-        return sum(p.stats.decodes for p in self.pipelines.values())
-
-    def publish_stats(self, wall_s: float) -> None:
-        counters = self.capture.counters()
-        for sid, pipeline in self.pipelines.items():
-            decoder = self.decoder_stats(sid) if self.decoder_stats else None
-            self.publish(stats_event(sid, pipeline.stats, dropped_frames=counters[sid].dropped, wall_s=wall_s, decoder=decoder))
 
     def step(self, batch: list[Frame | EndOfStream]) -> None:
         frames = [item for item in batch if isinstance(item, Frame)]
@@ -172,8 +141,8 @@ class _Run:
         counters = self.capture.counters()
         asked = []  # (pipeline, frames it needs encoded)
         for frame in frames:
-            if self.on_frame is not None:
-                self.on_frame(frame)
+            for observer in self.observers:
+                observer.on_frame(frame)
             pipeline = self.pipelines[frame.source]
             dropped = counters[frame.source].dropped
             asked.append((pipeline, pipeline.push(frame, dropped - self._reported_drops[frame.source])))
@@ -187,15 +156,17 @@ class _Run:
             results = pipeline.complete(features[offset : offset + len(todo)], encode_ms if todo else 0.0)
             offset += len(todo)
             for result in results:
-                if self.embeddings:
-                    self.publish(embedding_event(result.source, result.t_start, result.t_end, result.embedding,
-                                                 drift=result.drift, threshold=result.threshold))
-                if result.caption is not None:
-                    event = result.caption.to_dict()
-                    if self.snapshot is not None:
-                        reference = self.snapshot(result.source, result.caption.wall_time, result.caption_frames)
-                        if reference is not None:
-                            event["snapshot"] = reference
-                    sent = self.publish(event)
-                    if self.follow:
-                        self.follow(sent, result)
+                self._report(result)
+
+    def _report(self, result) -> None:
+        """Hand one clip result to the observers, and publish its caption if it has one."""
+        for observer in self.observers:
+            observer.on_clip(result)
+        if result.caption is None:
+            return
+        event = result.caption.to_dict()
+        for observer in self.observers:
+            event.update(observer.caption_fields(result))
+        sent = self.publish(event)
+        for observer in self.observers:
+            observer.on_caption(sent, result)

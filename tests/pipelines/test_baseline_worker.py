@@ -99,8 +99,10 @@ def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_publish
     vlm.gate.set()
     published = []
     worker = BaselineWorker(vlm, lambda result: published.append(baseline_event(result)), max_queue=64).start()
-    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig(), observers=[BaselineObserver(worker)])
+    pipeline, observer = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig()), BaselineObserver(worker)
     results = [r for f in VideoFileSource(video).frames() for r in pipeline.feed(f)]
+    for result in results:
+        observer.on_clip(result)
     worker.close(drain=True, timeout=TIMEOUT_S)
     assert worker.submitted == len(results) == pipeline.stats.clips
     assert [e["t_end"] for e in published] == [r.t_end for r in results]
