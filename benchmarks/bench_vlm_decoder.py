@@ -10,7 +10,7 @@ with the default ``lite`` stack and the SmolVLM-256M architecture with **random 
 latency stand-in: the text is token ids; no weights can be fetched here):
 
 * ``cost``: VLM-on-drift against VLM-on-every-clip, the same frames and the same model. The
-  selective side runs the real :class:`~pipelines.enrichment.EnrichmentWorker` (default budget,
+  selective side runs the real :class:`~pipelines.vlm.enrichment.EnrichmentWorker` (default budget,
   "what changed" prompt over two frames) on every decision of a stream pass, one at a time (the
   pace of real time, where the changes of this video are 10 s or more apart). The every-clip
   side captions ``--every-clip-sample`` clips spread evenly (the newest frame, one-frame prompt)
@@ -141,7 +141,7 @@ def new_bus(folder: str, name: str) -> EventBus:
 
 
 def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
-    from pipelines.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     spread: dict[int, np.ndarray] = {}
     bus = new_bus(folder, "cost.sqlite")
@@ -217,7 +217,7 @@ def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
 
 
 def part_latency(video, config, models, vlm, vlm_config, folder, loops) -> dict:
-    from pipelines.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     without = stream_pass(video, config, models, new_bus(folder, "lat0.sqlite").publish, loops=loops)
     collector = Collector(new_bus(folder, "lat1.sqlite"))
@@ -256,8 +256,8 @@ def calibrate_tokens(vlm, image, seconds: float) -> tuple[int, dict]:
 
 
 def part_soak(video, config, models, args, folder) -> dict:
-    from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
-    from pipelines.enrichment import EnrichmentWorker
+    from models.vlm import BaselineVLMConfig, load_baseline_vlm
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     probe = next(frames_of(video, config))
     vlm = load_baseline_vlm(BaselineVLMConfig(weights="random", preset="smolvlm-256m", frames=2))
@@ -341,7 +341,7 @@ def main() -> int:
         return 2
     import torch
 
-    from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
+    from models.vlm import BaselineVLMConfig, load_baseline_vlm
     from pipelines.profiles import build_models
 
     config = load_config()

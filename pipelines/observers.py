@@ -8,7 +8,7 @@ thread (the one that calls ``run_sources``); a hook must hand its work over and 
 wait for a model, a disk or a socket. What attaches to a run today: the per-clip embedding
 events and the periodic ``stats`` events (this module), the progress line (``replay``), the
 console's newest frames and caption snapshots (this module), the baseline VLM
-(:mod:`pipelines.baseline`) and the ``vlm`` decoder (:mod:`pipelines.enrichment`). The
+(:mod:`pipelines.vlm.baseline`) and the ``vlm`` decoder (:mod:`pipelines.vlm.enrichment`). The
 composition root (``pipelines/cli/analyse.py``) lists them as it lists the outputs.
 
 Where later work attaches: :meth:`RunObserver.on_step` runs on the loop thread between two

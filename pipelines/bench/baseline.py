@@ -2,7 +2,7 @@
 
 Exports :func:`load_vlm`, :func:`baseline_pass` and :func:`baseline_report`.
 
-The VLM (``--baseline vlm``, :mod:`models.baseline_vlm`) is loaded before the stream pass, so
+The VLM (``--baseline vlm``, :mod:`models.vlm`) is loaded before the stream pass, so
 weights that cannot load fail before any video is analysed. It then captions the few clips the
 trace kept (``BenchOptions.baseline_clips`` per video, spread evenly), one at a time after every
 stream pass, so its CPU use is not mixed into the selective path's timings. From those timings
@@ -23,9 +23,9 @@ __all__ = ["load_vlm", "baseline_pass", "baseline_report"]
 
 
 def load_vlm(baseline) -> tuple[object, float]:
-    """Load the VLM of ``baseline`` (a :class:`~models.baseline_vlm.BaselineVLMConfig`);
+    """Load the VLM of ``baseline`` (a :class:`~models.vlm.BaselineVLMConfig`);
     returns it and its load time in s. Weights that cannot load are a ConfigError."""
-    from models.baseline_vlm import load_baseline_vlm
+    from models.vlm import load_baseline_vlm
     from pipelines.config import ConfigError
 
     t0 = time.perf_counter()

@@ -123,10 +123,10 @@ def _analyse(
     print_captions: bool,
     progress: Progress | None,
 ) -> list[RunSummary]:
-    from pipelines.baseline import start_baseline
+    from pipelines.vlm.baseline import start_baseline
     from pipelines.cli.options import announce, baseline_config
     from pipelines.decoder_config import DecoderType
-    from pipelines.enrichment import start_enrichment
+    from pipelines.vlm.enrichment import start_enrichment
     from pipelines.observers import EmbeddingPublisher, ProgressObserver, StatsPublisher
     from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.runner import run_sources

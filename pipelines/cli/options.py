@@ -119,8 +119,8 @@ def add_baseline_options(parser: argparse.ArgumentParser, what: str = "also capt
 
 
 def baseline_config(args: argparse.Namespace):
-    """The :class:`~models.baseline_vlm.BaselineVLMConfig` the options ask for (``None`` for none)."""
-    from models.baseline_vlm import BaselineVLMConfig
+    """The :class:`~models.vlm.BaselineVLMConfig` the options ask for (``None`` for none)."""
+    from models.vlm import BaselineVLMConfig
 
     if getattr(args, "baseline", "none") != "vlm":
         return None

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from pipelines.baseline import BaselineWorker, baseline_event
+from pipelines.vlm.baseline import BaselineWorker, baseline_event
 from streamer.worker import OverflowPolicy
 from testlimits import TIMEOUT_S
 
@@ -21,7 +21,7 @@ class SlowVLM:
         self.seen = []
 
     def caption(self, images):
-        from models.baseline_vlm import BaselineCaption
+        from models.vlm import BaselineCaption
 
         self.gate.wait(TIMEOUT_S)
         time.sleep(self.delay)
@@ -86,7 +86,7 @@ def test_close_without_drain_drops_what_is_queued_and_ends_the_thread():
 
 
 def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_published(lite_models, photos, tmp_path):
-    from pipelines.baseline import BaselineObserver
+    from pipelines.vlm.baseline import BaselineObserver
     from pipelines.clips import ClipConfig
     from pipelines.drift import DriftConfig
     from pipelines.selective import SelectivePipeline

@@ -8,9 +8,9 @@ import jsonschema
 import numpy as np
 import pytest
 
-from models.baseline_vlm import BaselineCaption
+from models.vlm import BaselineCaption
 from pipelines.decoder_config import VLMDecoderConfig
-from pipelines.enrichment import EnrichmentWorker, start_enrichment
+from pipelines.vlm.enrichment import EnrichmentWorker, start_enrichment
 from pipelines.errors import UsageError
 from pipelines.selective import ClipResult
 from streamer.capture.frames import Frame

@@ -49,7 +49,7 @@ from pipelines.observers import RunObserver
 from streamer.feed.events import EnrichmentEvent
 
 if TYPE_CHECKING:  # torch loads only when the vlm decoder is asked for
-    from models.baseline_vlm import BaselineVLM
+    from models.vlm import BaselineVLM
     from pipelines.selective import ClipResult
 
 __all__ = ["EnrichmentRequest", "EnrichmentWorker", "EnrichmentObserver", "load_decoder_vlm", "start_enrichment"]
@@ -89,7 +89,7 @@ class _Counts:
 class EnrichmentWorker:
     """The VLM in its own thread; :meth:`follow` is called by the runner after each caption.
 
-    ``vlm`` is a :class:`~models.baseline_vlm.BaselineVLM` (anything with its ``caption``,
+    ``vlm`` is a :class:`~models.vlm.BaselineVLM` (anything with its ``caption``,
     ``weights``, ``note`` and ``describe``); ``publish`` gets every ``enrichment`` event (from
     the runner's thread for skips, from the worker's for texts; the event bus is thread-safe).
     ``frames`` is how many frames the model is shown (2 with a change prompt, else 1)."""
@@ -268,10 +268,10 @@ class EnrichmentWorker:
 
 
 def load_decoder_vlm(config: VLMDecoderConfig) -> BaselineVLM:
-    """The model of ``config`` (:func:`models.baseline_vlm.load_baseline_vlm`: two frames with a
+    """The model of ``config`` (:func:`models.vlm.load_baseline_vlm`: two frames with a
     change prompt, else one). A bad preset or weights that cannot load are a :class:`UsageError`
     naming the key."""
-    from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
+    from models.vlm import BaselineVLMConfig, load_baseline_vlm
 
     try:
         model_config = BaselineVLMConfig(

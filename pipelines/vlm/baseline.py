@@ -35,7 +35,7 @@ from streamer.feed.events import BaselineCaptionEvent
 from streamer.worker import BoundedWorker, OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
-    from models.baseline_vlm import BaselineCaption, BaselineVLM, BaselineVLMConfig
+    from models.vlm import BaselineCaption, BaselineVLM, BaselineVLMConfig
     from pipelines.selective import ClipResult
 
 __all__ = [
@@ -217,7 +217,7 @@ def start_baseline(config: BaselineVLMConfig | None, publish: Callable[[dict], o
     returns the run observer. Weights that cannot load are a :class:`UsageError`."""
     if config is None:
         return None
-    from models.baseline_vlm import load_baseline_vlm
+    from models.vlm import load_baseline_vlm
 
     try:
         vlm = load_baseline_vlm(config)

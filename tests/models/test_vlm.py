@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from models.baseline_vlm import PRESETS, BaselineVLMConfig, load_baseline_vlm
+from models.vlm import PRESETS, BaselineVLMConfig, load_baseline_vlm
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ Exports :data:`PRESETS`, :class:`BaselineVLMConfig`, :class:`BaselineCaption`,
 
 It exists so that the saving of selective decoding can be measured on the same stream: it
 captions every clip it is given, with a fixed ``max_new_tokens``. The ``vlm`` decoder
-(:mod:`pipelines.enrichment`) runs the same model only on drift: :meth:`BaselineVLM.caption`
+(:mod:`pipelines.vlm.enrichment`) runs the same model only on drift: :meth:`BaselineVLM.caption`
 takes a prompt per call (a "what changed" prompt over two frames: the previous decode's and the
 newest) and a time limit, after which generation stops at the next token (``timed_out``; the
 prefill itself cannot be interrupted).
