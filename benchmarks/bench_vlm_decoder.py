@@ -256,11 +256,12 @@ def calibrate_tokens(vlm, image, seconds: float) -> tuple[int, dict]:
 
 
 def part_soak(video, config, models, args, folder) -> dict:
-    from models.vlm import BaselineVLMConfig, load_baseline_vlm
+    from models.vlm import VLMConfig
+    from pipelines.vlm.loader import open_vlm
     from pipelines.vlm.enrichment import EnrichmentWorker
 
     probe = next(frames_of(video, config))
-    vlm = load_baseline_vlm(BaselineVLMConfig(weights="random", preset="smolvlm-256m", frames=2))
+    vlm = open_vlm(VLMConfig(weights="random", preset="smolvlm-256m", frames=2))
     tokens, fit = calibrate_tokens(vlm, probe.image, args.vlm_seconds)
     vlm_config = VLMDecoderConfig(max_new_tokens=tokens, timeout_s=max(30.0, 4 * args.vlm_seconds))
     vlm.config = dataclasses.replace(vlm.config, max_new_tokens=tokens)
@@ -341,7 +342,8 @@ def main() -> int:
         return 2
     import torch
 
-    from models.vlm import BaselineVLMConfig, load_baseline_vlm
+    from models.vlm import VLMConfig
+    from pipelines.vlm.loader import open_vlm
     from pipelines.profiles import build_models
 
     config = load_config()
@@ -352,7 +354,7 @@ def main() -> int:
               "vlm": "smolvlm-256m architecture, random weights (latency stand-in)", "decoder_config": dataclasses.asdict(vlm_config)}
     with tempfile.TemporaryDirectory(prefix="bench-vlm-") as folder:
         if {"cost", "latency"} & set(args.parts):
-            vlm = load_baseline_vlm(BaselineVLMConfig(weights="random", preset="smolvlm-256m", frames=2))
+            vlm = open_vlm(VLMConfig(weights="random", preset="smolvlm-256m", frames=2))
             if "cost" in args.parts:
                 report["cost"] = part_cost(args.video, config, models, vlm, vlm_config, args, folder)
             if "latency" in args.parts:

@@ -72,7 +72,7 @@ def _video_report(trace: VideoTrace, raw: dict, extras: dict, statistic: str) ->
 
 def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, config, options: BenchOptions, baseline=None, stream=None) -> dict:
     """Bench ``videos`` (with their ground truths, or None) and write the report files to
-    ``out_dir``. ``baseline`` is a :class:`~models.vlm.BaselineVLMConfig` or None."""
+    ``out_dir``. ``baseline`` is a :class:`~models.vlm.VLMConfig` or None."""
     from pipelines.bench.report import write_markdown, write_timeline
     from pipelines.profiles import build_models
     from pipelines.progress import Progress
@@ -161,7 +161,7 @@ def _decoder_vlm(config):
     """The VLM of ``model.decoder.vlm`` when the decoder is ``vlm`` (else None), as a run loads it."""
     if config.model.decoder.type.value != "vlm":
         return None
-    from pipelines.vlm.enrichment import load_decoder_vlm
+    from pipelines.vlm.loader import load_decoder_vlm
 
     return load_decoder_vlm(config.model.decoder.vlm)
 

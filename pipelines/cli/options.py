@@ -119,8 +119,8 @@ def add_baseline_options(parser: argparse.ArgumentParser, what: str = "also capt
 
 
 def baseline_config(args: argparse.Namespace):
-    """The :class:`~models.vlm.BaselineVLMConfig` the options ask for (``None`` for none)."""
-    from models.vlm import BaselineVLMConfig
+    """The :class:`~models.vlm.VLMConfig` the options ask for (``None`` for none)."""
+    from models.vlm import VLMConfig
 
     if getattr(args, "baseline", "none") != "vlm":
         return None
@@ -129,6 +129,6 @@ def baseline_config(args: argparse.Namespace):
     if weights.startswith("random:"):  # random:tiny is the toy architecture the tests use
         weights, preset = "random", weights.split(":", 1)[1]
     try:
-        return BaselineVLMConfig(weights=weights, preset=preset, max_new_tokens=args.baseline_max_new_tokens)
+        return VLMConfig(weights=weights, preset=preset, max_new_tokens=args.baseline_max_new_tokens)
     except ValueError as exc:
         raise UsageError(f"--baseline: {exc}") from None

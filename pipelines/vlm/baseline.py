@@ -28,14 +28,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.errors import UsageError
+from pipelines.vlm.loader import open_vlm
 from pipelines.observers import RunObserver
 from pipelines.percentiles import percentile, percentiles
 from streamer.feed.events import BaselineCaptionEvent
 from streamer.worker import BoundedWorker, OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
-    from models.vlm import BaselineCaption, BaselineVLM, BaselineVLMConfig
+    from models.vlm import VLMCaption, VLM, VLMConfig
     from pipelines.selective import ClipResult
 
 __all__ = [
@@ -66,7 +66,7 @@ class BaselineRequest:
 @dataclass(frozen=True)
 class BaselineResult:
     request: BaselineRequest
-    caption: BaselineCaption
+    caption: VLMCaption
     lag_s: float  # media seconds the stream's head is past this clip when the caption is ready
     wall_lag_s: float  # wall seconds from hand-over to caption
     wall_time: float
@@ -90,7 +90,7 @@ class BaselineWorker:
 
     def __init__(
         self,
-        vlm: BaselineVLM,
+        vlm: VLM,
         on_result: Callable[[BaselineResult], None] | None = None,
         *,
         max_queue: int = 4,
@@ -212,16 +212,10 @@ class BaselineObserver(RunObserver):
         )
 
 
-def start_baseline(config: BaselineVLMConfig | None, publish: Callable[[dict], object]) -> BaselineObserver | None:
+def start_baseline(config: VLMConfig | None, publish: Callable[[dict], object]) -> BaselineObserver | None:
     """Load the VLM of ``config`` (``None``: no baseline, returns ``None``) and start its worker;
     returns the run observer. Weights that cannot load are a :class:`UsageError`."""
     if config is None:
         return None
-    from models.vlm import load_baseline_vlm
-
-    try:
-        vlm = load_baseline_vlm(config)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    worker = BaselineWorker(vlm, lambda result: publish(baseline_event(result))).start()
+    worker = BaselineWorker(open_vlm(config), lambda result: publish(baseline_event(result))).start()
     return BaselineObserver(worker, frames=config.frames)

@@ -1,7 +1,7 @@
 """The ``vlm`` decoder: a fast caption first, the VLM's text later as an ``enrichment`` event.
 
-Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :class:`EnrichmentObserver`,
-:func:`load_decoder_vlm` and :func:`start_enrichment`.
+Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :class:`EnrichmentObserver`
+and :func:`start_enrichment` (its model comes from :func:`pipelines.vlm.loader.load_decoder_vlm`).
 
 At a decision the runner publishes the ``caption`` (retrieval labels) at once, as with the
 ``retrieval`` decoder, then hands the published caption (its ``seq``) and its frames to
@@ -44,15 +44,15 @@ import numpy as np
 
 from pipelines.decode_budget import DecodeBudget
 from pipelines.decoder_config import VLMDecoderConfig
-from pipelines.errors import UsageError
+from pipelines.vlm.loader import load_decoder_vlm
 from pipelines.observers import RunObserver
 from streamer.feed.events import EnrichmentEvent
 
 if TYPE_CHECKING:  # torch loads only when the vlm decoder is asked for
-    from models.vlm import BaselineVLM
+    from models.vlm import VLM
     from pipelines.selective import ClipResult
 
-__all__ = ["EnrichmentRequest", "EnrichmentWorker", "EnrichmentObserver", "load_decoder_vlm", "start_enrichment"]
+__all__ = ["EnrichmentRequest", "EnrichmentWorker", "EnrichmentObserver", "start_enrichment"]
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,12 @@ class _Counts:
 class EnrichmentWorker:
     """The VLM in its own thread; :meth:`follow` is called by the runner after each caption.
 
-    ``vlm`` is a :class:`~models.vlm.BaselineVLM` (anything with its ``caption``,
+    ``vlm`` is a :class:`~models.vlm.VLM` (anything with its ``caption``,
     ``weights``, ``note`` and ``describe``); ``publish`` gets every ``enrichment`` event (from
     the runner's thread for skips, from the worker's for texts; the event bus is thread-safe).
     ``frames`` is how many frames the model is shown (2 with a change prompt, else 1)."""
 
-    def __init__(self, vlm: BaselineVLM, publish: Callable[[dict], object], config: VLMDecoderConfig):
+    def __init__(self, vlm: VLM, publish: Callable[[dict], object], config: VLMDecoderConfig):
         self.vlm = vlm
         self.config = config
         self._publish = publish
@@ -265,25 +265,6 @@ class EnrichmentWorker:
         if busy is None:
             self._thread.join(wait_s + 1.0)  # it is publishing its last text, or has ended
         return len(rest) + (busy is not None)
-
-
-def load_decoder_vlm(config: VLMDecoderConfig) -> BaselineVLM:
-    """The model of ``config`` (:func:`models.vlm.load_baseline_vlm`: two frames with a
-    change prompt, else one). A bad preset or weights that cannot load are a :class:`UsageError`
-    naming the key."""
-    from models.vlm import BaselineVLMConfig, load_baseline_vlm
-
-    try:
-        model_config = BaselineVLMConfig(
-            weights=config.weights, preset=config.preset, max_new_tokens=config.max_new_tokens,
-            frames=2 if config.change_prompt else 1, prompt=config.prompt,
-        )
-    except ValueError as exc:
-        raise UsageError(f"model.decoder.vlm: {exc}") from None
-    try:
-        return load_baseline_vlm(model_config)
-    except ValueError as exc:
-        raise UsageError(f"model.decoder.vlm.weights: {exc}") from None
 
 
 class EnrichmentObserver(RunObserver):

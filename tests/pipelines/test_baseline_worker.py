@@ -21,12 +21,12 @@ class SlowVLM:
         self.seen = []
 
     def caption(self, images):
-        from models.vlm import BaselineCaption
+        from models.vlm import VLMCaption
 
         self.gate.wait(TIMEOUT_S)
         time.sleep(self.delay)
         self.seen.append(int(images[-1][0, 0, 0]))
-        return BaselineCaption("1 2", (1, 2), "random", "fake", 1.0, 1.0, 2.0)
+        return VLMCaption("1 2", (1, 2), "random", "fake", 1.0, 1.0, 2.0)
 
     def describe(self):
         return {"weights": "random", "note": "fake"}

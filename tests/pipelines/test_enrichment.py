@@ -8,7 +8,7 @@ import jsonschema
 import numpy as np
 import pytest
 
-from models.vlm import BaselineCaption
+from models.vlm import VLMCaption
 from pipelines.decoder_config import VLMDecoderConfig
 from pipelines.vlm.enrichment import EnrichmentWorker, start_enrichment
 from pipelines.errors import UsageError
@@ -36,7 +36,7 @@ class GatedVLM:
         assert self.gate.wait(TIMEOUT_S)
         self.seen.append((int(images[-1][0, 0, 0]), prompt))
         self.images.append([int(im[0, 0, 0]) for im in images])
-        return BaselineCaption(f"text {images[-1][0, 0, 0]}", (1, 2), "random", "stand-in", 1.0, 1.0, 2.0)
+        return VLMCaption(f"text {images[-1][0, 0, 0]}", (1, 2), "random", "stand-in", 1.0, 1.0, 2.0)
 
     def describe(self):
         return {"source": "gated stand-in", "weights": "random", "note": "stand-in"}
