@@ -50,6 +50,7 @@ from streamer.capture.source_spec import parse_sources  # noqa: E402
 from streamer.console.parts import open_console  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.events import status_event  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
 
 SOURCE = "bench"
@@ -127,7 +128,7 @@ def one_run(models, config, video: Path, console: bool, folder: Path) -> dict:
     capture_config = dataclasses.replace(config.capture, realtime=True)
     start_cpu = cpu_s()
     with MultiCapture(parse_sources([f"{SOURCE}={video}"]), capture_config, sample_fps=config.sampling.fps,
-                      max_side=config.sampling.max_side, on_status=bus.publish) as capture:
+                      max_side=config.sampling.max_side, on_status=lambda status: bus.publish(status_event(status))) as capture:
         observers = [EmbeddingPublisher(bus.publish), *([ConsoleObserver(parts)] if parts else []),
                      StatsPublisher(bus.publish, config.feed.stats_interval_s)]
         (summary,) = run_sources(capture, {SOURCE: pipeline}, models.encode_frames, bus.publish, observers)

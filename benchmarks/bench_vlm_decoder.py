@@ -59,6 +59,7 @@ from pipelines.percentiles import percentiles  # noqa: E402
 from streamer.capture.sources import VideoFileSource  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.events import caption_event  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -118,7 +119,7 @@ def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=No
         results = pipeline.feed(frame)
         for result in results:
             if result.caption is not None:
-                sent = publish(result.caption.to_dict())
+                sent = publish(caption_event(result.caption))
                 first_event_ms.append((time.perf_counter() - start) * 1e3)
                 decisions.append((sent, result) if keep_decisions else sent)
                 if follow:

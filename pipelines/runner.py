@@ -29,6 +29,7 @@ from pipelines.observers import RunObserver, RunView
 from pipelines.selective import SelectivePipeline
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import MultiCapture
+from streamer.feed.events import caption_event
 
 __all__ = ["RunSummary", "run_sources"]
 
@@ -164,7 +165,7 @@ class _Run:
             observer.on_clip(result)
         if result.caption is None:
             return
-        event = result.caption.to_dict()
+        event = caption_event(result.caption)
         for observer in self.observers:
             event.update(observer.caption_fields(result))
         sent = self.publish(event)

@@ -6,7 +6,8 @@ One :class:`SelectivePipeline` per source holds that source's state (clip buffer
 cache, drift reference). It is sans-I/O and single-threaded: the caller pushes one sampled
 frame, encodes the frames the pipeline asks for, completes the step with their features, and
 gets a :class:`ClipResult` for each clip the frame closed: the clip's embedding (the
-continuous stream) and, when drift fired, the caption event.
+continuous stream) and, when drift fired, the :class:`~pipelines.caption.Caption` (the runner
+publishes it as a ``caption`` event).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
 from pipelines.drift import DriftConfig, DriftDetector
 from pipelines.histogram import Histogram
 from pipelines.percentiles import percentile
-from streamer.feed.events import CaptionEvent, StageLatency
+from pipelines.caption import Caption, StageLatency
 from pipelines.profiles import ModelStack
 from streamer.capture.frames import Frame
 
@@ -80,7 +81,7 @@ class ClipResult:
     drift: float
     threshold: float  # the detector's enter threshold in force for this clip
     step_ms: float
-    caption: CaptionEvent | None
+    caption: Caption | None
     current: np.ndarray | None = None
     new_frames: np.ndarray | None = None
     caption_frames: tuple[Frame, ...] = ()
@@ -193,7 +194,7 @@ class SelectivePipeline:
         self.stats.decodes_by_reason[decision.reason.value] += 1
         self.stats.decode_ms.append((done - before_decode) * 1e3)
         dropped, self._pending_drops = self._pending_drops, 0
-        caption = CaptionEvent(
+        caption = Caption(
             source=self.source,
             t=decision.t,
             t_start=caption_start,

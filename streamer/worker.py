@@ -152,18 +152,30 @@ class BoundedWorker(Generic[T]):
     def is_alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def join(self, timeout: float | None = None) -> None:
+        """Wait up to ``timeout`` seconds (None: forever) for the thread to end after :meth:`stop`."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def native_id(self) -> int | None:
+        """The operating system's id of the thread (None before :meth:`start`)."""
+        return None if self._thread is None else self._thread.native_id
+
     def submit(self, item: T) -> bool:
         """Hand ``item`` over; return whether it was queued (a refused or displaced item is counted)."""
         return self.queue.put(item)
 
-    def stop(self, drain: bool = True, timeout: float | None = None) -> None:
+    def stop(self, drain: bool = True, timeout: float | None = None, join: bool = True) -> None:
         """End the thread: after handling what is queued (``drain``), or after the item in hand,
-        discarding the rest (counted). Waits up to ``timeout`` seconds (None: until done)."""
+        discarding the rest (counted). Waits up to ``timeout`` seconds (None: until done) for
+        the thread to end, or not at all without ``join`` (the item in hand then ends on its own)."""
         if not drain:
             self.queue.count_dropped(self.queue.clear())
         if self.is_alive():
             self.queue.put_wait(_STOP)  # waits at most until the thread takes one item
-            self._thread.join(timeout)
+            if join:
+                self._thread.join(timeout)
 
     def _run(self) -> None:
         while (item := self.queue.get()) is not _STOP:

@@ -25,6 +25,7 @@ import numpy as np
 
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.reference import MAX_WARD_CLIPS
+from streamer.feed.events import caption_event
 
 __all__ = ["VideoTrace", "trace_video"]
 
@@ -116,7 +117,7 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
                     trace.predict_ms.append(share["predict"])
                     trace.step_ms.append(r.step_ms)
                     if r.caption is not None:
-                        trace.captions.append(r.caption.to_dict())
+                        trace.captions.append(caption_event(r.caption))
                         trace.caption_clip.append(i)
                         if keep_caption_images:
                             trace.caption_images.append(r.caption_frames[-1].image)

@@ -133,6 +133,7 @@ def _analyse(
     from pipelines.selective import SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
     from streamer.capture.signals import sigterm_as_interrupt
+    from streamer.feed.events import status_event
 
     with contextlib.ExitStack() as stack:
         bus = _open_bus(args, specs, config, log_config, stack, print_captions=print_captions, print_status=print_status)
@@ -148,7 +149,7 @@ def _analyse(
             decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
         pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
         capture = MultiCapture(specs, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side,
-                               on_status=bus.publish)  # its threads start below, after the feed
+                               on_status=lambda status: bus.publish(status_event(status)))  # threads start after the feed
         console = _serve(config, bus, log_config, pipelines, capture, stack) if serve else None
         if decoder:  # closed after the feed is up, so it ends first: the last texts still reach subscribers
             stack.callback(decoder.close)

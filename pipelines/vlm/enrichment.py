@@ -45,6 +45,7 @@ import numpy as np
 from pipelines.decode_budget import DecodeBudget
 from pipelines.decoder_config import VLMDecoderConfig
 from pipelines.vlm.loader import load_decoder_vlm
+from streamer.worker import BoundedWorker, OverflowPolicy
 from pipelines.observers import RunObserver
 from streamer.feed.events import EnrichmentEvent
 
@@ -105,11 +106,20 @@ class EnrichmentWorker:
         self._closing = False
         self._closed = False  # after close(): nothing more is published
         self._counts: dict[str, _Counts] = {}
-        self._thread = threading.Thread(target=self._run, name="vlm-decoder", daemon=True)
+        # The thread: a token in a queue of one says "something is pending"; the handler takes
+        # requests until none is left, so a request admitted meanwhile always finds a token queued.
+        self._worker: BoundedWorker[bool] = BoundedWorker(self._drain, max_queue=1, policy=OverflowPolicy.DROP_NEWEST,
+                                                          name="vlm-decoder")
+        self._niced = False
 
     def start(self) -> EnrichmentWorker:
-        self._thread.start()
+        self._worker.start()
         return self
+
+    @property
+    def native_id(self) -> int | None:
+        """The operating system's id of the worker thread (its niceness is ``nice``)."""
+        return self._worker.native_id
 
     # -- the runner's side: never waits for the model ---------------------------------------
 
@@ -144,7 +154,8 @@ class EnrichmentWorker:
                         self._counts[oldest.source].dropped += 1
                         skips.append((oldest, f"{self.config.max_pending} sources were waiting for the VLM (max_pending)"))
                     self._pending[source] = request
-                    self._cond.notify_all()
+        if not self._closing:
+            self._worker.submit(True)
         for what, why in skips:
             self._skip(what, why)
 
@@ -161,16 +172,21 @@ class EnrichmentWorker:
 
     # -- the worker's side ---------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _lower_priority(self) -> None:
+        """Run this thread (the worker's) at niceness ``nice``, once."""
+        self._niced = True
         if self.config.nice and hasattr(os, "setpriority"):
             try:  # on Linux a thread id is a process id for setpriority: this thread only
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.config.nice)
             except OSError as exc:
                 log.warning("could not lower the VLM thread's priority (nice %d): %s", self.config.nice, exc)
+
+    def _drain(self, _token: bool) -> None:
+        """Decode the waiting requests, oldest source first, until none is left (on the worker thread)."""
+        if not self._niced:
+            self._lower_priority()
         while True:
             with self._cond:
-                while not self._pending and not self._closing:
-                    self._cond.wait()
                 if not self._pending:
                     return
                 _, request = self._pending.popitem(last=False)
@@ -262,8 +278,7 @@ class EnrichmentWorker:
                 self._counts[r.source].dropped += 1
         for r in rest + ([busy] if busy else []):
             self._skip(r, f"the run ended before the VLM was free (waited {wait_s:g} s, end_wait_s)")
-        if busy is None:
-            self._thread.join(wait_s + 1.0)  # it is publishing its last text, or has ended
+        self._worker.stop(drain=False, timeout=wait_s + 1.0, join=busy is None)  # without a generation running, it ends now
         return len(rest) + (busy is not None)
 
 

@@ -118,7 +118,7 @@ def test_a_burst_is_coalesced_the_newest_wins_and_every_caption_gets_one_enrichm
     worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=0, change_prompt="")).start()
     worker.follow(*caption_of(1, 1.0))
     assert vlm.entered.wait(TIMEOUT_S)  # the worker holds caption 1
-    assert os.getpriority(os.PRIO_PROCESS, worker._thread.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
+    assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
     start = time.monotonic()
     for seq in range(2, 7):  # a burst while the model is busy
         worker.follow(*caption_of(seq, float(seq)))
@@ -215,8 +215,8 @@ def test_close_waits_for_pending_then_skips_what_is_left():
     assert sorted(states(published.events)) == [(1, "skipped"), (2, "skipped")]
     assert all("the run ended" in e["detail"] for e in published.events)
     vlm.gate.set()  # the stuck generation ends; its text is not published after close
-    worker._thread.join(TIMEOUT_S)
-    assert not worker._thread.is_alive() and len(published.events) == 2
+    worker._worker.join(TIMEOUT_S)
+    assert not worker._worker.is_alive() and len(published.events) == 2
     assert worker.summary()["dropped"] == 2
 
 
