@@ -161,12 +161,7 @@ class SelectivePipeline:
         oldest = clip.frames[0].index
         for index in [i for i in self._features if i < oldest]:
             del self._features[index]
-        if self.models.encode_frames is None:  # a clip encoder (vjepa2): the whole window at once
-            encoded_clip = self.models.encode_clip([f.image for f in clip.frames])
-            tokens, frame_of_token = encoded_clip.tokens, encoded_clip.frame_of_token  # (N, F), (N,)
-        else:
-            tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
-            frame_of_token = np.arange(len(clip.frames))  # (T,)
+        tokens, frame_of_token = self._tokens(clip)  # (N, F), (N,)
         encoded = time.perf_counter()
         caption_start = max(clip.t_start, clip.t_end - self.caption_window_s)
         recent = [i for i, f in enumerate(clip.frames) if f.pts >= caption_start - 1e-9] or [len(clip.frames) - 1]
@@ -215,6 +210,15 @@ class SelectivePipeline:
         )
         caption_frames = tuple(clip.frames[i] for i in recent)
         return dataclasses.replace(result, caption=caption, caption_frames=caption_frames)
+
+    def _tokens(self, clip: ClipWindow) -> tuple[np.ndarray, np.ndarray]:
+        """The clip's visual tokens ``(N, F)`` and the frame position of each ``(N,)``: a clip
+        encoder (vjepa2) encodes the whole window at once; a frame encoder's are cached per frame."""
+        if self.models.encode_frames is None:
+            encoded_clip = self.models.encode_clip([f.image for f in clip.frames])
+            return encoded_clip.tokens, encoded_clip.frame_of_token
+        tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
+        return tokens, np.arange(len(clip.frames))  # (T,)
 
     def _new_frame_vectors(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray) -> np.ndarray:
         """Visual features ``(n, F)`` of the clip's frames the detector has not read yet: one

@@ -75,8 +75,6 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     ``out_dir``. ``baseline`` is a :class:`~models.vlm.VLMConfig` or None."""
     from pipelines.bench.report import write_markdown, write_timeline
     from pipelines.profiles import build_models
-    from pipelines.progress import Progress
-    from streamer.capture.sources import VideoFileSource
 
     stream = stream or sys.stderr
     load = _loadavg()
@@ -85,20 +83,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     t_models = time.perf_counter()
     models = build_models(config.model)
     models_s = time.perf_counter() - t_models
-    traces = []
-    for path, truth in zip(videos, truths):
-        probe = VideoFileSource(path, sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
-        probe.open()
-        duration = probe.duration
-        probe.close()
-        traces.append(trace_video(path, config, models, options, truth, Progress(Path(path).stem or "video", duration, stream=stream)))
-    if options.peers:  # after every selective pass, so their CPU use is not mixed into its timings
-        from pipelines.bench.peers import run_peers
-
-        for trace in traces:
-            trace.peers = run_peers(trace.path)
-            stream.write(f"{trace.name}: peers " + ", ".join(f"{p.name} {len(p.cuts)} cuts in {p.wall_s:.1f} s" if p.skipped is None else f"{p.name} skipped ({p.skipped})" for p in trace.peers) + "\n")
-            stream.flush()
+    traces = _trace_all(videos, truths, config, models, options, stream)
     raws, reports = [], []
     for trace in traces:
         raw, extras = strategy_records(models, trace, options, config.drift)
@@ -115,16 +100,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
         "profile": config.model.profile,
         "encoder": getattr(models, "encoder", config.model.profile),
         "model_load_s": round(models_s, 3),
-        "settings": {
-            "sampling": dataclasses.asdict(config.sampling),
-            "clip": dataclasses.asdict(config.clip),
-            "drift": {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(config.drift).items()},
-            "uniform_rates_hz": list(options.uniform_rates_hz),
-            "ward_smooth": options.ward_smooth,
-            "ward_segments": "as many as the selective path decoded (same budget)",
-            "boundary_match_s": [-MATCH_BEFORE_S, MATCH_AFTER_S],
-            "peers": {p.name: (p.skipped or "ran") for p in traces[0].peers} if traces else {},
-        },
+        "settings": _settings(config, options, traces),
         "media_s": round(media, 3),
         "wall_s": round(wall, 3),
         "realtime_factor": round(media / wall, 3) if wall > 0 else None,
@@ -138,14 +114,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     selective.update(selective_costs(traces))
     selective["compute_ms"] = round(sum(r["strategies"]["selective"]["compute_ms"] for r in reports), 3)
     if vlm is not None:
-        rows = baseline_pass(vlm, traces, stream)
-        for rep, trace in zip(reports, traces):
-            rep["baseline_vlm"] = baseline_report(vlm, rows[trace.name], len(trace.times), trace.media_s, trace.stride_s, rep["strategies"]["selective"])
-        all_rows = [r for t in traces for r in rows[t.name]]
-        report["baseline_vlm"] = {
-            **baseline_report(vlm, all_rows, sum(len(t.times) for t in traces), media, traces[0].stride_s, selective),
-            "load_s": round(vlm_load_s, 3),
-        }
+        report["baseline_vlm"] = _baseline(vlm, vlm_load_s, traces, reports, selective, stream)
     if decoder_vlm is not None:
         from pipelines.bench.decoder_cost import decoder_cost
 
@@ -155,6 +124,55 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     write_markdown(report, out_dir / "report.md")
     write_timeline(traces, reports, out_dir / "timeline.png")
     return report
+
+
+def _trace_all(videos: list[str], truths: list[dict | None], config, models, options: BenchOptions, stream) -> list:
+    """The selective pass over each video (with its progress line), then the peers' passes."""
+    from pipelines.progress import Progress
+    from streamer.capture.sources import VideoFileSource
+
+    traces = []
+    for path, truth in zip(videos, truths):
+        probe = VideoFileSource(path, sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
+        probe.open()
+        duration = probe.duration
+        probe.close()
+        traces.append(trace_video(path, config, models, options, truth, Progress(Path(path).stem or "video", duration, stream=stream)))
+    if options.peers:  # after every selective pass, so their CPU use is not mixed into its timings
+        from pipelines.bench.peers import run_peers
+
+        for trace in traces:
+            trace.peers = run_peers(trace.path)
+            stream.write(f"{trace.name}: peers " + ", ".join(f"{p.name} {len(p.cuts)} cuts in {p.wall_s:.1f} s" if p.skipped is None else f"{p.name} skipped ({p.skipped})" for p in trace.peers) + "\n")
+            stream.flush()
+    return traces
+
+
+def _settings(config, options: BenchOptions, traces: list) -> dict:
+    """The report's ``settings``: what the figures were measured with."""
+    return {
+        "sampling": dataclasses.asdict(config.sampling),
+        "clip": dataclasses.asdict(config.clip),
+        "drift": {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(config.drift).items()},
+        "uniform_rates_hz": list(options.uniform_rates_hz),
+        "ward_smooth": options.ward_smooth,
+        "ward_segments": "as many as the selective path decoded (same budget)",
+        "boundary_match_s": [-MATCH_BEFORE_S, MATCH_AFTER_S],
+        "peers": {p.name: (p.skipped or "ran") for p in traces[0].peers} if traces else {},
+    }
+
+
+def _baseline(vlm, vlm_load_s: float, traces: list, reports: list[dict], selective: dict, stream) -> dict:
+    """The baseline VLM's pass over the kept clips: its figures per video (into ``reports``) and pooled."""
+    rows = baseline_pass(vlm, traces, stream)
+    for rep, trace in zip(reports, traces):
+        rep["baseline_vlm"] = baseline_report(vlm, rows[trace.name], len(trace.times), trace.media_s, trace.stride_s, rep["strategies"]["selective"])
+    all_rows = [r for t in traces for r in rows[t.name]]
+    media = sum(t.media_s for t in traces)
+    return {
+        **baseline_report(vlm, all_rows, sum(len(t.times) for t in traces), media, traces[0].stride_s, selective),
+        "load_s": round(vlm_load_s, 3),
+    }
 
 
 def _decoder_vlm(config):
