@@ -113,7 +113,7 @@ def page(port: int, frame_interval_s: float, stop, counts) -> None:
 def one_run(models, config, video: Path, console: bool, folder: Path) -> dict:
     log_config = EventLogConfig(str(folder / "events.sqlite"))
     log = EventLog(log_config)
-    bus = EventBus(log, sources=[SOURCE], profile=config.model.profile)
+    bus = EventBus(log, sources=[SOURCE], profile=config.model.encoder.network)
     parts = open_console(config.feed.console, config.feed.snapshots, log_config) if console else None
     server = FeedServer(dataclasses.replace(config.feed.server, port=0), bus, parts.routes if parts else ())
     server.start()

@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, resolve_device, resolve_dtype
+from models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from models.vjepa2_classifier import DEFAULT_VJEPA2_CLASSIFIER, VJEPA2ClassHead, is_classifier
 
 __all__ = [
@@ -43,8 +44,6 @@ __all__ = [
 ]
 
 DEFAULT_VJEPA2 = "facebook/vjepa2-vitl-fpc64-256"
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 class ModelLoadError(ValueError):

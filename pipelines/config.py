@@ -88,11 +88,6 @@ class ModelConfig:
                 raise ValueError(f"predictor.type label-bridge needs the classifier head, which the {spec.name} ONNX export "
                                  f"does not hold: use encoder.runtime torch (or auto) or predictor.type learned")
 
-    @property
-    def profile(self) -> str:
-        """The name outputs give the model stack (the feed's ``hello``, bench reports): its network's."""
-        return self.encoder.network
-
 
 @dataclass(frozen=True)
 class FeedConfig:

@@ -173,7 +173,7 @@ def _open_bus(args, specs, config, log_config, stack, *, print_captions: bool, p
     for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
         stack.callback(sink.stop)
     log = stack.enter_context(_event_log(log_config))
-    bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+    bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.encoder.network)
     for sink in outputs:
         sink.start()
         bus.add_sink(sink)

@@ -129,12 +129,6 @@ class CaptureConfig:
             return self.policy
         return OverflowPolicy.DROP_OLDEST if live or self.realtime else OverflowPolicy.WAIT
 
-    def updated(self, **changes: Any) -> CaptureConfig:
-        """This config with ``changes`` applied to it and to every per-source override (how a
-        command-line flag such as ``--realtime`` beats the YAML)."""
-        overrides = {sid: dataclasses.replace(cfg, **changes) for sid, cfg in self.overrides.items()}
-        return dataclasses.replace(self, **changes, overrides=MappingProxyType(overrides))
-
     def for_source(self, source_id: str) -> CaptureConfig:
         """The config for ``source_id``: its override if there is one, else this config."""
         return self.overrides.get(source_id, self)

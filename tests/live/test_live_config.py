@@ -75,7 +75,7 @@ def test_backoff_grows_to_the_cap_with_bounded_jitter():
 
 
 def test_command_line_changes_reach_every_override():
-    config = CaptureConfig.from_mapping({"sources": {"cam1": {"buffer_size": 2}}}).updated(realtime=True)
+    config = CaptureConfig.from_mapping({"realtime": True, "sources": {"cam1": {"buffer_size": 2}}})  # the CLI lays its flags over the section
     assert config.realtime and config.for_source("cam1").realtime and config.for_source("cam1").buffer_size == 2
     with pytest.raises(ValueError, match="buffer_size: must be an integer within 1..128"):
-        config.updated(buffer_size=0)
+        CaptureConfig.from_mapping({"realtime": True, "sources": {"cam1": {"buffer_size": 0}}})
