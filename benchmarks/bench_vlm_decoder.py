@@ -109,7 +109,7 @@ def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=No
     """One selective pass; returns per-step figures. ``follow(sent, result)`` gets each caption
     (the vlm decoder's hand-over); ``keep(i, result, frame)`` sees every clip. ``keep_decisions``
     keeps each caption with its clip result (and so its frames: only for short passes)."""
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
 
     pipeline = SelectivePipeline("real", models, config.clip, config.drift)
     step_ms, first_event_ms, follow_ms, rss, decisions = [], [], [], [], []

@@ -28,9 +28,9 @@ from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig, Runtime
 from models.predictor_config import PredictorConfig, PredictorType
-from pipelines.clips import ClipConfig
+from pipelines.core.clips import ClipConfig
 from pipelines.decoder_config import DecoderConfig
-from pipelines.drift import DriftConfig
+from pipelines.core.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig

@@ -73,6 +73,6 @@ def test_capture_never_imports_the_feed():
 def test_nothing_below_the_wiring_imports_a_feed_event_type():
     """The networks, the capture edge and the sans-I/O selective core return domain values
     (a Caption, a SourceStatus); only the wiring turns them into protocol events."""
-    below = ("models", "streamer.capture", "pipelines.selective", "pipelines.clips", "pipelines.drift",
-             "pipelines.segment_contrast", "pipelines.decode_budget", "pipelines.caption")
+    below = ("models", "streamer.capture", "pipelines.core.selective", "pipelines.core.clips", "pipelines.core.drift",
+             "pipelines.core.segment_contrast", "pipelines.core.decode_budget", "pipelines.core.caption")
     assert _importers_of("streamer.feed.events", below) == []

@@ -88,7 +88,7 @@ def _run(vlm, config, requests, timeout: float) -> list[dict]:
 
 
 def _request(source: str, seq: int, t: float, drift: float, image: np.ndarray):
-    from pipelines.selective import ClipResult
+    from pipelines.core.selective import ClipResult
     from streamer.capture.frames import Frame
 
     frame = Frame(source, seq, t, time.time(), image)

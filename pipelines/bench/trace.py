@@ -105,7 +105,7 @@ def _record(trace: VideoTrace, r, detector, share: dict[str, float], keep_captio
 
 def trace_video(path: str | Path, config, models, options: BenchOptions, truth: dict | None = None, progress=None) -> VideoTrace:
     """Decode ``path`` once and run the selective pipeline over it, recording every clip."""
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     path = Path(path)

@@ -32,7 +32,7 @@ from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
 if TYPE_CHECKING:
-    from pipelines.runner import RunSummary
+    from pipelines.core.runner import RunSummary
 
 __all__ = ["add_parsers"]
 
@@ -127,10 +127,10 @@ def _analyse(
     from pipelines.cli.options import announce, baseline_config
     from pipelines.decoder_config import DecoderType
     from pipelines.vlm.enrichment import start_enrichment
-    from pipelines.observers import EmbeddingPublisher, ProgressObserver, StatsPublisher
+    from pipelines.core.observers import EmbeddingPublisher, ProgressObserver, StatsPublisher
     from pipelines.profiles import build_models  # torch loads only when there is work to do
-    from pipelines.runner import run_sources
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.runner import run_sources
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
     from streamer.capture.signals import sigterm_as_interrupt
     from streamer.feed.events import status_event
@@ -183,7 +183,7 @@ def _open_bus(args, specs, config, log_config, stack, *, print_captions: bool, p
 def _serve(config, bus, log_config, pipelines, capture, stack):
     """Start the WebSocket feed (a sink that registers itself) with the browser console, the
     caption snapshots and ``/metrics`` on its port; return the console's run observer."""
-    from pipelines.observers import ConsoleObserver
+    from pipelines.core.observers import ConsoleObserver
     from pipelines.run_metrics import run_metrics_route
     from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer

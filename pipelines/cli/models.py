@@ -23,7 +23,7 @@ def add_parsers(sub) -> None:
 
 
 def _add_train_parser(sub) -> argparse.ArgumentParser:
-    """``train-predictor``; defaults are :class:`pipelines.train_predictor.TrainOptions`'s (torch loads only on use)."""
+    """``train-predictor``; defaults are :class:`pipelines.training.train_predictor.TrainOptions`'s (torch loads only on use)."""
     p = sub.add_parser(
         "train-predictor", help="train the learned predictor on (video span, caption) pairs",
         description="Train the learned VL-JEPA predictor on (video span, caption) pairs with the X- and Y-encoders "
@@ -50,7 +50,7 @@ def _add_train_parser(sub) -> argparse.ArgumentParser:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from pipelines.train_predictor import run_train
+    from pipelines.training.train_predictor import run_train
 
     return run_train(args)
 

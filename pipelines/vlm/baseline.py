@@ -29,14 +29,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from pipelines.vlm.loader import open_vlm
-from pipelines.observers import RunObserver
+from pipelines.core.observers import RunObserver
 from pipelines.percentiles import percentile, percentiles
 from streamer.feed.events import BaselineCaptionEvent
 from streamer.worker import BoundedWorker, OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
     from models.vlm import VLMCaption, VLM, VLMConfig
-    from pipelines.selective import ClipResult
+    from pipelines.core.selective import ClipResult
 
 __all__ = [
     "BaselineRequest",

@@ -7,7 +7,7 @@ At a decision the runner publishes the ``caption`` (retrieval labels) at once, a
 ``retrieval`` decoder, then hands the published caption (its ``seq``) and its frames to
 :meth:`EnrichmentWorker.follow`, which never blocks on the model:
 
-1. the source's budget (:class:`~pipelines.decode_budget.DecodeBudget`, media time) admits the
+1. the source's budget (:class:`~pipelines.core.decode_budget.DecodeBudget`, media time) admits the
    decision or not; a refused one gets an ``enrichment`` with state ``skipped`` at once;
 2. an admitted one takes the source's one pending slot: a request still waiting there is
    superseded (the newest wins; the old caption gets ``skipped``). At most ``max_pending``
@@ -42,16 +42,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.decode_budget import DecodeBudget
+from pipelines.core.decode_budget import DecodeBudget
 from pipelines.decoder_config import VLMDecoderConfig
 from pipelines.vlm.loader import load_decoder_vlm
 from streamer.worker import BoundedWorker, OverflowPolicy
-from pipelines.observers import RunObserver
+from pipelines.core.observers import RunObserver
 from streamer.feed.events import EnrichmentEvent
 
 if TYPE_CHECKING:  # torch loads only when the vlm decoder is asked for
     from models.vlm import VLM
-    from pipelines.selective import ClipResult
+    from pipelines.core.selective import ClipResult
 
 __all__ = ["EnrichmentRequest", "EnrichmentWorker", "EnrichmentObserver", "start_enrichment"]
 

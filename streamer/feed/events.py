@@ -53,7 +53,7 @@ class LatencySource(Protocol):
 
 
 class CaptionSource(Protocol):
-    """What :func:`caption_event` reads of a caption (:class:`pipelines.caption.Caption`)."""
+    """What :func:`caption_event` reads of a caption (:class:`pipelines.core.caption.Caption`)."""
 
     source: str
     t: float

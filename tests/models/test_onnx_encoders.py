@@ -69,7 +69,7 @@ def test_vjepa2_onnx_matches_torch_per_token(tmp_path):
 
 def test_onnx_runtime_exports_on_first_use_and_gives_the_same_captions(lite_models, scene_video, monkeypatch, tmp_path):
     from pipelines.config import load_config
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -127,7 +127,7 @@ def test_the_vjepa2_profile_runs_in_the_pipeline_with_a_learned_predictor(scene_
     from models.retrieval import RetrievalConfig
     from pipelines.config import ConfigError, load_config
     from pipelines.profiles import build_models
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     config = load_config("configs/vjepa2.yaml")

@@ -87,9 +87,9 @@ def test_close_without_drain_drops_what_is_queued_and_ends_the_thread():
 
 def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_published(lite_models, photos, tmp_path):
     from pipelines.vlm.baseline import BaselineObserver
-    from pipelines.clips import ClipConfig
-    from pipelines.drift import DriftConfig
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.clips import ClipConfig
+    from pipelines.core.drift import DriftConfig
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
     from videokit import Shot, write_video
 

@@ -12,7 +12,7 @@ from models.vlm import VLMCaption
 from pipelines.decoder_config import VLMDecoderConfig
 from pipelines.vlm.enrichment import EnrichmentWorker, start_enrichment
 from pipelines.errors import UsageError
-from pipelines.selective import ClipResult
+from pipelines.core.selective import ClipResult
 from streamer.capture.frames import Frame
 from streamer.feed.events import stats_event
 from streamer.feed.protocol import load_schema

@@ -3,7 +3,7 @@
 Exports :class:`RunView`, :class:`RunObserver`, :class:`EmbeddingPublisher`,
 :class:`StatsPublisher`, :class:`ProgressObserver` and :class:`ConsoleObserver`.
 
-:func:`pipelines.runner.run_sources` calls each observer, in the order listed, on the run loop's
+:func:`pipelines.core.runner.run_sources` calls each observer, in the order listed, on the run loop's
 thread (the one that calls ``run_sources``); a hook must hand its work over and return, never
 wait for a model, a disk or a socket. What attaches to a run today: the per-clip embedding
 events and the periodic ``stats`` events (this module), the progress line (``replay``), the
@@ -28,7 +28,7 @@ from streamer.capture.frames import Frame
 from streamer.feed.events import embedding_event, stats_event
 
 if TYPE_CHECKING:
-    from pipelines.selective import ClipResult, SelectivePipeline
+    from pipelines.core.selective import ClipResult, SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
     from streamer.console.parts import ConsoleParts
 

@@ -138,7 +138,7 @@ def test_deep_nesting_under_the_size_limit_is_bad_json_not_a_crash():
 
 
 def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
-    from pipelines.caption import Caption, StageLatency
+    from pipelines.core.caption import Caption, StageLatency
     from streamer.feed.events import (BaselineCaptionEvent, EnrichmentEvent, caption_event, embedding_event,
                                       stats_event, status_event)
     from streamer.capture.status import SourceState, SourceStatus

@@ -16,7 +16,7 @@ This is the one place where the pieces meet::
                                       └─ after: observers' on_caption with its seq (the vlm decoder)
         └─ observers: on_step between batches (stats events, progress)
 
-Everything that attaches to a run is a :class:`~pipelines.observers.RunObserver`.
+Everything that attaches to a run is a :class:`~pipelines.core.observers.RunObserver`.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from pipelines.observers import RunObserver, RunView
-from pipelines.selective import SelectivePipeline
+from pipelines.core.observers import RunObserver, RunView
+from pipelines.core.selective import SelectivePipeline
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import MultiCapture
 from streamer.feed.events import caption_event
@@ -83,7 +83,7 @@ def run_sources(
     ``pipelines`` holds one pipeline per source id. The fresh frames of all sources that had a
     frame ready are encoded in one ``encode_frames`` call. Caption events go to ``publish`` as
     they are made, so a source that fails later loses nothing already produced; its error is in
-    its summary. ``observers`` see the run as :class:`~pipelines.observers.RunObserver` says, in
+    its summary. ``observers`` see the run as :class:`~pipelines.core.observers.RunObserver` says, in
     the order given. The caller owns ``capture`` (``with capture: …``) and closes the observers.
     """
     run = _Run(capture, pipelines, encode_frames, publish, list(observers))

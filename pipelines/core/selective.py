@@ -6,7 +6,7 @@ One :class:`SelectivePipeline` per source holds that source's state (clip buffer
 cache, drift reference). It is sans-I/O and single-threaded: the caller pushes one sampled
 frame, encodes the frames the pipeline asks for, completes the step with their features, and
 gets a :class:`ClipResult` for each clip the frame closed: the clip's embedding (the
-continuous stream) and, when drift fired, the :class:`~pipelines.caption.Caption` (the runner
+continuous stream) and, when drift fired, the :class:`~pipelines.core.caption.Caption` (the runner
 publishes it as a ``caption`` event).
 """
 
@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
-from pipelines.drift import DriftConfig, DriftDetector
+from pipelines.core.clips import ClipAssembler, ClipConfig, ClipWindow
+from pipelines.core.drift import DriftConfig, DriftDetector
 from pipelines.histogram import Histogram
 from pipelines.percentiles import percentile
-from pipelines.caption import Caption, StageLatency
+from pipelines.core.caption import Caption, StageLatency
 from pipelines.profiles import ModelStack
 from streamer.capture.frames import Frame
 
