@@ -38,10 +38,11 @@ import paho.mqtt.client as paho
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pipelines.core.caption import Caption, StageLatency  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.controls import PausedSources  # noqa: E402
 from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
-from streamer.feed.events import CaptionEvent, StageLatency  # noqa: E402
+from streamer.feed.events import caption_event  # noqa: E402
 from streamer.mqtt.config import MqttConfig  # noqa: E402
 from streamer.mqtt.sink import MqttSink  # noqa: E402
 
@@ -107,8 +108,8 @@ def bus_delay(port: int | None, folder: Path, rate: float, seconds: float) -> di
         bus.add_sink(sink)
     count, publish_ms = int(rate * seconds), []
     for i in range(count):
-        event = CaptionEvent("cam0", i / rate, i / rate, i / rate, time.time(), "a tabby cat", (("tabby", 0.9),), 0.5,
-                             "change", 0.3, StageLatency(1, 1, 1, 3)).to_dict()
+        event = caption_event(Caption("cam0", i / rate, i / rate, i / rate, time.time(), "a tabby cat", (("tabby", 0.9),), 0.5,
+                                      "change", 0.3, StageLatency(1, 1, 1, 3)))
         start = time.perf_counter()
         bus.publish(event)
         publish_ms.append((time.perf_counter() - start) * 1e3)

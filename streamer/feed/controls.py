@@ -14,10 +14,11 @@ log = logging.getLogger(__name__)
 
 
 class PausedSources:
-    """A thread-safe set of paused source ids: the run loop drops their frames before encoding.
+    """A thread-safe set of the source ids someone wants paused (MQTT's ``detect/set``).
 
-    Any thread may :meth:`set`; the run loop asks ``source in paused`` per frame. Every change is
-    logged once at INFO.
+    Any thread may :meth:`set` and ask ``source in paused``; the run's
+    :class:`~pipelines.core.observers.PauseObserver` reads it between two batches and asks the run
+    to drop those sources' frames before encoding. Every change is logged once at INFO.
     """
 
     def __init__(self) -> None:

@@ -10,12 +10,12 @@ import time
 import jsonschema
 import pytest
 
+from feedkit import caption
 from mqttkit import Broker, Recorder, broker, wait_for  # noqa: F401 (broker: a fixture)
 from pipelines.config import load_config
 from streamer.feed.bus import EventBus
 from streamer.feed.controls import PausedSources
 from streamer.feed.eventlog import EventLog, EventLogConfig
-from streamer.feed.events import CaptionEvent, StageLatency
 from streamer.mqtt.config import MqttConfig
 from streamer.mqtt.sink import MqttSink
 
@@ -36,11 +36,6 @@ COMMON = {
         "qos": {"const": 1},
     },
 }
-
-
-def caption(i: int) -> dict:
-    return CaptionEvent("cam0", float(i), i - 1.0, float(i), 1e9 + i, f"caption {i}", ((f"caption {i}", 0.9),), 0.5,
-                        "change", 0.3, StageLatency(1, 1, 1, 3)).to_dict()
 
 
 @pytest.fixture

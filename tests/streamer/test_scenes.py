@@ -2,15 +2,15 @@
 
 import jsonschema
 
-from streamer.feed.events import CaptionEvent, EnrichmentEvent, StageLatency, status_event
+import feedkit
+from streamer.feed.events import EnrichmentEvent
 from streamer.feed.protocol import load_schema
 from streamer.feed.scenes import ScenePublisher
 
 
 def caption(t: float, text: str, reason: str = "change", source: str = "cam0") -> dict:
-    event = CaptionEvent(source, t, t - 1.0, t, 1e9 + t, text, ((text, 0.9),), 0.5, reason, 0.3, StageLatency(1, 1, 1, 3)).to_dict()
-    event["snapshot"] = f"/snapshots/{source}/{int(t * 1000)}.jpg"
-    return event
+    return feedkit.caption(t, source, text=text, labels=[{"text": text, "score": 0.9}], reason=reason,
+                           snapshot=f"/snapshots/{source}/{int(t * 1000)}.jpg")
 
 
 def done(caption_seq: int, t: float, text: str) -> dict:
@@ -23,12 +23,12 @@ def logged(bus) -> list[dict]:
 
 def test_decisions_open_and_close_scenes_in_order_and_every_event_follows_the_schema(bus):
     publish = ScenePublisher(bus.publish)
-    publish(status_event("cam0", "connected", "playing"))
+    publish(feedkit.status("connected"))
     first = publish(caption(1.0, "cat", "start"))
     publish(caption(4.0, "cat again", "heartbeat"))
     second = publish(caption(9.5, "coffee"))
     publish(done(first["seq"], 1.0, "a cat sits"))  # late: its scene already ended
-    publish(status_event("cam0", "ended", "end of stream"))
+    publish(feedkit.status("ended"))
     events = logged(bus)
     assert [(e["type"], e.get("state")) for e in events] == [
         ("status", "connected"), ("caption", None), ("scene", "new"), ("caption", None), ("scene", "update"),

@@ -10,11 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from feedkit import caption, status
 from mqttkit import free_port
 from testlimits import wait_for
 from streamer.feed.bus import EventBus
 from streamer.feed.eventlog import EventLog, EventLogConfig
-from streamer.feed.events import CaptionEvent, StageLatency, status_event
 from streamer.webhook.config import SIGNATURE_HEADER, WebhookConfig
 from streamer.webhook.sink import WebhookSink, signature
 
@@ -50,11 +50,6 @@ class Receiver:
         return [json.loads(body)["seq"] for _, body in self.posts]
 
 
-def caption(i: int) -> dict:
-    return CaptionEvent("cam0", float(i), i - 1.0, float(i), 1e9 + i, f"caption {i}", ((f"caption {i}", 0.9),), 0.5,
-                        "change", 0.3, StageLatency(1, 1, 1, 3)).to_dict()
-
-
 @pytest.fixture
 def bus(tmp_path):
     bus = EventBus(EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False)), sources=["cam0"])
@@ -76,7 +71,7 @@ def test_posts_are_signed_ordered_and_an_outage_of_the_server_loses_nothing(bus,
     sink = webhook(bus, tmp_path, [f"http://127.0.0.1:{port}/hook"])
     try:
         sent = [bus.publish(caption(i))["seq"] for i in range(1, 4)]
-        bus.publish(status_event("cam0", "connected", "not a chosen type"))
+        bus.publish(status("connected"))  # not a chosen type
         wait_for(lambda: receiver.seqs() == sent, "the first POSTs")
         receiver.stop()  # the server is away; the pipeline goes on
         sent += [bus.publish(caption(i))["seq"] for i in range(4, 10)]
