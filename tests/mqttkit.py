@@ -1,7 +1,7 @@
 """A real mosquitto broker on a free loopback port, and a paho subscriber that records, for tests.
 
-Exports :func:`free_port`, :class:`Broker`, the ``broker`` fixture and :class:`Recorder` (and passes on
-:func:`testlimits.wait_for`).
+Exports :class:`Broker`, the ``broker`` fixture and :class:`Recorder` (and passes on
+:func:`browserkit.free_port` and :func:`testlimits.wait_for`).
 """
 
 from __future__ import annotations
@@ -16,15 +16,10 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
+from browserkit import free_port
 from testlimits import TIMEOUT_S, wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Broker:

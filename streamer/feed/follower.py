@@ -13,15 +13,15 @@ jepa-stream over the same log, what was never acknowledged is sent again, in ord
 events follow. An event may be delivered twice (acknowledged, then the cursor write lost to a
 crash): consumers de-duplicate by ``seq``.
 
-Ephemeral events (stats) are never replayed: they wait in a bounded deque (``max_ephemeral``,
-oldest dropped) and go out best-effort. A cursor file that is missing starts at the log's last seq
+Ephemeral events (stats) are never replayed: they wait in a
+:class:`~streamer.worker.BoundedQueue` (``max_ephemeral``, oldest dropped and counted) and go out
+best-effort. A cursor file that is missing starts at the log's last seq
 (the history from before the sink existed is not sent); events retention removed before they
 were delivered are counted in one warning.
 """
 
 from __future__ import annotations
 
-import collections
 import json
 import logging
 import os
@@ -31,6 +31,7 @@ from pathlib import Path
 
 from streamer.feed.eventlog import EventLog
 from streamer.feed.protocol import Outgoing
+from streamer.worker import BoundedQueue, OverflowPolicy
 
 __all__ = ["Cursor", "LogFollower"]
 
@@ -86,7 +87,7 @@ class LogFollower:
             self.cursor.save(log_.last_seq)
         self.types = types
         self.batch, self.retry_s, self.drain_s = batch, retry_s, drain_s
-        self._ephemeral: collections.deque[Outgoing] = collections.deque(maxlen=max_ephemeral)
+        self._ephemeral: BoundedQueue[Outgoing] = BoundedQueue(max_ephemeral, OverflowPolicy.DROP_OLDEST)
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -111,7 +112,7 @@ class LogFollower:
 
     def emit(self, event: Outgoing) -> None:
         if event.seq is None:
-            self._ephemeral.append(event)  # a bounded deque: never blocks
+            self._ephemeral.put(event)  # drop_oldest: never blocks
         self._wake.set()
 
     def stop(self) -> None:
@@ -138,8 +139,8 @@ class LogFollower:
                 self._wake.clear()
             if self._stopping.is_set() and deadline is None:
                 deadline = time.monotonic() + self.drain_s
-            while self._ephemeral:
-                self.deliver_ephemeral(self._ephemeral.popleft())
+            while (event := self._ephemeral.get(0)) is not None:
+                self.deliver_ephemeral(event)
             done = self._guarded_pump(deadline)
             if deadline is not None and (done or time.monotonic() >= deadline):
                 return
