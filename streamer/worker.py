@@ -48,7 +48,6 @@ class BoundedQueue(Generic[T]):
         if max_items < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_items}")
         self.policy = OverflowPolicy(policy)
-        self.max_items = max_items
         self._queue: queue.Queue = queue.Queue(maxsize=max_items)
         self._lock = threading.Lock()
         self._dropped = 0
@@ -113,9 +112,6 @@ class BoundedQueue(Generic[T]):
         while self.drop_oldest():
             n += 1
         return n
-
-    def __len__(self) -> int:
-        return self._queue.qsize()
 
 
 class BoundedWorker(Generic[T]):
