@@ -86,11 +86,16 @@ def test_a_local_directory_loads_through_the_config(tmp_path):
     assert encoder.encode_frames is None and encoder.name == "vjepa2/torch"
 
 
+#: The hub library retries a refused connection five times with backoff (1+2+4+8+8 s of sleep)
+#: before it gives up, on top of importing transformers: allow for both beyond the usual timeout.
+_HUB_RETRIES_S = 23.0
+
+
 def _load_in_a_fresh_interpreter(env: dict) -> subprocess.CompletedProcess:
     """``load_vjepa2`` of the default id in a new process, so the hub library reads ``env`` at its import."""
     return subprocess.run(
         [sys.executable, "-c", "from models.vjepa2_encoder import load_vjepa2; load_vjepa2('facebook/vjepa2-vitl-fpc64-256')"],
-        capture_output=True, text=True, timeout=TIMEOUT_S, cwd=ROOT, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=TIMEOUT_S + _HUB_RETRIES_S, cwd=ROOT, env={**os.environ, **env},
     )
 
 
