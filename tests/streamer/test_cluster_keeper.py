@@ -1,0 +1,75 @@
+"""The lease keeper against a real nats-server: a lone worker takes every camera, a second one
+gets its fair share once the first releases its excess, a stopped keeper hands its cameras back
+at once, and an engine that goes away closes the publish fence."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from natskit import nats_server  # noqa: F401  (fixture)
+from streamer.cluster.cluster_config import ClusterConfig
+from streamer.cluster.keeper import LeaseKeeper
+from testlimits import TIMEOUT_S
+
+CAMERAS = ("cam0", "cam1", "cam2", "cam3")
+
+
+def _config(worker: str) -> ClusterConfig:
+    return ClusterConfig(lease_timeout_s=1.5, worker=worker)
+
+
+def _wait(check, what: str):
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"not within {TIMEOUT_S:g} s: {what}")
+
+
+def _release_excess(keeper: LeaseKeeper) -> None:
+    """What the run loop does at a clip boundary."""
+    for camera in keeper.excess():
+        keeper.release(camera)
+
+
+def test_workers_split_the_cameras_fairly_and_a_stopped_one_hands_back_at_once(nats_server):
+    with contextlib.ExitStack() as stack:
+        a = LeaseKeeper(nats_server.url, CAMERAS, _config("wa")).start()
+        stack.callback(a.stop)
+        _wait(lambda: a.held() == set(CAMERAS), "a lone worker takes every camera")
+        b = LeaseKeeper(nats_server.url, CAMERAS, _config("wb")).start()
+        stack.callback(b.stop)
+        _wait(lambda: len(a.excess()) == 2, "the first worker sees the second and marks two cameras as excess")
+        assert a.held() == set(CAMERAS)  # nothing goes before the run loop lets it go
+        _release_excess(a)
+        _wait(lambda: len(b.held()) == 2, "the second worker claims the released cameras")
+        assert a.held() | b.held() == set(CAMERAS) and not a.held() & b.held()
+        assert a.excess() == b.excess() == frozenset()
+        a.stop()  # its leases are deleted, not left to age out
+        _wait(lambda: b.held() == set(CAMERAS), "the remaining worker takes every camera")
+
+
+def test_a_keeper_that_cannot_renew_closes_the_fence(nats_server):
+    keeper = LeaseKeeper(nats_server.url, CAMERAS[:1], _config("wa")).start()
+    try:
+        _wait(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
+        nats_server.kill()
+        _wait(lambda: not keeper.fresh("cam0"), "the fence closes without the engine")
+        assert keeper.held() == frozenset()
+    finally:
+        keeper.stop()
+
+
+def test_no_engine_is_one_error_naming_the_url(tmp_path):
+    from natskit import free_port
+
+    url = f"nats://127.0.0.1:{free_port()}"
+    keeper = LeaseKeeper(url, CAMERAS, _config("wa"))
+    try:
+        keeper.start()
+    except ValueError as exc:
+        assert str(exc).startswith(f"{url}: cannot connect to the engine")
+    else:
+        raise AssertionError("a keeper without an engine started")
