@@ -79,6 +79,7 @@ def run_sources(
     decoder_stats: Callable[[str], dict | None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
     snapshot: Callable[[str, float, tuple[Frame, ...]], str | None] | None = None,
+    on_step: Callable[[frozenset[str]], None] | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
     :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
@@ -95,6 +96,11 @@ def run_sources(
     ``on_frame`` sees every sampled frame (the console keeps the newest); ``snapshot(source,
     wall_time, caption_frames)`` is asked for each caption's picture and returns the reference
     the caption carries as ``snapshot`` (or None), before the caption is published.
+    ``on_step(completed)`` is called on this thread after every step with the sources that
+    completed a clip in it (their clip boundary): it may add or remove sources of ``capture``
+    and their pipelines in ``pipelines`` (a dict then), as a worker's camera hand-over does
+    (:mod:`pipelines.worker`); with it the loop runs until Ctrl-C or SIGTERM, sources or not.
+    A publish that returns None (an event a worker's lease fence held back) is not followed.
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
     run = _Run(capture, pipelines, encode_frames, publish, embeddings, follow, decoder_stats, on_frame, snapshot)
@@ -103,8 +109,10 @@ def run_sources(
         progress.start()  # the same clock as the summary's wall_s
     interrupted = False
     try:
-        while capture.active:
-            run.step(capture.batch(timeout=_POLL_S))
+        while capture.active or on_step is not None:
+            completed = run.step(capture.batch(timeout=_POLL_S))
+            if on_step is not None:
+                on_step(completed)
             if progress:
                 progress.update(run.media_s(), run.captions())
             now = time.monotonic()
@@ -148,10 +156,10 @@ class _Run:
         self.follow = follow
         self.decoder_stats = decoder_stats
         self.errors: dict[str, str | None] = {}
-        self._reported_drops = dict.fromkeys(pipelines, 0)
+        self._reported_drops: dict[str, tuple[SelectivePipeline, int]] = {}  # a source added again starts at 0
 
     def media_s(self) -> float:
-        return max(p.stats.last_t for p in self.pipelines.values())
+        return max((p.stats.last_t for p in self.pipelines.values()), default=0.0)
 
     def captions(self) -> int:
         return sum(p.stats.decodes for p in self.pipelines.values())
@@ -162,13 +170,14 @@ class _Run:
             decoder = self.decoder_stats(sid) if self.decoder_stats else None
             self.publish(stats_event(sid, pipeline.stats, dropped_frames=counters[sid].dropped, wall_s=wall_s, decoder=decoder))
 
-    def step(self, batch: list[Frame | EndOfStream]) -> None:
+    def step(self, batch: list[Frame | EndOfStream]) -> frozenset[str]:
+        """Analyse one batch; returns the sources that completed a clip."""
         frames = [item for item in batch if isinstance(item, Frame)]
         for item in batch:
             if isinstance(item, EndOfStream):
                 self.errors[item.source] = item.error
         if not frames:
-            return
+            return frozenset()
         counters = self.capture.counters()
         asked = []  # (pipeline, frames it needs encoded)
         for frame in frames:
@@ -176,16 +185,19 @@ class _Run:
                 self.on_frame(frame)
             pipeline = self.pipelines[frame.source]
             dropped = counters[frame.source].dropped
-            asked.append((pipeline, pipeline.push(frame, dropped - self._reported_drops[frame.source])))
-            self._reported_drops[frame.source] = dropped
+            before, reported = self._reported_drops.get(frame.source, (pipeline, 0))
+            reported = reported if before is pipeline else 0
+            asked.append((pipeline, pipeline.push(frame, dropped - reported)))
+            self._reported_drops[frame.source] = (pipeline, dropped)
         fresh = [f for _, todo in asked for f in todo]
         encode_start = time.perf_counter()
         features = self.encode_frames([f.image for f in fresh]) if fresh else []  # (N, F), all sources at once
         encode_ms = (time.perf_counter() - encode_start) * 1e3
-        offset = 0
+        offset, completed = 0, set()
         for pipeline, todo in asked:
             results = pipeline.complete(features[offset : offset + len(todo)], encode_ms if todo else 0.0)
             offset += len(todo)
+            completed.update(result.source for result in results)
             for result in results:
                 if self.embeddings:
                     self.publish(embedding_event(result.source, result.t_start, result.t_end, result.embedding,
@@ -197,5 +209,6 @@ class _Run:
                         if reference is not None:
                             event["snapshot"] = reference
                     sent = self.publish(event)
-                    if self.follow:
+                    if self.follow and sent is not None:
                         self.follow(sent, result)
+        return frozenset(completed)

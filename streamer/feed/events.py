@@ -37,7 +37,7 @@ __all__ = [
     "embedding_event",
 ]
 
-STATUS_STATES = ("connected", "disconnected", "reconnecting", "ended", "error")
+STATUS_STATES = ("connected", "disconnected", "reconnecting", "ended", "error", "assigned", "released")
 
 
 def _head(kind: EventType, source: str, wall_time: float | None = None) -> dict:

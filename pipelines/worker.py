@@ -1,0 +1,112 @@
+"""A worker's camera hand-over: the run loop analyses exactly the cameras its leases allow.
+
+Exports :class:`CameraHandover` and :class:`Leases`.
+
+``jepa-stream run --bus`` (:mod:`pipelines.cli.analyse`) starts a
+:class:`~streamer.cluster.keeper.LeaseKeeper` and gives the run loop two things from here:
+
+- :meth:`CameraHandover.publish`, the publish path with the lease fence: an event of a camera
+  whose lease was not renewed within two thirds of the timeout is held back (so a worker paused
+  past its lease publishes nothing for it once it runs again, before its keeper thread does), and
+  every ``caption`` and ``status`` event it lets through names the ``worker``;
+- :meth:`CameraHandover.after_step`, the run loop's per-step hook (on the loop's thread): it
+  drops at once a camera whose lease is lost, releases a camera beyond the fair share at its
+  clip boundary, and starts a camera newly held (its capture and its
+  :class:`~pipelines.selective.SelectivePipeline`). Each change is a ``status`` event,
+  ``assigned`` or ``released``, naming the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping, MutableMapping
+from typing import Protocol
+
+from pipelines.selective import SelectivePipeline
+from streamer.capture.multicapture import MultiCapture
+from streamer.capture.source_spec import SourceSpec
+from streamer.feed.events import status_event
+from streamer.feed.protocol import EventType
+
+__all__ = ["CameraHandover", "Leases"]
+
+log = logging.getLogger(__name__)
+
+#: Event types that name the worker that published them.
+_SIGNED = (EventType.CAPTION.value, EventType.STATUS.value)
+
+
+class Leases(Protocol):
+    """What the hand-over reads of the lease keeper (:class:`~streamer.cluster.keeper.LeaseKeeper`)."""
+
+    worker: str
+
+    def held(self) -> frozenset[str]: ...
+
+    def excess(self) -> frozenset[str]: ...
+
+    def fresh(self, camera: str) -> bool: ...
+
+    def release(self, camera: str) -> None: ...
+
+
+class CameraHandover:
+    """Keeps ``capture`` and ``pipelines`` equal to the cameras ``leases`` holds.
+
+    ``specs``: every camera of the site, by id. ``make_pipeline(source)`` builds a camera's
+    pipeline. ``publish``: the event bus's publish. ``release_after_s``: how long a camera beyond
+    the fair share waits for a clip boundary before it is released anyway (a source that delivers
+    nothing has none); the lease timeout is a good value.
+    """
+
+    def __init__(self, leases: Leases, specs: Mapping[str, SourceSpec], capture: MultiCapture,
+                 pipelines: MutableMapping[str, SelectivePipeline], make_pipeline: Callable[[str], SelectivePipeline],
+                 publish: Callable[[dict], dict | None], release_after_s: float):
+        self.leases, self.specs, self.capture, self.pipelines = leases, specs, capture, pipelines
+        self.make_pipeline, self._publish, self.release_after_s = make_pipeline, publish, release_after_s
+        self.fenced = 0  # events held back by the fence
+        self._excess_since: dict[str, float] = {}
+
+    def publish(self, event: dict) -> dict | None:
+        """Publish ``event`` unless the fence holds it back (then None); sign captions and status."""
+        kind, source = event.get("type"), event.get("source")
+        if kind != EventType.STATUS.value and source in self.specs and not self.leases.fresh(source):
+            self.fenced += 1
+            log.info("%s: %s of %s held back: its lease is not fresh", self.leases.worker, kind, source)
+            return None
+        if kind in _SIGNED:
+            event = {**event, "worker": self.leases.worker}
+        return self._publish(event)
+
+    def after_step(self, completed: frozenset[str]) -> None:
+        """The run loop's per-step hook: stop lost cameras, release excess ones at a clip boundary,
+        start newly held ones."""
+        held, running = self.leases.held(), set(self.pipelines)
+        for camera in sorted(running - held):
+            self._stop(camera, "lease lost")
+        now = time.monotonic()
+        excess = self.leases.excess() & set(self.pipelines)
+        self._excess_since = {c: self._excess_since.get(c, now) for c in excess}
+        for camera in sorted(excess):
+            if camera in completed or camera not in self.capture.active or now - self._excess_since[camera] > self.release_after_s:
+                self._stop(camera, "fair share: another worker takes it")
+                self.leases.release(camera)
+        for camera in sorted(held - set(self.pipelines) - self.leases.excess()):
+            self.pipelines[camera] = self.make_pipeline(camera)
+            self.capture.add(self.specs[camera])
+            self._status(camera, "assigned", f"{camera}: analysed by {self.leases.worker}")
+
+    def close(self) -> None:
+        """The run ends: every camera still analysed is released (the keeper deletes the leases)."""
+        for camera in sorted(self.pipelines):
+            self._status(camera, "released", f"{camera}: {self.leases.worker} is stopping")
+
+    def _stop(self, camera: str, why: str) -> None:
+        self.capture.remove(camera)
+        del self.pipelines[camera]
+        self._excess_since.pop(camera, None)
+        self._status(camera, "released", f"{camera}: released by {self.leases.worker} ({why})")
+
+    def _status(self, camera: str, state: str, detail: str) -> None:
+        self.publish(status_event(camera, state, detail))
