@@ -1,0 +1,57 @@
+"""The engine connection: starts while the engine is down, connects when it comes, survives a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+
+from natskit import NatsServer, nats_binary, nats_server  # noqa: F401 (fixture)
+from streamer.feed.bus_config import BusConfig
+from streamer.feed.nats_link import EngineUnavailable, NatsLink
+from testlimits import TIMEOUT_S
+
+
+def wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + TIMEOUT_S
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+@pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
+def test_link_connects_late_and_reconnects_after_a_restart(tmp_path, caplog):
+    server = NatsServer(tmp_path / "nats")  # ports chosen, not started: the engine is down
+    states: list[bool] = []
+    link = NatsLink(BusConfig(url=server.url, reconnect_wait_s=0.1), "test", on_state=lambda up, _: states.append(up))
+    caplog.set_level(logging.WARNING, logger="streamer.feed.nats_link")
+    try:
+        link.start()
+        assert not link.wait_connected(0.5), "nothing listens yet"
+        with pytest.raises(EngineUnavailable, match="no answer within"):
+            link.call(asyncio.sleep(5), timeout=0.3)
+        server.start()
+        assert link.wait_connected(TIMEOUT_S)
+        server.kill()
+        wait_for(lambda: not link.connected, "the link to see the engine go")
+        server.start()
+        wait_for(lambda: link.connected, "the link to reconnect")
+        assert states == [True, False, True]
+        refused = [r.getMessage() for r in caplog.records if "connect call failed" in r.getMessage().lower()]
+        assert 1 <= len(refused) <= 2, f"a repeated connect error is logged once per outage, got {refused}"
+    finally:
+        link.close()
+        server.stop()
+    assert not any(t.name == "nats-link" and t.is_alive() for t in threading.enumerate())
+
+
+def test_bad_bus_settings_name_the_key():
+    with pytest.raises(ValueError, match=r"^url: expected nats://host:port"):
+        BusConfig(url="http://example")
+    with pytest.raises(ValueError, match=r"^stream_replicas: must be 1..5 \(got 7\)"):
+        BusConfig(url="nats://127.0.0.1:4222", stream_replicas=7)
+    assert BusConfig(url="nats://a:1, nats://b:2").servers == ["nats://a:1", "nats://b:2"]
+    assert BusConfig(site="s1").subject("cam.1", "caption") == "jepa.s1.cam%2E1.caption"
