@@ -50,6 +50,15 @@ class LeaseBook:
         with self._lock:
             self._leases[source] = Lease(source, revision, sent_at)
 
+    def renewed(self, lease: Lease, revision: int, sent_at: float) -> bool:
+        """``lease`` was renewed to ``revision`` by a request sent at ``sent_at``; False (and
+        nothing recorded) when it was dropped or replaced meanwhile."""
+        with self._lock:
+            if self._leases.get(lease.source) != lease:
+                return False
+            self._leases[lease.source] = Lease(lease.source, revision, sent_at)
+            return True
+
     def drop(self, source: str) -> Lease | None:
         """Forget ``source`` (lost or released); returns the lease it had, if any."""
         with self._lock:

@@ -2,8 +2,8 @@
 
 Exports :class:`LeaseKeeper` and :func:`default_worker_name`.
 
-Every ``renew_s`` (a third of the lease timeout) the keeper's own asyncio loop, on its own
-thread, does one round (:meth:`LeaseKeeper._round`):
+Every ``renew_s`` (a third of the lease timeout) the keeper does one round, a task on the event
+loop of the worker's :class:`~streamer.feed.nats_link.NatsLink` (:meth:`LeaseKeeper._round`):
 
 1. announce this worker (heartbeat);
 2. renew each lease by compare-and-set; a refused renewal, or one not done within ``give_up_s``
@@ -21,29 +21,29 @@ reads :meth:`held`, :meth:`excess` and the publish fence :meth:`fresh` from its 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 import logging
 import os
 import socket
-import threading
 import time
 from collections.abc import Sequence
 
-import nats
 import nats.errors
 import nats.js.errors
 
-from streamer.cluster.book import LeaseBook, fair_share
+from streamer.cluster.book import Lease, LeaseBook, fair_share
 from streamer.cluster.cluster_config import ClusterConfig
 from streamer.cluster.leases import LeaseStore
+from streamer.feed.nats_link import EngineUnavailable, NatsLink
 
 __all__ = ["LeaseKeeper", "default_worker_name"]
 
 log = logging.getLogger(__name__)
 
 _ENGINE_ERRORS = (nats.errors.Error, nats.js.errors.Error, asyncio.TimeoutError, OSError)
-#: Seconds :meth:`LeaseKeeper.start` waits for the engine and the buckets.
+#: Seconds :meth:`LeaseKeeper.start` waits for the engine and the buckets by default.
 CONNECT_TIMEOUT_S = 10.0
 
 
@@ -59,40 +59,41 @@ def _order(worker: str, cameras: Sequence[str]) -> list[str]:
 
 
 class LeaseKeeper:
-    """Holds a fair share of ``cameras`` for the worker ``config.worker`` on the engine at ``url``.
+    """Holds a fair share of ``cameras`` for the worker ``config.worker`` over ``link``.
 
-    :meth:`start` connects and creates the buckets (``ValueError`` naming the engine or bucket on
-    failure), :meth:`stop` releases every lease and the heartbeat so others take over at once.
+    Its rounds run as one task on the link's event loop. :meth:`start` waits for the engine and
+    opens the buckets (``ValueError`` naming the engine or the bucket when it cannot);
+    :meth:`stop` releases every lease and the heartbeat so others take over at once. The caller
+    owns ``link`` and closes it after :meth:`stop`.
     """
 
-    def __init__(self, url: str, cameras: Sequence[str], config: ClusterConfig, *, replicas: int = 1,
-                 connect_options: dict | None = None):
-        self.url, self.cameras, self.config = url, tuple(cameras), config
+    def __init__(self, link: NatsLink, cameras: Sequence[str], config: ClusterConfig, *, replicas: int = 1):
+        self.link, self.cameras, self.config, self._replicas = link, tuple(cameras), config, replicas
         self.worker = config.worker or default_worker_name()
         self.book = LeaseBook(config.give_up_s)
-        self._replicas, self._options = replicas, connect_options or {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping: asyncio.Event | None = None
-        self._started = threading.Event()
-        self._error: str | None = None
-        self._thread = threading.Thread(target=self._main, name=f"lease-keeper-{self.worker}", daemon=True)
+        self._stopping = asyncio.Event()  # bound to the link's loop at its first use there
+        self._task: concurrent.futures.Future | None = None
 
-    def start(self) -> LeaseKeeper:
-        self._thread.start()
-        if not self._started.wait(CONNECT_TIMEOUT_S + 5):
-            self._error = self._error or f"{self.url}: no answer within {CONNECT_TIMEOUT_S:g} s"
-        if self._error:
-            self.stop()
-            raise ValueError(self._error)
+    def start(self, timeout: float = CONNECT_TIMEOUT_S) -> LeaseKeeper:
+        if not self.link.wait_connected(timeout):
+            raise ValueError(f"{self.link.label}: not reachable within {timeout:g} s: a worker needs it to lease cameras")
+        js = self.link.client.jetstream(timeout=self.config.renew_s / 2)
+        try:
+            self._store = self.link.call(LeaseStore.open(js, self.config, self.worker, self._replicas), timeout)
+        except (EngineUnavailable, *_ENGINE_ERRORS) as exc:
+            raise ValueError(f"{self.link.label}: cannot open the lease buckets ({exc or type(exc).__name__})") from None
+        self._task = self.link.submit(self._keep())
         return self
 
     def stop(self) -> None:
-        """Release every lease and the heartbeat (best effort), close the connection, end the thread.
-        Idempotent."""
-        if self._stopping is not None:
-            self._soon(self._stopping.set)
-        if self._thread.is_alive():
-            self._thread.join(CONNECT_TIMEOUT_S)
+        """Release every lease and the heartbeat (best effort, bounded), end the rounds. Idempotent."""
+        if self._task is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the link's loop has ended: leases age out
+            self.link.loop.call_soon_threadsafe(self._stopping.set)
+        with contextlib.suppress(concurrent.futures.TimeoutError, concurrent.futures.CancelledError):
+            self._task.result(CONNECT_TIMEOUT_S)
+        self._task = None
 
     def held(self) -> frozenset[str]:
         """Cameras held and fresh: what the run loop should analyse."""
@@ -109,43 +110,9 @@ class LeaseKeeper:
     def release(self, camera: str) -> None:
         """The run loop stopped ``camera``: forget it now (the fence closes) and delete its lease."""
         lease = self.book.drop(camera)
-        if lease is not None:
-            self._soon(lambda: self._loop.create_task(self._release(lease.source, lease.revision)))
-
-    def _soon(self, callback) -> None:
-        """Run ``callback`` on the keeper's loop, unless it has ended (then a lease ages out)."""
-        try:
-            self._loop.call_soon_threadsafe(callback)
-        except (AttributeError, RuntimeError):  # no loop yet, or closed
-            pass
-
-    def _main(self) -> None:
-        asyncio.run(self._serve())
-
-    async def _serve(self) -> None:
-        self._loop, self._stopping = asyncio.get_running_loop(), asyncio.Event()
-        try:  # a few attempts at start, so a wrong URL is an error; once connected, reconnect for ever
-            nc = await nats.connect(self.url, connect_timeout=CONNECT_TIMEOUT_S, max_reconnect_attempts=2,
-                                    reconnect_time_wait=0.5, error_cb=self._engine_error, **self._options)
-        except (*_ENGINE_ERRORS, ValueError) as exc:
-            self._error = f"{self.url}: cannot connect to the engine ({exc or type(exc).__name__})"
-            self._started.set()
-            return
-        nc.options["max_reconnect_attempts"] = -1  # nats-py reads it at each reconnect
-        try:
-            self._store = await LeaseStore.open(nc.jetstream(timeout=self.config.renew_s / 2), self.config, self.worker,
-                                               self._replicas)
-        except (*_ENGINE_ERRORS, ValueError) as exc:
-            self._error = f"{self.url}: cannot open the lease buckets ({exc or type(exc).__name__})"
-        self._started.set()
-        if not self._error:
-            await self._keep()
-        with contextlib.suppress(*_ENGINE_ERRORS):  # an engine that went away cannot hear goodbye
-            await nc.close()
-
-    async def _engine_error(self, exc: Exception) -> None:
-        """nats-py's report of a connection problem: one line, not its traceback."""
-        log.debug("%s: engine connection: %s", self.worker, exc or type(exc).__name__)
+        if lease is not None and self._task is not None:
+            with contextlib.suppress(RuntimeError):  # the link's loop has ended: the lease ages out
+                self.link.submit(self._release(lease.source, lease.revision))
 
     async def _keep(self) -> None:
         first = True
@@ -163,16 +130,7 @@ class LeaseKeeper:
 
     async def _round(self, claim: bool) -> None:
         await self._store.announce()
-        for lease in self.book.leases():
-            sent = time.monotonic()
-            if sent - lease.renewed_at >= self.config.give_up_s:
-                continue  # too late: expire() below drops it, whatever the bucket says
-            revision = await self._store.renew(lease.source, lease.revision)
-            if revision is None:
-                log.warning("%s: lost the lease of %s", self.worker, lease.source)
-                self.book.drop(lease.source)
-            else:
-                self.book.record(lease.source, revision, sent)
+        await asyncio.gather(*(self._renew(lease) for lease in self.book.leases()))
         for camera in self.book.expire():
             log.warning("%s: gave up %s: no renewal within %.1f s", self.worker, camera, self.config.give_up_s)
         workers = await self._store.live_workers() | {self.worker}
@@ -182,6 +140,17 @@ class LeaseKeeper:
         self.book.set_excess(frozenset(held[share:]))
         if claim and len(held) < share:
             await self._claim(share - len(held), held)
+
+    async def _renew(self, lease: Lease) -> None:
+        sent = time.monotonic()
+        if sent - lease.renewed_at >= self.config.give_up_s:
+            return  # too late: expire() drops it, whatever the bucket says
+        revision = await self._store.renew(lease.source, lease.revision)
+        if revision is None:
+            log.warning("%s: lost the lease of %s", self.worker, lease.source)
+            self.book.drop(lease.source)
+        elif not self.book.renewed(lease, revision, sent):  # released by the run loop meanwhile
+            await self._store.release(lease.source, revision)
 
     async def _claim(self, wanted: int, held: list[str]) -> None:
         taken = await self._store.holders()

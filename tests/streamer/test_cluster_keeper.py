@@ -7,9 +7,13 @@ from __future__ import annotations
 import contextlib
 import time
 
+import pytest
+
 from natskit import nats_server  # noqa: F401  (fixture)
 from streamer.cluster.cluster_config import ClusterConfig
 from streamer.cluster.keeper import LeaseKeeper
+from streamer.feed.bus_config import BusConfig
+from streamer.feed.nats_link import NatsLink
 from testlimits import TIMEOUT_S
 
 CAMERAS = ("cam0", "cam1", "cam2", "cam3")
@@ -28,6 +32,18 @@ def _wait(check, what: str):
     raise AssertionError(f"not within {TIMEOUT_S:g} s: {what}")
 
 
+@contextlib.contextmanager
+def _keeper(url: str, worker: str, cameras=CAMERAS):
+    """A started keeper over its own link; stopped and closed afterwards."""
+    link = NatsLink(BusConfig(url=url), f"test {worker}").start()
+    keeper = LeaseKeeper(link, cameras, _config(worker))
+    try:
+        yield keeper.start()
+    finally:
+        keeper.stop()
+        link.close()
+
+
 def _release_excess(keeper: LeaseKeeper) -> None:
     """What the run loop does at a clip boundary."""
     for camera in keeper.excess():
@@ -36,11 +52,9 @@ def _release_excess(keeper: LeaseKeeper) -> None:
 
 def test_workers_split_the_cameras_fairly_and_a_stopped_one_hands_back_at_once(nats_server):
     with contextlib.ExitStack() as stack:
-        a = LeaseKeeper(nats_server.url, CAMERAS, _config("wa")).start()
-        stack.callback(a.stop)
+        a = stack.enter_context(_keeper(nats_server.url, "wa"))
         _wait(lambda: a.held() == set(CAMERAS), "a lone worker takes every camera")
-        b = LeaseKeeper(nats_server.url, CAMERAS, _config("wb")).start()
-        stack.callback(b.stop)
+        b = stack.enter_context(_keeper(nats_server.url, "wb"))
         _wait(lambda: len(a.excess()) == 2, "the first worker sees the second and marks two cameras as excess")
         assert a.held() == set(CAMERAS)  # nothing goes before the run loop lets it go
         _release_excess(a)
@@ -52,24 +66,20 @@ def test_workers_split_the_cameras_fairly_and_a_stopped_one_hands_back_at_once(n
 
 
 def test_a_keeper_that_cannot_renew_closes_the_fence(nats_server):
-    keeper = LeaseKeeper(nats_server.url, CAMERAS[:1], _config("wa")).start()
-    try:
+    with _keeper(nats_server.url, "wa", CAMERAS[:1]) as keeper:
         _wait(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
         nats_server.kill()
         _wait(lambda: not keeper.fresh("cam0"), "the fence closes without the engine")
         assert keeper.held() == frozenset()
-    finally:
-        keeper.stop()
 
 
 def test_no_engine_is_one_error_naming_the_url(tmp_path):
     from natskit import free_port
 
     url = f"nats://127.0.0.1:{free_port()}"
-    keeper = LeaseKeeper(url, CAMERAS, _config("wa"))
+    link = NatsLink(BusConfig(url=url), "test").start()
     try:
-        keeper.start()
-    except ValueError as exc:
-        assert str(exc).startswith(f"{url}: cannot connect to the engine")
-    else:
-        raise AssertionError("a keeper without an engine started")
+        with pytest.raises(ValueError, match=f"^event engine {url}: not reachable within 0.5 s"):
+            LeaseKeeper(link, CAMERAS, _config("wa")).start(timeout=0.5)
+    finally:
+        link.close()
