@@ -26,7 +26,7 @@ from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
 from pipelines.progress import Progress, count_of
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.protocol import TOKEN_ENV
 from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
@@ -87,14 +87,14 @@ def add_parsers(sub) -> None:
 
 
 @contextlib.contextmanager
-def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
+def _event_log(config: EventLogConfig | None) -> Iterator[SqliteEventLog]:
     """The durable log of ``config``, or one in a temporary folder removed afterwards."""
     with contextlib.ExitStack() as stack:
         if config is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="jepa-stream-"))
             config = EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False)
         try:
-            log = EventLog(config)
+            log = SqliteEventLog(config)
         except ValueError as exc:  # its message names the log and the problem (e.g. held by another process)
             raise UsageError(str(exc)) from None
         stack.callback(log.close)

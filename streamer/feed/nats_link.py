@@ -26,13 +26,14 @@ import nats
 from nats.aio.client import Client
 
 from streamer.feed.bus_config import BusConfig
+from streamer.feed.log_api import LogUnavailable
 
 __all__ = ["NatsLink", "EngineUnavailable"]
 
 logger = logging.getLogger(__name__)
 
 
-class EngineUnavailable(RuntimeError):
+class EngineUnavailable(LogUnavailable):
     """The engine did not answer in time (not connected, or no acknowledgement)."""
 
 
@@ -79,6 +80,7 @@ class NatsLink:
         self._connected = threading.Event()
         self._last_error: str | None = None
         self._connecting: concurrent.futures.Future | None = None
+        self._closing = False
 
     @property
     def connected(self) -> bool:
@@ -122,7 +124,7 @@ class NatsLink:
             self.on_state(True, detail)
 
     async def _on_disconnected(self) -> None:
-        if not self._connected.is_set():
+        if not self._connected.is_set() or self._closing:
             return
         self._connected.clear()
         detail = f"disconnected; retrying every {self.config.reconnect_wait_s:g} s"
@@ -147,6 +149,7 @@ class NatsLink:
         """Close the connection and end the loop thread (idempotent; waits at most 2 s)."""
         if not self._thread.is_alive():
             return
+        self._closing = True
         if self._connecting is not None:
             self._connecting.cancel()
 
