@@ -33,6 +33,7 @@ from pipelines.decoder_config import DecoderConfig
 from pipelines.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
+from streamer.cluster.cluster_config import ClusterConfig
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.eventlog import EventLogConfig
@@ -133,6 +134,7 @@ class Config:
     drift: DriftConfig = field(default_factory=DriftConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 def _merge(base: dict, over: Mapping) -> dict:

@@ -1,11 +1,12 @@
 """A worker's camera hand-over: the run loop analyses exactly the cameras its leases allow.
 
-Exports :class:`CameraHandover` and :class:`Leases`.
+Exports :func:`lease_keeper`, :class:`LeaseFence`, :class:`CameraHandover` and :class:`Leases`.
 
 ``jepa-stream run --bus`` (:mod:`pipelines.cli.analyse`) starts a
-:class:`~streamer.cluster.keeper.LeaseKeeper` and gives the run loop two things from here:
+:class:`~streamer.cluster.keeper.LeaseKeeper` (:func:`lease_keeper`) and gives the run two
+things from here:
 
-- :meth:`CameraHandover.publish`, the publish path with the lease fence: an event of a camera
+- :meth:`LeaseFence.publish`, the publish path with the lease fence: an event of a camera
   whose lease was not renewed within two thirds of the timeout is held back (so a worker paused
   past its lease publishes nothing for it once it runs again, before its keeper thread does), and
   every ``caption`` and ``status`` event it lets through names the ``worker``;
@@ -18,18 +19,24 @@ Exports :class:`CameraHandover` and :class:`Leases`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import sys
 import time
-from collections.abc import Callable, Mapping, MutableMapping
+from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
 from typing import Protocol
 
+from pipelines.config import Config
+from pipelines.errors import UsageError
 from pipelines.selective import SelectivePipeline
 from streamer.capture.multicapture import MultiCapture
 from streamer.capture.source_spec import SourceSpec
+from streamer.cluster.keeper import LeaseKeeper
 from streamer.feed.events import status_event
+from streamer.feed.nats_link import NatsLink
 from streamer.feed.protocol import EventType
 
-__all__ = ["CameraHandover", "Leases"]
+__all__ = ["lease_keeper", "LeaseFence", "CameraHandover", "Leases"]
 
 log = logging.getLogger(__name__)
 
@@ -51,33 +58,64 @@ class Leases(Protocol):
     def release(self, camera: str) -> None: ...
 
 
-class CameraHandover:
-    """Keeps ``capture`` and ``pipelines`` equal to the cameras ``leases`` holds.
+@contextlib.contextmanager
+def lease_keeper(config: Config, specs: Sequence[SourceSpec]) -> Iterator[LeaseKeeper]:
+    """The worker's lease keeper for the site's sources, on its own connection to
+    ``feed.bus.url``; on leaving it hands every lease back and closes the connection.
+    Raises UsageError naming the engine or bucket that refuses it."""
+    link = NatsLink(config.feed.bus, "jepa-stream worker leases").start()
+    keeper = LeaseKeeper(link, [s.id for s in specs], config.cluster, replicas=config.feed.bus.stream_replicas)
+    try:
+        keeper.start()
+    except ValueError as exc:
+        link.close()
+        raise UsageError(str(exc)) from None
+    print(f"jepa-stream: worker {keeper.worker} sharing {len(specs)} sources on {link.label}", file=sys.stderr, flush=True)
+    try:
+        yield keeper
+    finally:
+        keeper.stop()
+        link.close()
 
-    ``specs``: every camera of the site, by id. ``make_pipeline(source)`` builds a camera's
-    pipeline. ``publish``: the event bus's publish. ``release_after_s``: how long a camera beyond
-    the fair share waits for a clip boundary before it is released anyway (a source that delivers
-    nothing has none); the lease timeout is a good value.
+
+class LeaseFence:
+    """The publish path of a worker: ``publish`` behind the lease fence of ``leases``.
+
+    An event of one of ``sources`` other than ``status`` is held back (counted in ``fenced``)
+    unless its lease is fresh; ``caption`` and ``status`` events get the ``worker`` field.
     """
 
-    def __init__(self, leases: Leases, specs: Mapping[str, SourceSpec], capture: MultiCapture,
-                 pipelines: MutableMapping[str, SelectivePipeline], make_pipeline: Callable[[str], SelectivePipeline],
-                 publish: Callable[[dict], dict | None], release_after_s: float):
-        self.leases, self.specs, self.capture, self.pipelines = leases, specs, capture, pipelines
-        self.make_pipeline, self._publish, self.release_after_s = make_pipeline, publish, release_after_s
-        self.fenced = 0  # events held back by the fence
-        self._excess_since: dict[str, float] = {}
+    def __init__(self, leases: Leases, sources: Collection[str], publish: Callable[[dict], dict | None]):
+        self.leases, self.sources, self._publish = leases, frozenset(sources), publish
+        self.fenced = 0
 
     def publish(self, event: dict) -> dict | None:
-        """Publish ``event`` unless the fence holds it back (then None); sign captions and status."""
+        """Publish ``event`` unless the fence holds it back (then None)."""
         kind, source = event.get("type"), event.get("source")
-        if kind != EventType.STATUS.value and source in self.specs and not self.leases.fresh(source):
+        if kind != EventType.STATUS.value and source in self.sources and not self.leases.fresh(source):
             self.fenced += 1
             log.info("%s: %s of %s held back: its lease is not fresh", self.leases.worker, kind, source)
             return None
         if kind in _SIGNED:
             event = {**event, "worker": self.leases.worker}
         return self._publish(event)
+
+
+class CameraHandover:
+    """Keeps ``capture`` and ``pipelines`` equal to the cameras ``leases`` holds.
+
+    ``specs``: every camera of the site, by id. ``make_pipeline(source)`` builds a camera's
+    pipeline. ``publish``: where its ``status`` events go (the :class:`LeaseFence`).
+    ``release_after_s``: how long a camera beyond the fair share waits for a clip boundary before
+    it is released anyway (a source that delivers nothing has none); the lease timeout is a good value.
+    """
+
+    def __init__(self, leases: Leases, specs: Mapping[str, SourceSpec], capture: MultiCapture,
+                 pipelines: MutableMapping[str, SelectivePipeline], make_pipeline: Callable[[str], SelectivePipeline],
+                 publish: Callable[[dict], object], release_after_s: float):
+        self.leases, self.specs, self.capture, self.pipelines = leases, specs, capture, pipelines
+        self.make_pipeline, self.publish, self.release_after_s = make_pipeline, publish, release_after_s
+        self._excess_since: dict[str, float] = {}
 
     def after_step(self, completed: frozenset[str]) -> None:
         """The run loop's per-step hook: stop lost cameras, release excess ones at a clip boundary,
@@ -92,7 +130,7 @@ class CameraHandover:
             if camera in completed or camera not in self.capture.active or now - self._excess_since[camera] > self.release_after_s:
                 self._stop(camera, "fair share: another worker takes it")
                 self.leases.release(camera)
-        for camera in sorted(held - set(self.pipelines) - self.leases.excess()):
+        for camera in sorted(self.leases.held() - set(self.pipelines) - self.leases.excess()):  # after the releases
             self.pipelines[camera] = self.make_pipeline(camera)
             self.capture.add(self.specs[camera])
             self._status(camera, "assigned", f"{camera}: analysed by {self.leases.worker}")

@@ -81,6 +81,8 @@ def add_parsers(sub) -> None:
     run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
+    run.add_argument("--bus", metavar="URL", help="log the events on this NATS JetStream engine (nats://host:4222, "
+                     "comma-separated for a cluster) instead of the SQLite file; see docs/SCALING.md")
     add_baseline_options(run)
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
@@ -131,6 +133,7 @@ def _analyse(
     from pipelines.run_metrics import run_metrics_route
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
+    from pipelines.worker import CameraHandover, LeaseFence, lease_keeper
     from streamer.feed.bus import EventBus
     from streamer.capture.multicapture import MultiCapture
     from streamer.console.parts import open_console
@@ -146,24 +149,39 @@ def _analyse(
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)
+        publish, keeper = bus.publish, None
+        if config.feed.bus.url and not serve:  # a worker: its leases choose its cameras (pipelines/worker.py)
+            keeper = stack.enter_context(lease_keeper(config, specs))
+            publish = LeaseFence(keeper, [s.id for s in specs], bus.publish).publish
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
-        baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
+        baseline, finish_baseline = start_baseline(args, publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
         follow = decoder_stats = finish_decoder = None
         if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
-            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
+            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, publish)
         observers = [baseline] if baseline else []
-        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
+
+        def make_pipeline(source: str) -> SelectivePipeline:
+            return SelectivePipeline(source, models, config.clip, config.drift, observers)
+
+        pipelines = {s.id: make_pipeline(s.id) for s in specs if keeper is None}
         capture = MultiCapture(  # its threads start below, after the feed
-            specs,
+            specs if keeper is None else [],
             config.capture,
             sample_fps=config.sampling.fps,
             max_side=config.sampling.max_side,
-            on_status=bus.publish,
+            on_status=publish,
+            dynamic=keeper is not None,
         )
+        on_step = None
+        if keeper is not None:  # before the stack's exit hands the leases back: say so first
+            handover = CameraHandover(keeper, {s.id: s for s in specs}, capture, pipelines, make_pipeline, publish,
+                                      release_after_s=config.cluster.lease_timeout_s)
+            stack.callback(handover.close)
+            on_step = handover.after_step
         console = None
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
             try:  # the browser page, newest frames and caption snapshots on the feed's port
@@ -188,14 +206,15 @@ def _analyse(
                 capture,
                 pipelines,
                 models.encode_frames,
-                bus.publish,
-                embeddings=serve and config.feed.embeddings,
-                stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
+                publish,
+                embeddings=(serve or keeper is not None) and config.feed.embeddings,
+                stats_interval_s=config.feed.stats_interval_s if serve or keeper is not None else 0.0,
                 progress=progress,
                 follow=follow,
                 decoder_stats=decoder_stats,
                 on_frame=console.frames.offer if console and console.frames else None,
                 snapshot=console.snapshots.submit if console and console.snapshots else None,
+                on_step=on_step,
             )
 
 
@@ -301,6 +320,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if token:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
+    if args.bus:
+        overrides["feed"]["bus"] = {"url": args.bus}
     config = apply_model_options(load_config(args.config, overrides), args)
     if config.feed.server.token:
         REDACT.add(config.feed.server.token)
@@ -313,7 +334,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config,
         specs,
         log_config=config.feed.log,
-        serve=not args.no_feed,
+        serve=not args.no_feed and not config.feed.bus.url,  # a worker serves nothing: gateways do (serve --bus)
         print_status=True,
         print_captions=True,
         progress=None,

@@ -73,16 +73,20 @@ class LeaseKeeper:
         self.book = LeaseBook(config.give_up_s)
         self._stopping = asyncio.Event()  # bound to the link's loop at its first use there
         self._task: concurrent.futures.Future | None = None
+        self._opened: concurrent.futures.Future = concurrent.futures.Future()  # the buckets, or why not
 
     def start(self, timeout: float = CONNECT_TIMEOUT_S) -> LeaseKeeper:
-        if not self.link.wait_connected(timeout):
-            raise ValueError(f"{self.link.label}: not reachable within {timeout:g} s: a worker needs it to lease cameras")
-        js = self.link.client.jetstream(timeout=self.config.renew_s / 2)
-        try:
-            self._store = self.link.call(LeaseStore.open(js, self.config, self.worker, self._replicas), timeout)
-        except (EngineUnavailable, *_ENGINE_ERRORS) as exc:
-            raise ValueError(f"{self.link.label}: cannot open the lease buckets ({exc or type(exc).__name__})") from None
+        """Begin the rounds. Waits up to ``timeout`` s for the buckets: an engine that does not
+        answer by then is waited for in the background (no camera is held meanwhile); buckets the
+        engine refuses, or that age keys out differently, are a ``ValueError`` naming them."""
         self._task = self.link.submit(self._keep())
+        try:
+            self._opened.result(timeout)
+        except concurrent.futures.TimeoutError:
+            log.warning("%s: %s does not answer yet; no camera is analysed until it does", self.worker, self.link.label)
+        except ValueError:
+            self.stop()
+            raise
         return self
 
     def stop(self) -> None:
@@ -114,19 +118,40 @@ class LeaseKeeper:
             with contextlib.suppress(RuntimeError):  # the link's loop has ended: the lease ages out
                 self.link.submit(self._release(lease.source, lease.revision))
 
+    async def _open(self) -> bool:
+        """Open the buckets once (a refusal ends the keeper: ``start`` raises it); False: try again."""
+        js = self.link.client.jetstream(timeout=self.config.renew_s / 2)
+        try:
+            self._store = await LeaseStore.open(js, self.config, self.worker, self._replicas)
+        except _ENGINE_ERRORS as exc:
+            if self.link.connected and isinstance(exc, nats.js.errors.APIError):
+                self._opened.set_exception(ValueError(f"{self.link.label}: cannot open the lease buckets ({exc})"))
+                self._stopping.set()
+            return False
+        except ValueError as exc:
+            self._opened.set_exception(ValueError(f"{self.link.label}: {exc}"))
+            self._stopping.set()
+            return False
+        self._opened.set_result(True)
+        return True
+
     async def _keep(self) -> None:
-        first = True
+        opened, rounds = False, 0
         while not self._stopping.is_set():
             try:
-                await self._round(claim=not first)
+                if not opened:
+                    opened = await self._open()
+                if opened:
+                    await self._round(claim=rounds > 0)
+                    rounds += 1
             except _ENGINE_ERRORS as exc:  # the engine is away: leases age; the fence stops cameras in time
                 log.warning("%s: lease round failed (%s)", self.worker, exc or type(exc).__name__)
-            first = False
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.config.renew_s)
             except asyncio.TimeoutError:
                 pass
-        await self._leave()
+        if opened:
+            await self._leave()
 
     async def _round(self, claim: bool) -> None:
         await self._store.announce()

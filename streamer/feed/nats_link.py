@@ -159,7 +159,7 @@ class NatsLink:
 
         try:
             self.submit(shut()).result(2.0)
-        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError, nats.errors.Error):
+        except (concurrent.futures.TimeoutError, concurrent.futures.CancelledError, nats.errors.Error, OSError):  # OSError: the engine went away
             pass
         self.loop.call_soon_threadsafe(self.loop.stop)
         self._thread.join(2.0)

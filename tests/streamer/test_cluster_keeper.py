@@ -73,13 +73,27 @@ def test_a_keeper_that_cannot_renew_closes_the_fence(nats_server):
         assert keeper.held() == frozenset()
 
 
-def test_no_engine_is_one_error_naming_the_url(tmp_path):
-    from natskit import free_port
+def test_a_worker_started_before_its_engine_takes_cameras_once_it_answers(tmp_path):
+    from natskit import NatsServer
 
-    url = f"nats://127.0.0.1:{free_port()}"
-    link = NatsLink(BusConfig(url=url), "test").start()
+    server = NatsServer(tmp_path / "nats")
+    link = NatsLink(BusConfig(url=server.url, reconnect_wait_s=0.2), "test").start()
+    keeper = LeaseKeeper(link, CAMERAS, _config("wa")).start(timeout=0.2)  # no engine: it waits in the background
     try:
-        with pytest.raises(ValueError, match=f"^event engine {url}: not reachable within 0.5 s"):
-            LeaseKeeper(link, CAMERAS, _config("wa")).start(timeout=0.5)
+        assert keeper.held() == frozenset()
+        server.start()
+        _wait(lambda: keeper.held() == set(CAMERAS), "the keeper takes every camera once the engine answers")
     finally:
+        keeper.stop()
         link.close()
+        server.stop()
+
+
+def test_buckets_that_age_keys_differently_are_one_error_naming_them(nats_server):
+    with _keeper(nats_server.url, "wa"):
+        link = NatsLink(BusConfig(url=nats_server.url), "test").start()
+        try:
+            with pytest.raises(ValueError, match=r"^event engine .*: bucket jepa_leases: keys age out after 1.5 s"):
+                LeaseKeeper(link, CAMERAS, ClusterConfig(lease_timeout_s=3, worker="wb")).start()
+        finally:
+            link.close()
