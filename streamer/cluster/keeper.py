@@ -36,7 +36,7 @@ import nats.js.errors
 from streamer.cluster.book import Lease, LeaseBook, fair_share
 from streamer.cluster.cluster_config import ClusterConfig
 from streamer.cluster.leases import LeaseStore
-from streamer.feed.nats_link import EngineUnavailable, NatsLink
+from streamer.feed.nats_link import NatsLink
 
 __all__ = ["LeaseKeeper", "default_worker_name"]
 
