@@ -1,16 +1,16 @@
 """A worker's camera hand-over: the run loop analyses exactly the cameras its leases allow.
 
-Exports :func:`lease_keeper`, :class:`LeaseFence`, :class:`CameraHandover` and :class:`Leases`.
+Exports :func:`worker_seat`, :class:`WorkerSeat`, :class:`LeaseFence`, :class:`CameraHandover`
+and :class:`Leases`.
 
-``jepa-stream run --bus`` (:mod:`pipelines.cli.analyse`) starts a
-:class:`~streamer.cluster.keeper.LeaseKeeper` (:func:`lease_keeper`) and gives the run two
-things from here:
+``jepa-stream run --bus`` (:mod:`pipelines.cli.analyse`) takes a :func:`worker_seat`: a
+:class:`~streamer.cluster.keeper.LeaseKeeper` on its own connection, and two things for the run:
 
 - :meth:`LeaseFence.publish`, the publish path with the lease fence: an event of a camera
   whose lease was not renewed within two thirds of the timeout is held back (so a worker paused
   past its lease publishes nothing for it once it runs again, before its keeper thread does), and
   every ``caption`` and ``status`` event it lets through names the ``worker``;
-- :meth:`CameraHandover.after_step`, the run loop's per-step hook (on the loop's thread): it
+- :meth:`CameraHandover.after_step` (from :meth:`WorkerSeat.hand_over`), the run loop's per-step hook (on the loop's thread): it
   drops at once a camera whose lease is lost, releases a camera beyond the fair share at its
   clip boundary, and starts a camera newly held (its capture and its
   :class:`~pipelines.selective.SelectivePipeline`). Each change is a ``status`` event,
@@ -36,7 +36,7 @@ from streamer.feed.events import status_event
 from streamer.feed.nats_link import NatsLink
 from streamer.feed.protocol import EventType
 
-__all__ = ["lease_keeper", "LeaseFence", "CameraHandover", "Leases"]
+__all__ = ["worker_seat", "WorkerSeat", "LeaseFence", "CameraHandover", "Leases"]
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +58,28 @@ class Leases(Protocol):
     def release(self, camera: str) -> None: ...
 
 
+class WorkerSeat:
+    """A worker's place in the site: its lease ``keeper`` and its publish path behind the ``fence``.
+    :meth:`hand_over` gives the run loop its per-step hook."""
+
+    def __init__(self, keeper: LeaseKeeper, fence: LeaseFence, specs: Sequence[SourceSpec], release_after_s: float):
+        self.keeper, self.fence, self.publish = keeper, fence, fence.publish
+        self.specs, self.release_after_s = {s.id: s for s in specs}, release_after_s
+        self.handover: CameraHandover | None = None
+
+    def hand_over(self, capture: MultiCapture, pipelines: MutableMapping[str, SelectivePipeline],
+                  make_pipeline: Callable[[str], SelectivePipeline]) -> Callable[[frozenset[str]], None]:
+        """The run loop's ``on_step`` hook that keeps ``capture`` and ``pipelines`` on the held cameras."""
+        self.handover = CameraHandover(self.keeper, self.specs, capture, pipelines, make_pipeline, self.publish,
+                                       self.release_after_s)
+        return self.handover.after_step
+
+
 @contextlib.contextmanager
-def lease_keeper(config: Config, specs: Sequence[SourceSpec]) -> Iterator[LeaseKeeper]:
-    """The worker's lease keeper for the site's sources, on its own connection to
-    ``feed.bus.url``; on leaving it hands every lease back and closes the connection.
+def worker_seat(config: Config, specs: Sequence[SourceSpec], publish: Callable[[dict], dict | None]) -> Iterator[WorkerSeat]:
+    """Join the site as a worker: a lease keeper for ``specs`` on its own connection to
+    ``feed.bus.url``, and ``publish`` behind its fence. On leaving, the cameras still analysed
+    get their ``released`` status, then every lease is handed back and the connection closes.
     Raises UsageError naming the engine or bucket that refuses it."""
     link = NatsLink(config.feed.bus, "jepa-stream worker leases").start()
     keeper = LeaseKeeper(link, [s.id for s in specs], config.cluster, replicas=config.feed.bus.stream_replicas)
@@ -71,9 +89,12 @@ def lease_keeper(config: Config, specs: Sequence[SourceSpec]) -> Iterator[LeaseK
         link.close()
         raise UsageError(str(exc)) from None
     print(f"jepa-stream: worker {keeper.worker} sharing {len(specs)} sources on {link.label}", file=sys.stderr, flush=True)
+    seat = WorkerSeat(keeper, LeaseFence(keeper, [s.id for s in specs], publish), specs, config.cluster.lease_timeout_s)
     try:
-        yield keeper
+        yield seat
     finally:
+        if seat.handover is not None:
+            seat.handover.close()
         keeper.stop()
         link.close()
 

@@ -133,7 +133,7 @@ def _analyse(
     from pipelines.run_metrics import run_metrics_route
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
-    from pipelines.worker import CameraHandover, LeaseFence, lease_keeper
+    from pipelines.worker import worker_seat
     from streamer.feed.bus import EventBus
     from streamer.capture.multicapture import MultiCapture
     from streamer.console.parts import open_console
@@ -149,10 +149,10 @@ def _analyse(
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)
-        publish, keeper = bus.publish, None
-        if config.feed.bus.url and not serve:  # a worker: its leases choose its cameras (pipelines/worker.py)
-            keeper = stack.enter_context(lease_keeper(config, specs))
-            publish = LeaseFence(keeper, [s.id for s in specs], bus.publish).publish
+        seat = None  # with a bus, a worker: its leases choose its cameras, its fence guards publish (pipelines/worker.py)
+        if config.feed.bus.url and not serve:
+            seat = stack.enter_context(worker_seat(config, specs, bus.publish))
+        publish = seat.publish if seat else bus.publish
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
@@ -167,21 +167,16 @@ def _analyse(
         def make_pipeline(source: str) -> SelectivePipeline:
             return SelectivePipeline(source, models, config.clip, config.drift, observers)
 
-        pipelines = {s.id: make_pipeline(s.id) for s in specs if keeper is None}
+        pipelines = {s.id: make_pipeline(s.id) for s in specs if seat is None}
         capture = MultiCapture(  # its threads start below, after the feed
-            specs if keeper is None else [],
+            specs if seat is None else [],
             config.capture,
             sample_fps=config.sampling.fps,
             max_side=config.sampling.max_side,
             on_status=publish,
-            dynamic=keeper is not None,
+            dynamic=seat is not None,
         )
-        on_step = None
-        if keeper is not None:  # before the stack's exit hands the leases back: say so first
-            handover = CameraHandover(keeper, {s.id: s for s in specs}, capture, pipelines, make_pipeline, publish,
-                                      release_after_s=config.cluster.lease_timeout_s)
-            stack.callback(handover.close)
-            on_step = handover.after_step
+        on_step = seat.hand_over(capture, pipelines, make_pipeline) if seat else None
         console = None
         if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
             try:  # the browser page, newest frames and caption snapshots on the feed's port
@@ -207,8 +202,8 @@ def _analyse(
                 pipelines,
                 models.encode_frames,
                 publish,
-                embeddings=(serve or keeper is not None) and config.feed.embeddings,
-                stats_interval_s=config.feed.stats_interval_s if serve or keeper is not None else 0.0,
+                embeddings=(serve or seat is not None) and config.feed.embeddings,
+                stats_interval_s=config.feed.stats_interval_s if serve or seat is not None else 0.0,
                 progress=progress,
                 follow=follow,
                 decoder_stats=decoder_stats,
