@@ -81,6 +81,8 @@ def add_parsers(sub) -> None:
     run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
+    run.add_argument("--bus", metavar="URL", help="log the events on this NATS JetStream engine (nats://host:4222, "
+                     "comma-separated for a cluster) instead of the SQLite file; see docs/SCALING.md")
     add_baseline_options(run)
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
@@ -124,6 +126,7 @@ def _analyse(
     progress: Progress | None,
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
+    from pipelines.cli.engine import engine_bus
     from pipelines.cli.options import announce
     from pipelines.decoder_config import DecoderType
     from pipelines.enrichment import start_enrichment
@@ -141,8 +144,12 @@ def _analyse(
         outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
         for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
             stack.callback(sink.stop)
-        log = stack.enter_context(_event_log(log_config))
-        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+        live = bool(config.feed.bus.url)
+        if live:  # the engine's stream is the log (docs/SCALING.md)
+            bus = stack.enter_context(engine_bus(config, [s.id for s in specs]))
+        else:
+            log = stack.enter_context(_event_log(log_config))
+            bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)
@@ -189,8 +196,8 @@ def _analyse(
                 pipelines,
                 models.encode_frames,
                 bus.publish,
-                embeddings=serve and config.feed.embeddings,
-                stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
+                embeddings=(serve or live) and config.feed.embeddings,  # live: the engine's gateways serve them
+                stats_interval_s=config.feed.stats_interval_s if serve or live else 0.0,
                 progress=progress,
                 follow=follow,
                 decoder_stats=decoder_stats,
@@ -301,6 +308,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if token:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
+    if args.bus:
+        overrides["feed"]["bus"] = {"url": args.bus}
     config = apply_model_options(load_config(args.config, overrides), args)
     if config.feed.server.token:
         REDACT.add(config.feed.server.token)
