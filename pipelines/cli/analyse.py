@@ -144,9 +144,9 @@ def _analyse(
         outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
         for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
             stack.callback(sink.stop)
-        live = bool(config.feed.bus.url)
-        if live:  # the engine's stream is the log (docs/SCALING.md)
-            bus = stack.enter_context(engine_bus(config, [s.id for s in specs]))
+        live, bucket = bool(config.feed.bus.url), None
+        if live:  # the engine's stream is the log, its object store holds the snapshots (docs/SCALING.md)
+            bus, bucket = stack.enter_context(engine_bus(config, [s.id for s in specs]))
         else:
             log = stack.enter_context(_event_log(log_config))
             bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
@@ -172,12 +172,14 @@ def _analyse(
             on_status=bus.publish,
         )
         console = None
-        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            try:  # the browser page, newest frames and caption snapshots on the feed's port
-                console = open_console(config.feed.console, config.feed.snapshots, log_config)
+        if serve or live:  # the browser page, newest frames and caption snapshots (with --bus: for the gateways too)
+            try:
+                console = open_console(config.feed.console, config.feed.snapshots, log_config,
+                                       bucket.put if bucket else None)
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
             stack.callback(console.close)
+        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
             routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
             server = FeedServer(config.feed.server, bus, routes)
             try:

@@ -13,14 +13,16 @@ from pipelines.decoder_config import DecoderType
 from pipelines.errors import UsageError
 from streamer.feed.bus import EventBus
 from streamer.feed.engine import LiveSink, open_engine
+from streamer.feed.snapshot_bucket import SnapshotBucket
 
 __all__ = ["engine_bus"]
 
 
 @contextlib.contextmanager
-def engine_bus(config: Config, sources: list[str]) -> Iterator[EventBus]:
+def engine_bus(config: Config, sources: list[str]) -> Iterator[tuple[EventBus, SnapshotBucket]]:
     """An :class:`EventBus` whose log is the site's stream, behind an outbox, and whose stats and
-    embeddings also go on the engine's core subjects. It does not wait for the engine: a run starts
+    embeddings also go on the engine's core subjects; and the site's snapshot bucket, where the
+    run's snapshots go too. It does not wait for the engine: a run starts
     and analyses while it is down. On leaving, what the outbox holds is sent (bounded), then the
     connection closes. Raises UsageError for the ``vlm`` decoder (its enrichments name their
     caption's seq, which the engine gives only later) and for unreadable TLS files."""
@@ -35,8 +37,10 @@ def engine_bus(config: Config, sources: list[str]) -> Iterator[EventBus]:
     bus = EventBus(engine.log, sources=sources, profile=config.model.profile, outbox_max=b.outbox_max,
                    retry_s=b.reconnect_wait_s)
     bus.add_sink(LiveSink(engine.link, b))
+    bucket = SnapshotBucket(engine.link, b, config.feed.snapshots, config.feed.log.retention_max_age_s)
     try:
-        yield bus
+        yield bus, bucket
     finally:
         bus.close()
+        bucket.flush(bus.CLOSE_DRAIN_S)
         engine.close()

@@ -5,8 +5,8 @@ Exports :func:`add_parser`.
 A gateway loads no model and reads no camera: it serves the WebSocket feed, the console page and
 ``/metrics`` on one port, with the same protocol, token and origin rules as ``run``, from the
 site's JetStream stream (:mod:`streamer.feed.gateway`). A client's ``from_seq`` means the same on
-every gateway, so any number of them can stand behind one load balancer. Snapshots stay on the
-worker that took them (docs/SCALING.md says why); the console shows captions without them.
+every gateway, so any number of them can stand behind one load balancer. Snapshots come from the
+engine's object store, where the workers put them (:mod:`streamer.feed.snapshot_bucket`).
 It runs until Ctrl-C or SIGTERM, like ``run``.
 """
 
@@ -73,6 +73,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from streamer.feed.log_api import LogUnavailable
     from streamer.feed.metrics import metrics_route
     from streamer.feed.server import FeedServer
+    from streamer.feed.snapshot_bucket import SnapshotBucket
     from streamer.capture.signals import sigterm_as_interrupt
 
     config = _config(args)
@@ -87,6 +88,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         except (ValueError, LogUnavailable) as exc:
             raise UsageError(str(exc)) from None
         routes = console_routes(config.feed.console, None, None) if config.feed.console.enabled else []
+        if config.feed.snapshots.enabled:  # the workers put them in the engine's object store
+            routes.append(SnapshotBucket(engine.link, bus_config, config.feed.snapshots,
+                                         config.feed.log.retention_max_age_s).route())
         server = FeedServer(config.feed.server, bus, routes)  # the metrics route needs the server: added below
         tail = StreamTail(engine.link, bus_config, bus, on_engine=lambda text, up: server.notify(text, sticky=not up))
         server.routes += (metrics_route(GatewayCollector(tail, lambda: server.stats())),)

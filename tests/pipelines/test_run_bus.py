@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -55,6 +57,11 @@ def test_a_worker_publishes_and_a_gateway_without_models_serves_it(photos, tmp_p
         assert worker.returncode == 0, worker.stderr[-2000:]
         wait_for(lambda: any(m.get("state") == "ended" for m in list(reader.messages)), "the source's end")
         reader.close()
+        base = url.replace("ws://", "http://", 1).rstrip("/")
+        snapshots = [urllib.request.urlopen(base + m["snapshot"], timeout=TIMEOUT_S).read()
+                     for m in reader.messages if m["type"] == "caption"]
+        with pytest.raises(urllib.error.HTTPError, match="404"):
+            urllib.request.urlopen(f"{base}/snapshots/cam.0/1.jpg", timeout=TIMEOUT_S)
     finally:
         gateway.terminate()
         gateway.wait(TIMEOUT_S)
@@ -66,6 +73,7 @@ def test_a_worker_publishes_and_a_gateway_without_models_serves_it(photos, tmp_p
     worker_stats = [m for m in reader.messages if m["type"] == "stats"]
     assert worker_stats and worker_stats[-1]["bus"]["dropped"] == 0
     assert not {"torch", "av", "transformers", "onnxruntime"} & imported(gateway), "a gateway loads no model"
+    assert all(jpeg[:2] == b"\xff\xd8" for jpeg in snapshots), "every caption's snapshot, from the object store"
 
 
 def test_serve_without_an_engine_is_a_one_line_usage_error():
