@@ -66,13 +66,9 @@ def _config(args: argparse.Namespace):
 
 def _cmd_serve(args: argparse.Namespace) -> int:
     from streamer.console.routes import console_routes
-    from streamer.feed.bus import EventBus
-    from streamer.feed.bus_metrics import GatewayCollector
     from streamer.feed.engine import open_engine
-    from streamer.feed.gateway import StreamTail
+    from streamer.feed.gateway_app import start_gateway
     from streamer.feed.log_api import LogUnavailable
-    from streamer.feed.metrics import metrics_route
-    from streamer.feed.server import FeedServer
     from streamer.feed.snapshot_bucket import SnapshotBucket
     from streamer.capture.signals import sigterm_as_interrupt
 
@@ -82,26 +78,20 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         print(f"jepa-stream: connecting to the event engine {bus_config.servers[0]}", file=sys.stderr, flush=True)
         try:
             engine = open_engine(bus_config, config.feed.log, "gateway", wait_s=ENGINE_WAIT_S)
-            stack.callback(engine.close)
-            engine.log.ensure_stream()
-            bus = EventBus(engine.log, sources=[s.id for s in config.sources])
-        except (ValueError, LogUnavailable) as exc:
+        except ValueError as exc:
             raise UsageError(str(exc)) from None
+        stack.callback(engine.close)
         routes = console_routes(config.feed.console, None, None) if config.feed.console.enabled else []
         if config.feed.snapshots.enabled:  # the workers put them in the engine's object store
             routes.append(SnapshotBucket(engine.link, bus_config, config.feed.snapshots,
                                          config.feed.log.retention_max_age_s).route())
-        server = FeedServer(config.feed.server, bus, routes)  # the metrics route needs the server: added below
-        tail = StreamTail(engine.link, bus_config, bus, on_engine=lambda text, up: server.notify(text, sticky=not up))
-        server.routes += (metrics_route(GatewayCollector(tail, lambda: server.stats())),)
         try:
-            server.start()
-        except OSError as exc:
+            gateway = start_gateway(engine, config.feed.server, routes, [s.id for s in config.sources])
+        except (OSError, LogUnavailable) as exc:
             raise UsageError(str(exc)) from None
-        stack.callback(server.stop)
-        tail.start()
-        print(f"jepa-stream: serving events on {server.url} from stream {bus_config.stream} "
-              f"(seq {bus.last_seq})", file=sys.stderr, flush=True)
+        stack.callback(gateway.close)
+        print(f"jepa-stream: serving events on {gateway.server.url} from stream {bus_config.stream} "
+              f"(seq {gateway.bus.last_seq})", file=sys.stderr, flush=True)
         with sigterm_as_interrupt():
             while True:
                 time.sleep(3600)

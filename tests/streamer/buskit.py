@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -23,8 +24,7 @@ from streamer.feed.bus import EventBus
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.engine import LiveSink, open_engine
 from streamer.feed.eventlog import EventLogConfig
-from streamer.feed.gateway import StreamTail
-from streamer.feed.server import FeedServer
+from streamer.feed.gateway_app import start_gateway
 from streamer.feed.server_config import ServerConfig
 from testlimits import TIMEOUT_S
 
@@ -74,24 +74,25 @@ class Worker:
 
 
 class Gateway:
-    """``jepa-stream serve --bus`` in this process: EventBus over the stream, StreamTail, FeedServer on port 0."""
+    """``jepa-stream serve --bus`` in this process (:func:`~streamer.feed.gateway_app.start_gateway`, port 0)."""
 
     def __init__(self, config: BusConfig) -> None:
         self.engine = open_engine(config, EventLogConfig(), "gateway", wait_s=TIMEOUT_S)
-        self.engine.log.ensure_stream()
-        self.bus = EventBus(self.engine.log)
-        self.server = FeedServer(ServerConfig(port=0), self.bus)
-        self.tail = StreamTail(self.engine.link, config, self.bus,
-                               on_engine=lambda text, up: self.server.notify(text, sticky=not up))
-        self.server.start()
-        self.tail.start()
+        self.parts = start_gateway(self.engine, ServerConfig(port=0))
+        self.bus, self.server = self.parts.bus, self.parts.server
 
     @property
     def url(self) -> str:
         return self.server.url
 
+    def metrics(self) -> str:
+        """The text of its ``/metrics``."""
+        base = self.url.replace("ws://", "http://", 1).rstrip("/")
+        with urllib.request.urlopen(f"{base}/metrics", timeout=TIMEOUT_S) as reply:
+            return reply.read().decode()
+
     def close(self) -> None:
-        self.server.stop()
+        self.parts.close()
         self.engine.close()
 
 

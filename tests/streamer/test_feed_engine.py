@@ -61,6 +61,14 @@ def test_while_the_engine_is_down_the_outbox_keeps_the_newest_and_drains_in_orde
         assert [seq for seq, _ in stored] == [1, 2, 3, 4, 5]
         assert [f"caption {i}" in text for (_, text), i in zip(stored, range(4, 9))] == [True] * 5
         assert any("answers again; 3 events were dropped" in r.getMessage() for r in caplog.records)
+        gateway = Gateway(BusConfig(url=server.url))
+        try:  # the count reaches /metrics through the worker's stats events
+            worker.bus.publish(stats())
+            wait_for(lambda: 'jepa_stream_bus_outbox_dropped{source="cam0"} 3.0' in gateway.metrics(),
+                     "the gateway's /metrics to show the drops")
+            assert "jepa_stream_bus_connected 1.0" in gateway.metrics()
+        finally:
+            gateway.close()
     finally:
         worker.close()
         server.stop()
