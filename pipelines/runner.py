@@ -79,7 +79,7 @@ def run_sources(
     decoder_stats: Callable[[str], dict | None] | None = None,
     on_frame: Callable[[Frame], None] | None = None,
     snapshot: Callable[[str, float, tuple[Frame, ...]], str | None] | None = None,
-    on_step: Callable[[frozenset[str]], None] | None = None,
+    on_step: Callable[[frozenset[str]], bool] | None = None,
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
     :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
@@ -99,7 +99,8 @@ def run_sources(
     ``on_step(completed)`` is called on this thread after every step with the sources that
     completed a clip in it (their clip boundary): it may add or remove sources of ``capture``
     and their pipelines in ``pipelines`` (a dict then), as a worker's camera hand-over does
-    (:mod:`pipelines.worker`); with it the loop runs until Ctrl-C or SIGTERM, sources or not.
+    (:mod:`pipelines.worker`); while it returns True the loop goes on even with no source
+    (until Ctrl-C or SIGTERM); once it returns False the loop ends with the last source.
     A publish that returns None (an event a worker's lease fence held back) is not followed.
     The caller owns ``capture`` and stops it (``with capture: …``).
     """
@@ -109,10 +110,11 @@ def run_sources(
         progress.start()  # the same clock as the summary's wall_s
     interrupted = False
     try:
-        while capture.active or on_step is not None:
+        waiting = on_step is not None  # for sources the hook may add
+        while capture.active or waiting:
             completed = run.step(capture.batch(timeout=_POLL_S))
             if on_step is not None:
-                on_step(completed)
+                waiting = on_step(completed)
             if progress:
                 progress.update(run.media_s(), run.captions())
             now = time.monotonic()

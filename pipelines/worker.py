@@ -68,7 +68,7 @@ class WorkerSeat:
         self.handover: CameraHandover | None = None
 
     def hand_over(self, capture: MultiCapture, pipelines: MutableMapping[str, SelectivePipeline],
-                  make_pipeline: Callable[[str], SelectivePipeline]) -> Callable[[frozenset[str]], None]:
+                  make_pipeline: Callable[[str], SelectivePipeline]) -> Callable[[frozenset[str]], bool]:
         """The run loop's ``on_step`` hook that keeps ``capture`` and ``pipelines`` on the held cameras."""
         self.handover = CameraHandover(self.keeper, self.specs, capture, pipelines, make_pipeline, self.publish,
                                        self.release_after_s)
@@ -138,9 +138,10 @@ class CameraHandover:
         self.make_pipeline, self.publish, self.release_after_s = make_pipeline, publish, release_after_s
         self._excess_since: dict[str, float] = {}
 
-    def after_step(self, completed: frozenset[str]) -> None:
+    def after_step(self, completed: frozenset[str]) -> bool:
         """The run loop's per-step hook: stop lost cameras, release excess ones at a clip boundary,
-        start newly held ones."""
+        start newly held ones. Returns whether the loop should wait for cameras: False once
+        every camera of the site has ended here (files played to the end; live cameras never end)."""
         held, running = self.leases.held(), set(self.pipelines)
         for camera in sorted(running - held):
             self._stop(camera, "lease lost")
@@ -155,6 +156,8 @@ class CameraHandover:
             self.pipelines[camera] = self.make_pipeline(camera)
             self.capture.add(self.specs[camera])
             self._status(camera, "assigned", f"{camera}: analysed by {self.leases.worker}")
+        ended = set(self.pipelines) - set(self.capture.active)
+        return not ended >= self.specs.keys()
 
     def close(self) -> None:
         """The run ends: every camera still analysed is released (the keeper deletes the leases)."""

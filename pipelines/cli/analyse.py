@@ -124,8 +124,10 @@ def _analyse(
     print_status: bool,
     print_captions: bool,
     progress: Progress | None,
+    worker: bool = False,
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
+    from pipelines.cli.engine import engine_bus
     from pipelines.cli.options import announce
     from pipelines.decoder_config import DecoderType
     from pipelines.enrichment import start_enrichment
@@ -144,13 +146,17 @@ def _analyse(
         outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
         for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
             stack.callback(sink.stop)
-        log = stack.enter_context(_event_log(log_config))
-        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+        live, bucket = bool(config.feed.bus.url), None
+        if live:  # the engine's stream is the log, its object store holds the snapshots (docs/SCALING.md)
+            bus, bucket = stack.enter_context(engine_bus(config, [s.id for s in specs]))
+        else:
+            log = stack.enter_context(_event_log(log_config))
+            bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)
         seat = None  # with a bus, a worker: its leases choose its cameras, its fence guards publish (pipelines/worker.py)
-        if config.feed.bus.url and not serve:
+        if worker:
             seat = stack.enter_context(worker_seat(config, specs, bus.publish))
         publish = seat.publish if seat else bus.publish
         models = build_models(config.model)
@@ -178,12 +184,14 @@ def _analyse(
         )
         on_step = seat.hand_over(capture, pipelines, make_pipeline) if seat else None
         console = None
-        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            try:  # the browser page, newest frames and caption snapshots on the feed's port
-                console = open_console(config.feed.console, config.feed.snapshots, log_config)
+        if serve or live:  # the browser page, newest frames and caption snapshots (with --bus: for the gateways too)
+            try:
+                console = open_console(config.feed.console, config.feed.snapshots, log_config,
+                                       bucket.put if bucket else None)
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
             stack.callback(console.close)
+        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
             routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
             server = FeedServer(config.feed.server, bus, routes)
             try:
@@ -202,8 +210,8 @@ def _analyse(
                 pipelines,
                 models.encode_frames,
                 publish,
-                embeddings=(serve or seat is not None) and config.feed.embeddings,
-                stats_interval_s=config.feed.stats_interval_s if serve or seat is not None else 0.0,
+                embeddings=(serve or live) and config.feed.embeddings,  # live: the engine's gateways serve them
+                stats_interval_s=config.feed.stats_interval_s if serve or live else 0.0,
                 progress=progress,
                 follow=follow,
                 decoder_stats=decoder_stats,
@@ -330,6 +338,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         specs,
         log_config=config.feed.log,
         serve=not args.no_feed and not config.feed.bus.url,  # a worker serves nothing: gateways do (serve --bus)
+        worker=bool(config.feed.bus.url),
         print_status=True,
         print_captions=True,
         progress=None,

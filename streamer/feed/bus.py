@@ -24,11 +24,12 @@ Exports: ``EventBus``.
 from __future__ import annotations
 
 import threading
+from dataclasses import asdict
 from typing import Any, Iterable, Mapping
 
 from streamer.feed.log_api import EventLog
 from streamer.feed.outbox import Outbox
-from streamer.feed.protocol import LOGGED_TYPES, Outgoing, event_type, prepare_event, with_seq
+from streamer.feed.protocol import LOGGED_TYPES, EventType, Outgoing, event_type, prepare_event, with_seq
 from streamer.feed.sinks import Sink
 
 
@@ -89,7 +90,8 @@ class EventBus:
 
         Logged events (caption, status, baseline caption, enrichment) get their seq from the log
         (any ``seq`` in ``event`` is replaced) and are in the log when this returns; with an
-        outbox they are queued instead and the returned message has no ``seq`` yet. An embedding
+        outbox they are queued instead and the returned message has no ``seq`` yet, and a stats
+        event gets the outbox's counters in ``bus`` (queued, sent, dropped). An embedding
         event's ``embedding`` array becomes float16 ``data`` (base64) with ``dim`` and ``dtype``.
         ``event`` itself is not modified. The call blocks for the log write (one SQLite
         transaction), never for a client or the engine.
@@ -100,6 +102,8 @@ class EventBus:
         """
         kind = event_type(event)
         if kind not in LOGGED_TYPES:
+            if kind is EventType.STATS and self.outbox is not None:
+                event = {**event, "bus": asdict(self.outbox.stats)}
             out = prepare_event(event, None)
             with self._lock:
                 self._hand_over(out)

@@ -13,6 +13,8 @@ so nothing is skipped or repeated across an engine restart or a cluster node's d
 
 Each connection change of the engine goes to ``on_engine`` as a ``status`` message for clients
 (:func:`engine_status`; source ``engine``, no seq: it is about this gateway, not in the log).
+The newest outbox counters each worker reports in its sources' ``stats`` (``bus.dropped``) are
+kept per source for ``/metrics`` (:attr:`StreamTail.outbox_dropped`).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from streamer.feed.bus import EventBus
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.nats_link import NatsLink
-from streamer.feed.protocol import dumps, from_wire
+from streamer.feed.protocol import EventType, dumps, from_wire
 
 __all__ = ["StreamTail", "engine_status", "ENGINE_SOURCE"]
 
@@ -48,14 +50,15 @@ def engine_status(up: bool, detail: str) -> str:
 class StreamTail:
     """Relays the engine's events to ``bus`` (a gateway's), from ``bus.last_seq + 1`` on.
 
-    on_engine: Gets :func:`engine_status` text at each change of the engine connection
-        (on the link's loop thread; it must only hand over).
+    on_engine: Gets ``(text, up)``: :func:`engine_status` text and whether the engine is up, at each
+        change of the engine connection (on the link's loop thread; it must only hand over).
     """
 
     def __init__(self, link: NatsLink, config: BusConfig, bus: EventBus,
-                 on_engine: Callable[[str], None]) -> None:
+                 on_engine: Callable[[str, bool], None]) -> None:
         self.link, self.config, self.bus, self.on_engine = link, config, bus, on_engine
         self.relayed = 0
+        self.outbox_dropped: dict[str, int] = {}  # source -> its worker's outbox drops, as last reported
         self.engine_up = threading.Event()
         self._consumer = None
         self._live = None
@@ -97,9 +100,13 @@ class StreamTail:
 
     async def _on_live(self, msg) -> None:
         try:
-            self.bus.relay(from_wire(msg.data))
+            event = from_wire(msg.data)
         except ValueError as exc:
             logger.warning("gateway: %s carried no event (%s); skipped", msg.subject, exc)
+            return
+        if event.type is EventType.STATS and isinstance(event.message.get("bus"), dict):
+            self.outbox_dropped[event.source] = int(event.message["bus"].get("dropped", 0))
+        self.bus.relay(event)
 
     def _on_state(self, up: bool, detail: str) -> None:
         if up:
@@ -107,7 +114,7 @@ class StreamTail:
             self._resubscribe()
         else:
             self.engine_up.clear()
-        self.on_engine(engine_status(up, f"{self.link.label}: {detail}"))
+        self.on_engine(engine_status(up, f"{self.link.label}: {detail}"), up)
 
     def _resubscribe(self) -> None:
         """A new consumer from the last relayed seq + 1, retried ``reconnect_wait_s`` apart (loop thread)."""

@@ -8,7 +8,8 @@ once: the client connects in the background and, like every later reconnect, ret
 (``reconnect_wait_s`` apart), so a worker starts and keeps analysing while the engine is down.
 Threads hand coroutines to the loop with :meth:`NatsLink.call` (wait for the result) or
 :meth:`NatsLink.submit` (a future). Each change of state is one log line
-(``event engine nats://…: connected`` / ``disconnected (…); retrying every 0.5 s``) and goes to
+(``event engine nats://…: connected again to …`` / ``disconnected; retrying every 0.5 s``; the
+first connection is at INFO level) and goes to
 the ``on_state`` callback (on the loop thread; it must only hand over); a repeated connect error
 is logged once, not at every attempt.
 """
@@ -80,7 +81,7 @@ class NatsLink:
         self._connected = threading.Event()
         self._last_error: str | None = None
         self._connecting: concurrent.futures.Future | None = None
-        self._closing = False
+        self._closing = self._was_connected = False
 
     @property
     def connected(self) -> bool:
@@ -118,8 +119,10 @@ class NatsLink:
             return
         self._connected.set()
         self._last_error = None
-        detail = f"connected to {self.client.connected_url.netloc if self.client.connected_url else '?'}"
-        logger.warning("%s: %s", self.label, detail)
+        again, self._was_connected = self._was_connected, True
+        detail = (f"connected{' again' if again else ''} to "
+                  f"{self.client.connected_url.netloc if self.client.connected_url else '?'}")
+        logger.log(logging.WARNING if again else logging.INFO, "%s: %s", self.label, detail)
         if self.on_state is not None:
             self.on_state(True, detail)
 
@@ -156,6 +159,10 @@ class NatsLink:
         async def shut() -> None:
             if not self.client.is_closed:
                 await self.client.close()
+            others = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+            for task in others:  # the client's own helpers (consumer heartbeat checks, ...)
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
 
         try:
             self.submit(shut()).result(2.0)
