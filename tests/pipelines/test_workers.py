@@ -8,15 +8,21 @@ captions for one camera at the same time (checked from the events' ``worker`` fi
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import time
 
 import pytest
 
 from natskit import nats_server  # noqa: F401  (fixture)
+from streamer.feed.bus_config import BusConfig
 from testlimits import TIMEOUT_S
 from workerkit import (CAMERAS, assert_one_worker_per_camera, first_caption_after, running_workers, split_evenly,
                        wait_for, write_cameras)
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "streamer"))
+from buskit import Gateway, Reader  # noqa: E402
 
 #: Short leases keep the test short; the failover bound (15 s) is the issue's, for the default 10 s.
 LEASE_S = 4.0
@@ -29,19 +35,37 @@ def cameras(tmp_path_factory, photos):
 
 
 def test_a_killed_workers_cameras_are_analysed_again_by_the_other_within_15_s(nats_server, cameras, tmp_path):
-    with running_workers(nats_server.url, tmp_path, cameras, "wa", "wb", lease_s=LEASE_S) as (a, b):
-        wait_for(lambda: split_evenly(a, b), "two workers split four cameras two and two")
-        lost = b.held()
-        killed_at = time.time()
-        b.proc.send_signal(signal.SIGKILL)
-        b.proc.wait(TIMEOUT_S)
-        resumed = wait_for(lambda: all(first_caption_after(a, c, killed_at) for c in lost) and
-                        [first_caption_after(a, c, killed_at) for c in lost], f"wa analyses {sorted(lost)} again")
-        assert max(resumed) - killed_at <= FAILOVER_S, f"failover took {max(resumed) - killed_at:.1f} s"
-        assert a.held() == set(CAMERAS)
-        handed = [e for e in a.events() if e["type"] == "status" and e["state"] == "assigned" and e["wall_time"] > killed_at]
-        assert {e["source"] for e in handed} == lost and {e["worker"] for e in handed} == {"wa"}
+    gateway = Gateway(BusConfig(url=nats_server.url))
+    reader = Reader(gateway.url, from_seq=0, types=("caption", "status"))
+    try:
+        with running_workers(nats_server.url, tmp_path, cameras, "wa", "wb", lease_s=LEASE_S) as (a, b):
+            wait_for(lambda: split_evenly(a, b), "two workers split four cameras two and two")
+            lost = b.held()
+            killed_at = time.time()
+            b.proc.send_signal(signal.SIGKILL)
+            b.proc.wait(TIMEOUT_S)
+            resumed = wait_for(lambda: all(first_caption_after(a, c, killed_at) for c in lost) and
+                               [first_caption_after(a, c, killed_at) for c in lost], f"wa analyses {sorted(lost)} again")
+            assert max(resumed) - killed_at <= FAILOVER_S, f"failover took {max(resumed) - killed_at:.1f} s"
+            assert a.held() == set(CAMERAS)
+            wait_for(lambda: _handed_over(reader.messages, lost, killed_at), "the subscriber sees the hand-over")
+    finally:
+        reader.close()
+        gateway.close()
+    assert reader.seqs == list(range(1, len(reader.seqs) + 1)), "the subscriber's seqs: no gap, no duplicate"
+    events = [m for m in reader.messages if m["type"] in ("caption", "status")]
+    for camera in lost:
+        assigned = [m["worker"] for m in events if m["type"] == "status" and m["state"] == "assigned" and m["source"] == camera]
+        assert assigned[:2] == ["wb", "wa"], f"{camera}: assigned to {assigned}"
+    assert {m["worker"] for m in events if m["type"] == "caption" and m["source"] in lost and m["wall_time"] > killed_at} == {"wa"}
+    assert_one_worker_per_camera(events)
     assert_one_worker_per_camera(a.events() + b.events())
+
+
+def _handed_over(messages: list[dict], cameras: set[str], after: float) -> bool:
+    """Whether ``messages`` hold a caption by ``wa`` of each of ``cameras`` after ``after``."""
+    seen = {m["source"] for m in list(messages) if m["type"] == "caption" and m["wall_time"] > after and m["worker"] == "wa"}
+    return seen >= cameras
 
 
 def test_a_paused_worker_publishes_nothing_for_the_cameras_it_lost(nats_server, cameras, tmp_path):
