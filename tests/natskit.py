@@ -59,6 +59,7 @@ class NatsServer:
         self.port, self.monitor_port = free_port(), free_port()
         self.cluster_port = free_port() if cluster else None
         self.routes: list[str] = []
+        self.config_text: str | None = None  # set: run ``-c`` with this file (its ports must be .port/.cluster_port)
         self.process: subprocess.Popen | None = None
 
     @property
@@ -76,6 +77,10 @@ class NatsServer:
         binary = nats_binary()
         if binary is None:
             raise RuntimeError("nats-server is not installed (apt-get install nats-server)")
+        if self.config_text is not None:
+            (self.folder / "nats.conf").write_text(self.config_text)
+            return [binary, "-c", str(self.folder / "nats.conf"), "-m", str(self.monitor_port),
+                    "-l", str(self.folder / "server.log")]
         cmd = [binary, "-js", "-sd", str(self.folder / "store"), "-a", "127.0.0.1", "-p", str(self.port),
                "-m", str(self.monitor_port), "-n", self.name, "-l", str(self.folder / "server.log")]
         if self.cluster_port is not None:
