@@ -109,14 +109,18 @@ class LeaseFence:
     def __init__(self, leases: Leases, sources: Collection[str], publish: Callable[[dict], dict | None]):
         self.leases, self.sources, self._publish = leases, frozenset(sources), publish
         self.fenced = 0
+        self._fenced_sources: set[str] = set()
 
     def publish(self, event: dict) -> dict | None:
         """Publish ``event`` unless the fence holds it back (then None)."""
         kind, source = event.get("type"), event.get("source")
         if kind != EventType.STATUS.value and source in self.sources and not self.leases.fresh(source):
             self.fenced += 1
-            log.info("%s: %s of %s held back: its lease is not fresh", self.leases.worker, kind, source)
+            if source not in self._fenced_sources:  # one line per camera, until it is fresh again
+                log.warning("%s: events of %s held back: its lease was not renewed in time", self.leases.worker, source)
+                self._fenced_sources.add(source)
             return None
+        self._fenced_sources.discard(source)
         if kind in _SIGNED:
             event = {**event, "worker": self.leases.worker}
         return self._publish(event)

@@ -136,7 +136,7 @@ class LeaseKeeper:
         return True
 
     async def _keep(self) -> None:
-        opened, rounds = False, 0
+        opened, rounds, failing = False, 0, False
         while not self._stopping.is_set():
             try:
                 if not opened:
@@ -144,8 +144,14 @@ class LeaseKeeper:
                 if opened:
                     await self._round(claim=rounds > 0)
                     rounds += 1
+                    if failing:
+                        log.warning("%s: lease rounds work again", self.worker)
+                    failing = False
             except _ENGINE_ERRORS as exc:  # the engine is away: leases age; the fence stops cameras in time
-                log.warning("%s: lease round failed (%s)", self.worker, exc or type(exc).__name__)
+                if not failing:  # once per outage, not every round
+                    log.warning("%s: lease round failed (%s); cameras not renewed within %.1f s stop",
+                                self.worker, exc or type(exc).__name__, self.config.give_up_s)
+                failing = True
             try:
                 await asyncio.wait_for(self._stopping.wait(), self.config.renew_s)
             except asyncio.TimeoutError:

@@ -87,8 +87,11 @@ class LeaseStore:
         await self._workers.delete(self.worker)
 
     async def live_workers(self) -> set[str]:
-        """Names of the workers whose heartbeat is younger than the lease timeout."""
-        return set(await self._entries(self._workers))
+        """Names of the workers whose heartbeat is younger than the lease timeout (one request)."""
+        try:
+            return set(await self._workers.keys())
+        except nats.js.errors.NoKeysError:
+            return set()
 
     @staticmethod
     async def _entries(kv: KeyValue) -> dict[str, str]:

@@ -97,3 +97,23 @@ def test_buckets_that_age_keys_differently_are_one_error_naming_them(nats_server
                 LeaseKeeper(link, CAMERAS, ClusterConfig(lease_timeout_s=3, worker="wb")).start()
         finally:
             link.close()
+
+
+def test_the_fence_signs_what_it_publishes_and_holds_back_a_camera_it_does_not_hold(nats_server):
+    from pipelines.worker import LeaseFence
+    from streamer.feed.events import status_event
+
+    published = []
+    with _keeper(nats_server.url, "wa", CAMERAS[:1]) as keeper:
+        fence = LeaseFence(keeper, ["cam0", "cam1"], lambda e: published.append(e) or e)
+        caption = {"v": 1, "type": "caption", "source": "cam0", "text": "x"}
+        assert fence.publish(caption) is None and fence.fenced == 1  # not claimed yet
+        _wait(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
+        assert fence.publish(caption)["worker"] == "wa"
+        assert fence.publish({**caption, "source": "cam1"}) is None  # a camera of the site it does not hold
+        assert fence.publish(status_event("cam1", "ended", "x"))["worker"] == "wa"  # status always goes
+        assert fence.publish({**caption, "source": "other"}) is not None  # not a camera of the site: not fenced
+        nats_server.kill()
+        _wait(lambda: fence.publish(caption) is None, "the fence closes without the engine")
+    assert [e["source"] for e in published if e["type"] == "caption"][:1] == ["cam0"]
+    assert fence.fenced >= 3
