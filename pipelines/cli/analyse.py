@@ -130,6 +130,7 @@ def _analyse(
     from pipelines.cli.engine import engine_bus
     from pipelines.cli.options import announce
     from pipelines.decoder_config import DecoderType
+    from pipelines.encode_pool import EncodePool
     from pipelines.enrichment import start_enrichment
     from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.run_metrics import run_metrics_route
@@ -163,6 +164,9 @@ def _analyse(
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
+        encode = models.encode_frames and EncodePool(models.encode_frames, config.model.encoder.workers)
+        if encode:  # every core encodes when many cameras send frames at once
+            stack.callback(encode.close)
         baseline, finish_baseline = start_baseline(args, publish)  # --baseline vlm: a VLM captions every clip in a worker
         stack.callback(finish_baseline)
         follow = decoder_stats = finish_decoder = None
@@ -208,7 +212,7 @@ def _analyse(
             return run_sources(
                 capture,
                 pipelines,
-                models.encode_frames,
+                encode,
                 publish,
                 embeddings=(serve or live) and config.feed.embeddings,  # live: the engine's gateways serve them
                 stats_interval_s=config.feed.stats_interval_s if serve or live else 0.0,
