@@ -9,6 +9,11 @@ kill follows. The lease timeout is the configuration's (default 10 s), so the fi
 lease expiry (at most ``lease_timeout_s`` after the last renewal) + the survivor's next lease round
 (every third of it) + one clip window + the loop's reaction.
 
+At the end it reads what the workers stored in the site's stream (``JEPA_site``): the number of
+logged events of each type, the stream's bytes per event, and the captions per camera-minute of
+analysis (every camera is analysed by exactly one worker all along, except during failovers), the
+figures the capacity model in docs/SCALING.md starts from.
+
 Usage: ``python benchmarks/bench_failover.py [--kills 5] [--lease-s 10] [--out FILE]``.
 Prints each kill and the median and maximum; with ``--out``, writes them as JSON.
 """
@@ -16,6 +21,7 @@ Prints each kill and the median and maximum; with ``--out``, writes them as JSON
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -51,6 +57,26 @@ def one_kill(url: str, folder: Path, cameras: list[Path], survivor: str, victim:
         return max(resumed) - killed_at
 
 
+def stream_figures(url: str, camera_s: float) -> dict:
+    """What the stream holds: events by type, bytes per event, captions per camera-minute."""
+    import nats
+
+    async def read() -> dict:
+        nc = await nats.connect(url)
+        try:
+            info = await nc.jetstream().stream_info("JEPA_site", subjects_filter="jepa.site.>")
+        finally:
+            await nc.close()
+        by_type: dict[str, int] = {}
+        for subject, count in (info.state.subjects or {}).items():
+            by_type[subject.rsplit(".", 1)[1]] = by_type.get(subject.rsplit(".", 1)[1], 0) + count
+        return {"events": info.state.messages, "bytes": info.state.bytes, "by_type": by_type,
+                "bytes_per_event": round(info.state.bytes / max(1, info.state.messages)),
+                "captions_per_camera_minute": round(by_type.get("caption", 0) / (camera_s / 60), 2)}
+
+    return asyncio.run(read())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kills", type=int, default=5)
@@ -62,21 +88,24 @@ def main() -> None:
         cameras = write_cameras(folder, _photos(), shot_s=20.0, shots=9)  # 3 minutes each: longer than a cycle
         server = NatsServer(folder / "nats").start()
         try:
-            times = []
+            times, started = [], time.monotonic()
             for i in range(args.kills):
                 run = folder / f"run{i}"
                 run.mkdir()
                 times.append(one_kill(server.url, run, cameras, f"survivor{i}", f"victim{i}", args.lease_s))
                 print(f"kill {i + 1}: cameras analysed again after {times[-1]:.2f} s", flush=True)
+            stored = stream_figures(server.url, camera_s=4 * (time.monotonic() - started))  # an upper bound of camera time
         finally:
             server.stop()
     figures = {
         "lease_timeout_s": args.lease_s, "kills": args.kills, "failover_s": [round(t, 2) for t in times],
-        "median_s": round(statistics.median(times), 2), "max_s": round(max(times), 2),
+        "median_s": round(statistics.median(times), 2), "max_s": round(max(times), 2), "stream": stored,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores", "python": platform.python_version(),
     }
     print(f"failover over {args.kills} kills (lease {args.lease_s:g} s): median {figures['median_s']:.2f} s, "
           f"max {figures['max_s']:.2f} s")
+    print(f"stream: {stored['events']} events {stored['by_type']}, {stored['bytes_per_event']} bytes per event, "
+          f"at least {stored['captions_per_camera_minute']} captions per camera-minute")
     if args.out:
         Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
 
