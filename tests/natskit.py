@@ -175,25 +175,24 @@ class NatsCluster:
             node.stop()
 
 
+def _running(make):
+    """Yield ``make()`` started; stop it afterwards, even when the test fails. Skip without nats-server."""
+    if nats_binary() is None:
+        pytest.skip("nats-server is not installed (apt-get install nats-server)")
+    servers = make()
+    try:
+        yield servers.start()
+    finally:
+        servers.stop()
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path):
     """A running single JetStream server in the test's temporary folder; stopped after the test."""
-    if nats_binary() is None:
-        pytest.skip("nats-server is not installed (apt-get install nats-server)")
-    server = NatsServer(tmp_path / "nats")
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    yield from _running(lambda: NatsServer(tmp_path / "nats"))
 
 
 @pytest.fixture
 def nats_cluster(tmp_path: Path):
     """A running three-node JetStream cluster in the test's temporary folder; stopped after the test."""
-    if nats_binary() is None:
-        pytest.skip("nats-server is not installed (apt-get install nats-server)")
-    cluster = NatsCluster(tmp_path / "cluster")
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
+    yield from _running(lambda: NatsCluster(tmp_path / "cluster"))

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from natskit import NatsServer, nats_binary, nats_server  # noqa: F401 (fixture)
+from natskit import NatsServer, nats_binary
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.nats_link import EngineUnavailable, NatsLink
 from testlimits import TIMEOUT_S
