@@ -60,6 +60,7 @@ class NatsServer:
         self.cluster_port = free_port() if cluster else None
         self.routes: list[str] = []
         self.config_text: str | None = None  # set: run ``-c`` with this file (its ports must be .port/.cluster_port)
+        self.extra_args: list[str] = []  # more options, e.g. ["--user", "u", "--pass", "p"]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -87,7 +88,7 @@ class NatsServer:
             cmd += ["--cluster_name", self.cluster_name, "--cluster", self.cluster_url]
             if self.routes:
                 cmd += ["--routes", ",".join(self.routes)]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, wait: bool = True) -> "NatsServer":
         """Start the process (again, after stop or kill: same ports and store); wait until healthy."""

@@ -55,3 +55,34 @@ def test_bad_bus_settings_name_the_key():
         BusConfig(url="nats://127.0.0.1:4222", stream_replicas=7)
     assert BusConfig(url="nats://a:1, nats://b:2").servers == ["nats://a:1", "nats://b:2"]
     assert BusConfig(site="s1").subject("cam.1", "caption") == "jepa.s1.cam%2E1.caption"
+
+
+@pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
+def test_credentials_come_from_the_environment_and_a_wrong_password_is_one_clear_line(tmp_path, monkeypatch, caplog):
+    from pipelines.config import load_config
+
+    server = NatsServer(tmp_path / "nats")
+    server.extra_args = ["--user", "jepa", "--pass", "s3cret-pass"]
+    site = tmp_path / "site.yaml"
+    site.write_text(f"feed:\n  bus:\n    url: {server.url}\n    user: jepa\n    password: ${{NATS_PASSWORD}}\n")
+    server.start()
+    try:
+        monkeypatch.setenv("NATS_PASSWORD", "s3cret-pass")
+        good = NatsLink(load_config(site).feed.bus, "test").start()
+        try:
+            assert good.wait_connected(TIMEOUT_S)
+        finally:
+            good.close()
+        monkeypatch.setenv("NATS_PASSWORD", "wrong")
+        caplog.set_level(logging.WARNING, logger="streamer.feed.nats_link")
+        bad = NatsLink(load_config(site).feed.bus, "test").start()
+        try:
+            wait_for(lambda: caplog.records, "the refusal to be logged")
+            assert not bad.connected
+            line = caplog.records[0].getMessage()
+            assert line.startswith(f"event engine {server.url}: ") and "authorization" in line.lower()
+            assert "\n" not in line and "wrong" not in line
+        finally:
+            bad.close()
+    finally:
+        server.stop()
