@@ -86,3 +86,16 @@ def test_credentials_come_from_the_environment_and_a_wrong_password_is_one_clear
             bad.close()
     finally:
         server.stop()
+
+
+def test_feed_bus_may_be_just_the_url(tmp_path):
+    from configs.loader import ConfigError
+    from pipelines.config import load_config
+
+    site = tmp_path / "site.yaml"
+    site.write_text("feed:\n  bus: nats://10.0.0.5:4222\n")
+    bus = load_config(site).feed.bus
+    assert (bus.url, bus.site, bus.stream_replicas) == ("nats://10.0.0.5:4222", "site", 1)
+    site.write_text("feed:\n  bus:\n    url: nats://10.0.0.5:4222\n    replicas: 3\n")
+    with pytest.raises(ConfigError, match=r"feed\.bus\.replicas"):
+        load_config(site)
