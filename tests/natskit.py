@@ -60,6 +60,7 @@ class NatsServer:
         self.cluster_port = free_port() if cluster else None
         self.routes: list[str] = []
         self.config_text: str | None = None  # set: run ``-c`` with this file (its ports must be .port/.cluster_port)
+        self.extra_args: list[str] = []  # more options, e.g. ["--user", "u", "--pass", "p"]
         self.process: subprocess.Popen | None = None
 
     @property
@@ -87,7 +88,7 @@ class NatsServer:
             cmd += ["--cluster_name", self.cluster_name, "--cluster", self.cluster_url]
             if self.routes:
                 cmd += ["--routes", ",".join(self.routes)]
-        return cmd
+        return cmd + self.extra_args
 
     def start(self, wait: bool = True) -> "NatsServer":
         """Start the process (again, after stop or kill: same ports and store); wait until healthy."""
@@ -175,25 +176,24 @@ class NatsCluster:
             node.stop()
 
 
+def _running(make):
+    """Yield ``make()`` started; stop it afterwards, even when the test fails. Skip without nats-server."""
+    if nats_binary() is None:
+        pytest.skip("nats-server is not installed (apt-get install nats-server)")
+    servers = make()
+    try:
+        yield servers.start()
+    finally:
+        servers.stop()
+
+
 @pytest.fixture
 def nats_server(tmp_path: Path):
     """A running single JetStream server in the test's temporary folder; stopped after the test."""
-    if nats_binary() is None:
-        pytest.skip("nats-server is not installed (apt-get install nats-server)")
-    server = NatsServer(tmp_path / "nats")
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    yield from _running(lambda: NatsServer(tmp_path / "nats"))
 
 
 @pytest.fixture
 def nats_cluster(tmp_path: Path):
     """A running three-node JetStream cluster in the test's temporary folder; stopped after the test."""
-    if nats_binary() is None:
-        pytest.skip("nats-server is not installed (apt-get install nats-server)")
-    cluster = NatsCluster(tmp_path / "cluster")
-    try:
-        yield cluster.start()
-    finally:
-        cluster.stop()
+    yield from _running(lambda: NatsCluster(tmp_path / "cluster"))

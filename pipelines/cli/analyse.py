@@ -103,6 +103,21 @@ def _event_log(config: EventLogConfig | None) -> Iterator[SqliteEventLog]:
         yield log
 
 
+@contextlib.contextmanager
+def _event_bus(config: Config, sources: list[str], log_config: EventLogConfig | None):
+    """The run's event bus and snapshot bucket: on the engine with ``feed.bus.url`` (its object
+    store holds the snapshots), else over the durable log (no bucket)."""
+    from pipelines.cli.engine import engine_bus
+    from streamer.feed.bus import EventBus
+
+    if config.feed.bus.url:
+        with engine_bus(config, sources) as (bus, bucket):
+            yield bus, bucket
+    else:
+        with _event_log(log_config) as log:
+            yield EventBus(log, sources=sources, profile=config.model.profile), None
+
+
 def _outputs(args: argparse.Namespace, *, print_captions: bool, print_status: bool) -> list[Sink]:
     """The outputs of a run besides the WebSocket feed, one line each (a new output is one more)."""
     outputs: list[Sink] = [ConsoleSink(captions=print_captions, status=print_status)]
@@ -127,7 +142,6 @@ def _analyse(
     worker: bool = False,
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
-    from pipelines.cli.engine import engine_bus
     from pipelines.cli.options import announce
     from pipelines.decoder_config import DecoderType
     from pipelines.encode_pool import EncodePool
@@ -137,7 +151,6 @@ def _analyse(
     from pipelines.runner import run_sources
     from pipelines.selective import SelectivePipeline
     from pipelines.worker import worker_seat
-    from streamer.feed.bus import EventBus
     from streamer.capture.multicapture import MultiCapture
     from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer
@@ -147,12 +160,8 @@ def _analyse(
         outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
         for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
             stack.callback(sink.stop)
-        live, bucket = bool(config.feed.bus.url), None
-        if live:  # the engine's stream is the log, its object store holds the snapshots (docs/SCALING.md)
-            bus, bucket = stack.enter_context(engine_bus(config, [s.id for s in specs]))
-        else:
-            log = stack.enter_context(_event_log(log_config))
-            bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
+        live = bool(config.feed.bus.url)  # the engine's stream is the log (docs/SCALING.md)
+        bus, bucket = stack.enter_context(_event_bus(config, [s.id for s in specs], log_config))
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)

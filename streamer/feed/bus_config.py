@@ -2,7 +2,7 @@
 
 Exports: ``BusConfig``, ``subject_token``.
 
-Without a ``url`` nothing changes: the event log is the SQLite file of ``feed.log``. With one,
+``feed.bus: nats://host:4222`` is short for ``feed.bus.url``. Without a ``url`` nothing changes: the event log is the SQLite file of ``feed.log``. With one,
 the log is a JetStream stream named ``JEPA_<site>`` on subjects ``jepa.<site>.<source>.<type>``
 (logged types only); its retention comes from the same ``feed.log`` keys
 (``retention_max_age_s``, ``retention_max_events``, ``retention_max_bytes``), so a site moves from
@@ -13,7 +13,11 @@ plain core-NATS subjects ``jepa-live.<site>.<source>.<type>``: never stored, nev
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from configs.loader import build
 
 __all__ = ["BusConfig", "subject_token"]
 
@@ -83,6 +87,12 @@ class BusConfig:
             raise ValueError("tls_cert: tls_cert and tls_key go together (got only one)")
         if self.password is not None and self.user is None:
             raise ValueError("password: needs user (got a password without a user)")
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any] | str, where: str = "feed.bus") -> "BusConfig":
+        """``feed.bus`` as a mapping of the keys above, or as just its URL (``bus: nats://host:4222``);
+        errors name ``where.key``."""
+        return build(cls, {"url": data} if isinstance(data, str) else data, where)
 
     @property
     def servers(self) -> list[str]:

@@ -16,6 +16,8 @@ import socket
 import time
 from dataclasses import dataclass
 
+import nats.errors
+
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.jetstream_log import JetStreamLog
@@ -75,8 +77,14 @@ class LiveSink:
 
     def _publish(self, subject: str, data: bytes) -> None:
         if self.link.connected:
-            self.link.loop.create_task(self.link.client.publish(subject, data))
+            self.link.loop.create_task(self._send(subject, data))
+
+    async def _send(self, subject: str, data: bytes) -> None:
+        try:
+            await self.link.client.publish(subject, data)
             self.published += 1
+        except nats.errors.Error:  # the engine went meanwhile: an ephemeral event is not worth keeping
+            pass
 
     def stop(self) -> None:
         """Nothing to release."""

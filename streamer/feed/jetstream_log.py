@@ -19,7 +19,6 @@ reads) and raises :class:`~streamer.feed.nats_link.EngineUnavailable` beyond.
 from __future__ import annotations
 
 import asyncio
-import logging
 from typing import Iterable
 
 import nats.errors
@@ -34,7 +33,6 @@ from streamer.feed.protocol import LOGGED_TYPES, Outgoing, from_wire
 
 __all__ = ["JetStreamLog"]
 
-logger = logging.getLogger(__name__)
 
 #: Errors of the engine that mean "not now" (down, electing a leader, no reply).
 _UNAVAILABLE = (nats.errors.TimeoutError, nats.errors.NoRespondersError, nats.errors.ConnectionClosedError,
@@ -113,6 +111,8 @@ class JetStreamLog:
 
         Raises EngineUnavailable when the engine does not acknowledge within ``ack_timeout_s``.
         """
+        if not self.link.connected:  # fail at once: nothing piles up in the client's buffer while it is down
+            raise EngineUnavailable(f"{self.link.label}: not connected")
         self.ensure_stream()
         headers = {"Nats-Msg-Id": message_id(self.origin, event)}
         ack = self._call(self.js.publish(self.bus.subject(event.source, event.type.value), event.utf8,

@@ -57,6 +57,7 @@ class Outbox:
         self._cond = threading.Condition()
         self._sent = self._dropped = self._dropped_in_outage = 0
         self._closing = self._give_up = False  # close(): drain what waits / stop now
+        self._sending: Outgoing | None = None  # the head while its append is under way: never dropped then
         self._thread = threading.Thread(target=self._run, name="bus-outbox", daemon=True)
         self._thread.start()
 
@@ -66,17 +67,27 @@ class Outbox:
             return OutboxStats(len(self._queue), self._sent, self._dropped)
 
     def put(self, event: Outgoing) -> None:
-        """Queue ``event`` behind the others; drop the oldest (counted) when ``limit`` are waiting."""
+        """Queue ``event`` behind the others; when ``limit`` are waiting, drop the oldest one that is not
+        being sent right now (counted; with ``limit`` 1 and that one in flight, ``event`` itself)."""
         with self._cond:
+            keep = True
             if len(self._queue) >= self.limit:
-                self._queue.popleft()
-                self._dropped += 1
-                self._dropped_in_outage += 1
-                if self._dropped_in_outage == 1:
-                    logger.warning("event engine does not answer and %d events wait: dropping the oldest from now "
-                                   "on (counted in stats and /metrics as bus_outbox_dropped)", self.limit)
-            self._queue.append(event)
-            self._cond.notify()
+                in_flight = self._queue[0] is self._sending
+                if in_flight and len(self._queue) == 1:
+                    keep = False
+                else:
+                    del self._queue[1 if in_flight else 0]
+                self._count_drop()
+            if keep:
+                self._queue.append(event)
+                self._cond.notify()
+
+    def _count_drop(self) -> None:
+        self._dropped += 1
+        self._dropped_in_outage += 1
+        if self._dropped_in_outage == 1:
+            logger.warning("event engine does not answer and %d events wait: dropping the oldest from now "
+                           "on (counted in stats and /metrics as bus_outbox_dropped)", self.limit)
 
     def _run(self) -> None:
         while True:
@@ -85,11 +96,12 @@ class Outbox:
                     self._cond.wait()
                 if not self._queue or self._give_up:
                     return
-                head = self._queue[0]
+                head = self._sending = self._queue[0]
             try:
                 seq = self._append(head)
             except EngineUnavailable:
                 with self._cond:
+                    self._sending = None  # not in flight between tries: the oldest may go now
                     if not self._give_up:
                         self._cond.wait(self.retry_s)
                 continue
@@ -97,8 +109,8 @@ class Outbox:
 
     def _logged(self, head: Outgoing, seq: int) -> None:
         with self._cond:
-            if self._queue and self._queue[0] is head:  # not dropped by a put() meanwhile
-                self._queue.popleft()
+            self._queue.popleft()  # the head: put() drops behind it while it is being sent
+            self._sending = None
             self._sent += 1
             if self._dropped_in_outage:
                 logger.warning("event engine answers again; %d events were dropped while it did not",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -11,7 +12,10 @@ import urllib.request
 
 import pytest
 
-from natskit import nats_binary, nats_server  # noqa: F401 (fixture)
+from natskit import NatsServer, nats_binary, nats_server  # noqa: F401 (fixture)
+from streamer.feed.bus_config import BusConfig
+from streamer.feed.engine import open_engine
+from streamer.feed.eventlog import EventLogConfig
 from testlimits import TIMEOUT_S
 from videokit import Shot, write_video
 
@@ -82,3 +86,34 @@ def test_serve_without_an_engine_is_a_one_line_usage_error():
     assert result.returncode == 2
     assert result.stderr == ("jepa-stream: error: serve reads the event engine: give --bus nats://HOST:4222, "
                              "or feed.bus.url in --config\n")
+
+
+def test_a_worker_started_while_the_engine_is_down_keeps_analysing_and_delivers_everything_later(photos, tmp_path):
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(photos["rocket"], 3.0), Shot(photos["camera"], 3.0)], size=(320, 180))
+    server = NatsServer(tmp_path / "nats")  # its ports are chosen; it is not running yet
+    config = tmp_path / "c.yaml"
+    config.write_text(f"feed:\n  log:\n    path: {tmp_path / 'log.sqlite'}\n")  # snapshots: beside it
+    worker = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "run", "--source", f"cam0={video}",
+                               "--bus", server.url, "--config", config, "--no-feed"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:  # a snapshot on the worker's disk: it made a caption while the engine was down
+        wait_for(lambda: any((tmp_path / "snapshots").rglob("*.jpg")) or worker.poll() is not None, "a caption")
+        server.start()
+        out, err = worker.communicate(timeout=4 * TIMEOUT_S)
+        assert worker.returncode == 0, err[-2000:]
+        engine = open_engine(BusConfig(url=server.url), EventLogConfig(), "test", wait_s=TIMEOUT_S)
+        try:
+            stored = [json.loads(text) for _, text in engine.log.read_wire_after(0, limit=10_000)]
+        finally:
+            engine.close()
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        server.stop()
+    assert [e["seq"] for e in stored] == list(range(1, len(stored) + 1))
+    states = [e["state"] for e in stored if e["type"] == "status"]
+    assert states[0] == "connected" and states[-1] == "ended" and any(e["type"] == "caption" for e in stored)
+    refusals = [line for line in err.splitlines() if "event engine" in line and "retrying" in line]
+    assert len(refusals) == 1, f"one line for the outage, got {refusals}"
+    assert "dropping" not in err, "nothing was dropped"

@@ -76,9 +76,9 @@ class Worker:
 class Gateway:
     """``jepa-stream serve --bus`` in this process (:func:`~streamer.feed.gateway_app.start_gateway`, port 0)."""
 
-    def __init__(self, config: BusConfig) -> None:
+    def __init__(self, config: BusConfig, routes=()) -> None:
         self.engine = open_engine(config, EventLogConfig(), "gateway", wait_s=TIMEOUT_S)
-        self.parts = start_gateway(self.engine, ServerConfig(port=0))
+        self.parts = start_gateway(self.engine, ServerConfig(port=0), routes)
         self.bus, self.server = self.parts.bus, self.parts.server
 
     @property

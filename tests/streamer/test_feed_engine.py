@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -13,9 +14,27 @@ from streamer.feed.bus_config import BusConfig
 from streamer.feed.engine import open_engine
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.jetstream_log import JetStreamLog
+from streamer.feed.outbox import Outbox, OutboxStats
 from streamer.feed.protocol import prepare_event
+from testlimits import TIMEOUT_S
 
 pytestmark = pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
+
+
+def check_everything_once(worker: Worker, gateway: Gateway, reader: Reader) -> None:
+    """Once the worker's outbox is empty: the reader got every published caption once, seqs 1..last
+    with no gap and no duplicate, and nothing was dropped. Closes the three."""
+    try:
+        wait_for(lambda: worker.bus.outbox.stats.queued == 0, "the outbox to drain")
+        last = worker.engine.log.last_seq
+        wait_for(lambda: reader.seqs[-1:] == [last], "the reader to get the last event")
+        assert reader.seqs == list(range(1, last + 1)), "no gap, no duplicate"
+        assert texts(reader.messages) == [f"caption {i}" for i in range(1, worker.published + 1)]
+        assert worker.bus.outbox.stats.dropped == 0
+    finally:
+        reader.close()
+        gateway.close()
+        worker.close()
 
 
 def test_a_resent_message_id_is_dropped_and_its_ack_gives_the_first_seq(nats_server):
@@ -90,17 +109,7 @@ def test_engine_restart_mid_stream_loses_nothing_acknowledged_and_repeats_nothin
     finally:
         stop.set()
         thread.join()
-    wait_for(lambda: worker.bus.outbox.stats.queued == 0, "the outbox to drain")
-    last = worker.engine.log.last_seq
-    wait_for(lambda: reader.seqs[-1:] == [last], "the reader to get the last event")
-    try:
-        assert reader.seqs == list(range(1, last + 1)), "no gap, no duplicate"
-        assert texts(reader.messages) == [f"caption {i}" for i in range(1, worker.published + 1)]
-        assert worker.bus.outbox.stats.dropped == 0
-    finally:
-        reader.close()
-        gateway.close()
-        worker.close()
+    check_everything_once(worker, gateway, reader)
 
 
 def test_a_three_node_cluster_with_replicas_3_survives_the_loss_of_the_stream_leader(nats_cluster):
@@ -120,16 +129,7 @@ def test_a_three_node_cluster_with_replicas_3_survives_the_loss_of_the_stream_le
     finally:
         stop.set()
         thread.join()
-    wait_for(lambda: worker.bus.outbox.stats.queued == 0, "the outbox to drain")
-    last = worker.engine.log.last_seq
-    wait_for(lambda: reader.seqs[-1:] == [last], "the reader to get the last event")
-    try:
-        assert reader.seqs == list(range(1, last + 1)), "no gap, no duplicate"
-        assert texts(reader.messages) == [f"caption {i}" for i in range(1, worker.published + 1)]
-    finally:
-        reader.close()
-        gateway.close()
-        worker.close()
+    check_everything_once(worker, gateway, reader)
 
 
 def test_a_client_resuming_on_another_gateway_gets_no_gap_and_no_duplicate(nats_server):
@@ -151,3 +151,25 @@ def test_a_client_resuming_on_another_gateway_gets_no_gap_and_no_duplicate(nats_
     finally:
         for part in (first, second, worker):
             part.close()
+
+
+def test_the_outbox_never_drops_the_event_it_is_sending():
+    sent, gate = [], threading.Event()
+
+    def append(event):  # the engine answers only when the test says so
+        gate.wait(TIMEOUT_S)
+        return len(sent) + 1
+
+    outbox = Outbox(append, lambda out: sent.append(out.message["text"]), limit=2, retry_s=0.01)
+    try:
+        first = prepare_event(caption(1), 0)
+        outbox.put(first)
+        wait_for(lambda: outbox._sending is first, "the first event to be in flight")
+        for i in (2, 3, 4):
+            outbox.put(prepare_event(caption(i), 0))
+        assert outbox.stats == OutboxStats(queued=2, sent=0, dropped=2)
+        gate.set()
+        wait_for(lambda: len(sent) == 2, "the outbox to drain")
+        assert sent == ["caption 1", "caption 4"], "the one in flight and the newest"
+    finally:
+        assert outbox.close(TIMEOUT_S) == 0
