@@ -129,7 +129,8 @@ class LeaseFence:
 class CameraHandover:
     """Keeps ``capture`` and ``pipelines`` equal to the cameras ``leases`` holds.
 
-    ``specs``: every camera of the site, by id. ``make_pipeline(source)`` builds a camera's
+    ``specs``: every shared camera of the site, by id (the run's own sources in ``pipelines``
+    are left alone). ``make_pipeline(source)`` builds a camera's
     pipeline. ``publish``: where its ``status`` events go (the :class:`LeaseFence`).
     ``release_after_s``: how long a camera beyond the fair share waits for a clip boundary before
     it is released anyway (a source that delivers nothing has none); the lease timeout is a good value.
@@ -146,11 +147,11 @@ class CameraHandover:
         """The run loop's per-step hook: stop lost cameras, release excess ones at a clip boundary,
         start newly held ones. Returns whether the loop should wait for cameras: False once
         every camera of the site has ended here (files played to the end; live cameras never end)."""
-        held, running = self.leases.held(), set(self.pipelines)
+        held, running = self.leases.held(), set(self.pipelines) & self.specs.keys()  # not this process's own
         for camera in sorted(running - held):
             self._stop(camera, "lease lost")
         now = time.monotonic()
-        excess = self.leases.excess() & set(self.pipelines)
+        excess = self.leases.excess() & running
         self._excess_since = {c: self._excess_since.get(c, now) for c in excess}
         for camera in sorted(excess):
             if camera in completed or camera not in self.capture.active or now - self._excess_since[camera] > self.release_after_s:
@@ -161,11 +162,11 @@ class CameraHandover:
             self.capture.add(self.specs[camera])
             self._status(camera, "assigned", f"{camera}: analysed by {self.leases.worker}")
         ended = set(self.pipelines) - set(self.capture.active)
-        return not ended >= self.specs.keys()
+        return not ended >= self.specs.keys()  # a shared camera ended under another worker keeps this one waiting
 
     def close(self) -> None:
         """The run ends: every camera still analysed is released (the keeper deletes the leases)."""
-        for camera in sorted(self.pipelines):
+        for camera in sorted(self.specs.keys() & self.pipelines.keys()):
             self._status(camera, "released", f"{camera}: {self.leases.worker} is stopping")
 
     def _stop(self, camera: str, why: str) -> None:

@@ -139,7 +139,7 @@ def _analyse(
     print_status: bool,
     print_captions: bool,
     progress: Progress | None,
-    worker: bool = False,
+    shared: frozenset[str] = frozenset(),
 ) -> list[RunSummary]:
     from pipelines.baseline import start_baseline
     from pipelines.cli.options import announce
@@ -165,9 +165,9 @@ def _analyse(
         for sink in outputs:
             sink.start()
             bus.add_sink(sink)
-        seat = None  # with a bus, a worker: its leases choose its cameras, its fence guards publish (pipelines/worker.py)
-        if worker:
-            seat = stack.enter_context(worker_seat(config, specs, bus.publish))
+        seat = None  # ``shared`` cameras: analysed where a lease allows, publish fenced (pipelines/worker.py)
+        if shared:
+            seat = stack.enter_context(worker_seat(config, [s for s in specs if s.id in shared], bus.publish))
         publish = seat.publish if seat else bus.publish
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
@@ -186,9 +186,10 @@ def _analyse(
         def make_pipeline(source: str) -> SelectivePipeline:
             return SelectivePipeline(source, models, config.clip, config.drift, observers)
 
-        pipelines = {s.id: make_pipeline(s.id) for s in specs if seat is None}
+        local = [s for s in specs if s.id not in shared]
+        pipelines = {s.id: make_pipeline(s.id) for s in local}
         capture = MultiCapture(  # its threads start below, after the feed
-            specs if seat is None else [],
+            local,
             config.capture,
             sample_fps=config.sampling.fps,
             max_side=config.sampling.max_side,
@@ -324,6 +325,15 @@ def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
     return list(specs.values())
 
 
+def _shared_sources(config: Config, given: list[str]) -> frozenset[str]:
+    """With an engine, the config file's sources that no ``--source`` replaces: the workers of the
+    site share them by leases. A ``--source`` is this process's own, analysed from the start."""
+    if not config.feed.bus.url:
+        return frozenset()
+    configured = {entry.id: entry.spec() for entry in config.sources}
+    return frozenset(configured) - {s.id for s in parse_sources(given, reserved=configured)}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from streamer.capture.sources import VideoFileSource
 
@@ -351,7 +361,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         specs,
         log_config=config.feed.log,
         serve=not args.no_feed and not config.feed.bus.url,  # a worker serves nothing: gateways do (serve --bus)
-        worker=bool(config.feed.bus.url),
+        shared=_shared_sources(config, args.source or []),
         print_status=True,
         print_captions=True,
         progress=None,

@@ -72,7 +72,7 @@ def test_a_worker_publishes_and_a_gateway_without_models_serves_it(photos, tmp_p
     captions = [m for m in reader.messages if m["type"] == "caption"]
     states = [m["state"] for m in reader.messages if m["type"] == "status"]
     assert captions and {m["source"] for m in reader.messages if m["type"] != "subscribed"} == {"cam.0"}
-    assert states[:2] == ["assigned", "connected"] and states[-2:] == ["ended", "released"]  # a worker's lease, around the play
+    assert states[0] == "connected" and states[-1] == "ended"
     assert reader.seqs == list(range(1, len(reader.seqs) + 1)), "stream sequences, no gap, no duplicate"
     worker_stats = [m for m in reader.messages if m["type"] == "stats"]
     assert worker_stats and worker_stats[-1]["bus"]["dropped"] == 0
