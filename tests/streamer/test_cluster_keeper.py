@@ -5,7 +5,6 @@ at once, and an engine that goes away closes the publish fence."""
 from __future__ import annotations
 
 import contextlib
-import time
 
 import pytest
 
@@ -14,22 +13,13 @@ from streamer.cluster.cluster_config import ClusterConfig
 from streamer.cluster.keeper import LeaseKeeper
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.nats_link import NatsLink
-from testlimits import TIMEOUT_S
+from workerkit import wait_for
 
 CAMERAS = ("cam0", "cam1", "cam2", "cam3")
 
 
 def _config(worker: str) -> ClusterConfig:
     return ClusterConfig(lease_timeout_s=1.5, worker=worker)
-
-
-def _wait(check, what: str):
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"not within {TIMEOUT_S:g} s: {what}")
 
 
 @contextlib.contextmanager
@@ -53,23 +43,23 @@ def _release_excess(keeper: LeaseKeeper) -> None:
 def test_workers_split_the_cameras_fairly_and_a_stopped_one_hands_back_at_once(nats_server):
     with contextlib.ExitStack() as stack:
         a = stack.enter_context(_keeper(nats_server.url, "wa"))
-        _wait(lambda: a.held() == set(CAMERAS), "a lone worker takes every camera")
+        wait_for(lambda: a.held() == set(CAMERAS), "a lone worker takes every camera")
         b = stack.enter_context(_keeper(nats_server.url, "wb"))
-        _wait(lambda: len(a.excess()) == 2, "the first worker sees the second and marks two cameras as excess")
+        wait_for(lambda: len(a.excess()) == 2, "the first worker sees the second and marks two cameras as excess")
         assert a.held() == set(CAMERAS)  # nothing goes before the run loop lets it go
         _release_excess(a)
-        _wait(lambda: len(b.held()) == 2, "the second worker claims the released cameras")
+        wait_for(lambda: len(b.held()) == 2, "the second worker claims the released cameras")
         assert a.held() | b.held() == set(CAMERAS) and not a.held() & b.held()
         assert a.excess() == b.excess() == frozenset()
         a.stop()  # its leases are deleted, not left to age out
-        _wait(lambda: b.held() == set(CAMERAS), "the remaining worker takes every camera")
+        wait_for(lambda: b.held() == set(CAMERAS), "the remaining worker takes every camera")
 
 
 def test_a_keeper_that_cannot_renew_closes_the_fence(nats_server):
     with _keeper(nats_server.url, "wa", CAMERAS[:1]) as keeper:
-        _wait(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
+        wait_for(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
         nats_server.kill()
-        _wait(lambda: not keeper.fresh("cam0"), "the fence closes without the engine")
+        wait_for(lambda: not keeper.fresh("cam0"), "the fence closes without the engine")
         assert keeper.held() == frozenset()
 
 
@@ -82,7 +72,7 @@ def test_a_worker_started_before_its_engine_takes_cameras_once_it_answers(tmp_pa
     try:
         assert keeper.held() == frozenset()
         server.start()
-        _wait(lambda: keeper.held() == set(CAMERAS), "the keeper takes every camera once the engine answers")
+        wait_for(lambda: keeper.held() == set(CAMERAS), "the keeper takes every camera once the engine answers")
     finally:
         keeper.stop()
         link.close()
@@ -108,12 +98,12 @@ def test_the_fence_signs_what_it_publishes_and_holds_back_a_camera_it_does_not_h
         fence = LeaseFence(keeper, ["cam0", "cam1"], lambda e: published.append(e) or e)
         caption = {"v": 1, "type": "caption", "source": "cam0", "text": "x"}
         assert fence.publish(caption) is None and fence.fenced == 1  # not claimed yet
-        _wait(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
+        wait_for(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
         assert fence.publish(caption)["worker"] == "wa"
         assert fence.publish({**caption, "source": "cam1"}) is None  # a camera of the site it does not hold
         assert fence.publish(status_event("cam1", "ended", "x"))["worker"] == "wa"  # status always goes
         assert fence.publish({**caption, "source": "other"}) is not None  # not a camera of the site: not fenced
         nats_server.kill()
-        _wait(lambda: fence.publish(caption) is None, "the fence closes without the engine")
+        wait_for(lambda: fence.publish(caption) is None, "the fence closes without the engine")
     assert [e["source"] for e in published if e["type"] == "caption"][:1] == ["cam0"]
     assert fence.fenced >= 3
