@@ -61,9 +61,9 @@ def _order(worker: str, cameras: Sequence[str]) -> list[str]:
 class LeaseKeeper:
     """Holds a fair share of ``cameras`` for the worker ``config.worker`` over ``link``.
 
-    Its rounds run as one task on the link's event loop. :meth:`start` waits for the engine and
-    opens the buckets (``ValueError`` naming the engine or the bucket when it cannot);
-    :meth:`stop` releases every lease and the heartbeat so others take over at once. The caller
+    Its rounds run as one task on the link's event loop. :meth:`start` begins them (an engine
+    that refuses the buckets is a ``ValueError`` naming them; one that does not answer is waited
+    for); :meth:`stop` releases every lease and the heartbeat so others take over at once. The caller
     owns ``link`` and closes it after :meth:`stop`.
     """
 
@@ -74,6 +74,7 @@ class LeaseKeeper:
         self._stopping = asyncio.Event()  # bound to the link's loop at its first use there
         self._task: concurrent.futures.Future | None = None
         self._opened: concurrent.futures.Future = concurrent.futures.Future()  # the buckets, or why not
+        self._waiting = True  # start() still waits for _opened
 
     def start(self, timeout: float = CONNECT_TIMEOUT_S) -> LeaseKeeper:
         """Begin the rounds. Waits up to ``timeout`` s for the buckets: an engine that does not
@@ -83,6 +84,7 @@ class LeaseKeeper:
         try:
             self._opened.result(timeout)
         except concurrent.futures.TimeoutError:
+            self._waiting = False
             log.warning("%s: %s does not answer yet; no camera is analysed until it does", self.worker, self.link.label)
         except ValueError:
             self.stop()
@@ -125,15 +127,21 @@ class LeaseKeeper:
             self._store = await LeaseStore.open(js, self.config, self.worker, self._replicas)
         except _ENGINE_ERRORS as exc:
             if self.link.connected and isinstance(exc, nats.js.errors.APIError):
-                self._opened.set_exception(ValueError(f"{self.link.label}: cannot open the lease buckets ({exc})"))
-                self._stopping.set()
+                self._refuse(f"{self.link.label}: cannot open the lease buckets ({exc})")
             return False
         except ValueError as exc:
-            self._opened.set_exception(ValueError(f"{self.link.label}: {exc}"))
-            self._stopping.set()
+            self._refuse(f"{self.link.label}: {exc}")
             return False
         self._opened.set_result(True)
         return True
+
+    def _refuse(self, message: str) -> None:
+        """The buckets are refused: end the rounds, and say why to :meth:`start`, or to the log
+        when it has stopped waiting (no camera is analysed then)."""
+        self._opened.set_exception(ValueError(message))
+        if not self._waiting:
+            log.error("%s: %s; no camera is analysed", self.worker, message)
+        self._stopping.set()
 
     async def _keep(self) -> None:
         opened, rounds, failing = False, 0, False
