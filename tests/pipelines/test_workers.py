@@ -13,10 +13,12 @@ import signal
 import sys
 import time
 
+import jsonschema
 import pytest
 
 from natskit import nats_server  # noqa: F401  (fixture)
 from streamer.feed.bus_config import BusConfig
+from streamer.feed.protocol import load_schema
 from testlimits import TIMEOUT_S
 from workerkit import (CAMERAS, assert_one_worker_per_camera, first_caption_after, running_workers, split_evenly,
                        wait_for, write_cameras)
@@ -54,6 +56,8 @@ def test_a_killed_workers_cameras_are_analysed_again_by_the_other_within_15_s(na
         gateway.close()
     assert reader.seqs == list(range(1, len(reader.seqs) + 1)), "the subscriber's seqs: no gap, no duplicate"
     events = [m for m in reader.messages if m["type"] in ("caption", "status")]
+    for event in events:  # the worker field and the assigned/released states are protocol v1
+        jsonschema.validate(event, load_schema(event["type"]))
     for camera in lost:
         assigned = [m["worker"] for m in events if m["type"] == "status" and m["state"] == "assigned" and m["source"] == camera]
         assert assigned[:2] == ["wb", "wa"], f"{camera}: assigned to {assigned}"
