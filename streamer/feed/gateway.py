@@ -39,6 +39,10 @@ logger = logging.getLogger(__name__)
 ENGINE_SOURCE = "engine"
 #: Seconds between the ordered consumer's heartbeats (a silent consumer is rebuilt after two).
 HEARTBEAT_S = 1.0
+#: Seconds a consumer creation may take (a cluster electing leaders, or a loaded machine, takes seconds).
+CONSUMER_TIMEOUT_S = 3.0
+#: Longest wait between two tries to read the stream again (the wait doubles from ``reconnect_wait_s``).
+RETRY_MAX_S = 2.0
 
 
 def engine_status(up: bool, detail: str) -> str:
@@ -78,7 +82,7 @@ class StreamTail:
                 await self._consumer.unsubscribe()
             except Exception:  # noqa: BLE001 - the old consumer may be gone with its node
                 pass
-        js = self.link.client.jetstream(timeout=self.config.ack_timeout_s)
+        js = self.link.client.jetstream(timeout=max(CONSUMER_TIMEOUT_S, self.config.ack_timeout_s))
         start = self.bus.last_seq + 1
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
         self._consumer = await js.subscribe(f"jepa.{self.config.site}.>", stream=self.config.stream,
@@ -116,11 +120,14 @@ class StreamTail:
             self.engine_up.clear()
         self.on_engine(engine_status(up, f"{self.link.label}: {detail}"), up)
 
-    def _resubscribe(self) -> None:
-        """A new consumer from the last relayed seq + 1, retried ``reconnect_wait_s`` apart (loop thread)."""
+    def _resubscribe(self, wait_s: float | None = None) -> None:
+        """A new consumer from the last relayed seq + 1; tried again after a failure, the wait doubling
+        from ``reconnect_wait_s`` up to ``RETRY_MAX_S`` (loop thread)."""
+        wait_s = self.config.reconnect_wait_s if wait_s is None else wait_s
+
         def done(task) -> None:
             if not task.cancelled() and task.exception() is not None and self.link.connected:
-                logger.warning("gateway: cannot read the stream again (%s); retrying", task.exception())
-                self.link.loop.call_later(self.config.reconnect_wait_s, self._resubscribe)
+                logger.warning("gateway: cannot read the stream again (%s); retrying in %g s", task.exception(), wait_s)
+                self.link.loop.call_later(wait_s, self._resubscribe, min(RETRY_MAX_S, 2 * wait_s))
 
         self.link.loop.create_task(self._subscribe()).add_done_callback(done)

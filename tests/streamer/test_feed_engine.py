@@ -112,7 +112,8 @@ def test_engine_restart_mid_stream_loses_nothing_acknowledged_and_repeats_nothin
     check_everything_once(worker, gateway, reader)
 
 
-def test_a_three_node_cluster_with_replicas_3_survives_the_loss_of_the_stream_leader(nats_cluster):
+@pytest.mark.parametrize("victim", ["the stream's leader", "the gateway's node"])
+def test_a_three_node_cluster_with_replicas_3_survives_the_loss_of_one_node(nats_cluster, victim):
     config = BusConfig(url=nats_cluster.url, stream_replicas=3, reconnect_wait_s=0.1, ack_timeout_s=1.0)
     gateway = Gateway(config)
     worker = Worker(config)
@@ -122,8 +123,10 @@ def test_a_three_node_cluster_with_replicas_3_survives_the_loss_of_the_stream_le
         wait_for(lambda: len(reader.seqs) >= 50, "events before the kill")
         info = worker.engine.link.call(worker.engine.log.js.stream_info(config.stream), 5)
         assert info.config.num_replicas == 3 and len(info.cluster.replicas) == 2
-        leader = next(node for node in nats_cluster.nodes if node.name == info.cluster.leader)
-        leader.kill()
+        port = gateway.engine.link.client.connected_url.port
+        chosen = (lambda node: node.name == info.cluster.leader) if victim == "the stream's leader" else \
+            (lambda node: node.port == port)
+        next(node for node in nats_cluster.nodes if chosen(node)).kill()
         after = len(reader.seqs)
         wait_for(lambda: len(reader.seqs) >= after + 100, "the feed to go on without the leader")
     finally:
