@@ -64,7 +64,9 @@ def add_parsers(sub) -> None:
         help="analyse live sources (or files at their own pace), serve the event feed, print captions",
         description="Analyse one or more sources (the sources: of --config and every --source) and serve the "
         "events over WebSocket, with the browser console at / and Prometheus metrics at /metrics on the same port, "
-        "until every source ends or Ctrl-C. Files play at real time unless --no-realtime.",
+        "until every source ends or Ctrl-C. Files play at real time unless --no-realtime. With --bus it is a worker "
+        "that serves nothing: it analyses the config's sources it holds a lease on, shared with the site's other "
+        "workers, and its own --source ones.",
     )
     run.add_argument(
         "--source",
