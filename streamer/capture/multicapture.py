@@ -182,7 +182,9 @@ class MultiCapture:
 
     def remove(self, source: str, timeout: float = STOP_TIMEOUT_S) -> None:
         """Stop capturing ``source`` and forget it, with no status event (the caller says why):
-        its frames still buffered are discarded. From the reader's thread."""
+        its frames still buffered are discarded. From the reader's thread, which waits up to
+        ``timeout`` s for the capture thread (a live source blocked in a read finishes later, as
+        in :meth:`stop`)."""
         cancel = getattr(self._sources.get(source), "cancel", None)
         if cancel is not None:
             cancel()
