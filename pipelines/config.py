@@ -28,9 +28,9 @@ from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig, Runtime
 from models.predictor_config import PredictorConfig, PredictorType
-from pipelines.clips import ClipConfig
+from pipelines.core.clips import ClipConfig
 from pipelines.decoder_config import DecoderConfig
-from pipelines.drift import DriftConfig
+from pipelines.core.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
 from streamer.cluster.cluster_config import ClusterConfig
@@ -89,11 +89,6 @@ class ModelConfig:
             if onnx and not spec.onnx_class_head:
                 raise ValueError(f"predictor.type label-bridge needs the classifier head, which the {spec.name} ONNX export "
                                  f"does not hold: use encoder.runtime torch (or auto) or predictor.type learned")
-
-    @property
-    def profile(self) -> str:
-        """The name outputs give the model stack (the feed's ``hello``, bench reports): its network's."""
-        return self.encoder.network
 
 
 @dataclass(frozen=True)

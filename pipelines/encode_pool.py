@@ -3,7 +3,7 @@
 Exports :class:`EncodePool`.
 
 The run loop encodes the fresh frames of every source in one call
-(:func:`pipelines.runner.run_sources`). With one intra-op thread (``model.encoder.threads: 1``,
+(:func:`pipelines.core.runner.run_sources`). With one intra-op thread (``model.encoder.threads: 1``,
 the default, which stays fast on a busy CPU) that call uses one core however many cameras there
 are, and with eight cameras it is the bottleneck while the other core idles. An
 :class:`EncodePool` of ``workers`` threads cuts a batch into up to ``workers`` contiguous chunks
@@ -26,6 +26,7 @@ __all__ = ["EncodePool"]
 
 class EncodePool:
     """``encode_frames`` behind ``workers`` threads (0: one per core); call it like ``encode_frames``.
+    Leaving ``with`` closes it.
 
     min_chunk: The fewest frames a thread is given (default 2): splitting smaller batches costs
         more in hand-overs than it saves.
@@ -46,6 +47,12 @@ class EncodePool:
         futures = [self._pool.submit(self.encode_frames, part) for part in parts[1:]]
         first = self.encode_frames(parts[0])  # the caller's thread is one of the workers
         return np.concatenate([first, *(f.result() for f in futures)])
+
+    def __enter__(self) -> EncodePool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         """End the threads (idempotent)."""

@@ -10,11 +10,14 @@ and :class:`Leases`.
   whose lease was not renewed within two thirds of the timeout is held back (so a worker paused
   past its lease publishes nothing for it once it runs again, before its keeper thread does), and
   every ``caption`` and ``status`` event it lets through names the ``worker``;
-- :meth:`CameraHandover.after_step` (from :meth:`WorkerSeat.hand_over`), the run loop's per-step hook (on the loop's thread): it
-  drops at once a camera whose lease is lost, releases a camera beyond the fair share at its
-  clip boundary, and starts a camera newly held (its capture and its
-  :class:`~pipelines.selective.SelectivePipeline`). Each change is a ``status`` event,
-  ``assigned`` or ``released``, naming the worker.
+- :class:`CameraHandover` (from :meth:`WorkerSeat.hand_over`), a
+  :class:`~pipelines.core.observers.RunObserver` the composition root lists with the others:
+  between two batches (``on_step``, on the loop's thread) it asks the
+  :class:`~pipelines.core.observers.RunView` to drop at once a camera whose lease is lost, to
+  release a camera beyond the fair share at its clip boundary, and to start a camera newly held
+  (its capture and its :class:`~pipelines.core.selective.SelectivePipeline`), and holds the run
+  open while cameras may still come. Each change is a ``status`` event (a
+  :class:`~streamer.capture.status.SourceStatus`), ``assigned`` or ``released``, naming the worker.
 """
 
 from __future__ import annotations
@@ -23,14 +26,15 @@ import contextlib
 import logging
 import sys
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, MutableMapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from typing import Protocol
 
 from pipelines.config import Config
+from pipelines.core.observers import RunObserver, RunView
+from pipelines.core.selective import ClipResult, SelectivePipeline
 from pipelines.errors import UsageError
-from pipelines.selective import SelectivePipeline
-from streamer.capture.multicapture import MultiCapture
 from streamer.capture.source_spec import SourceSpec
+from streamer.capture.status import SourceState, SourceStatus
 from streamer.cluster.keeper import LeaseKeeper
 from streamer.feed.events import status_event
 from streamer.feed.nats_link import NatsLink
@@ -60,19 +64,17 @@ class Leases(Protocol):
 
 class WorkerSeat:
     """A worker's place in the site: its lease ``keeper`` and its publish path behind the ``fence``.
-    :meth:`hand_over` gives the run loop its per-step hook."""
+    :meth:`hand_over` gives the run its camera hand-over (a run observer)."""
 
     def __init__(self, keeper: LeaseKeeper, fence: LeaseFence, specs: Sequence[SourceSpec], release_after_s: float):
         self.keeper, self.fence, self.publish = keeper, fence, fence.publish
         self.specs, self.release_after_s = {s.id: s for s in specs}, release_after_s
         self.handover: CameraHandover | None = None
 
-    def hand_over(self, capture: MultiCapture, pipelines: MutableMapping[str, SelectivePipeline],
-                  make_pipeline: Callable[[str], SelectivePipeline]) -> Callable[[frozenset[str]], bool]:
-        """The run loop's ``on_step`` hook that keeps ``capture`` and ``pipelines`` on the held cameras."""
-        self.handover = CameraHandover(self.keeper, self.specs, capture, pipelines, make_pipeline, self.publish,
-                                       self.release_after_s)
-        return self.handover.after_step
+    def hand_over(self, make_pipeline: Callable[[str], SelectivePipeline]) -> CameraHandover:
+        """The run observer that keeps the run's sources on the held cameras (the seat closes it)."""
+        self.handover = CameraHandover(self.keeper, self.specs, make_pipeline, self.publish, self.release_after_s)
+        return self.handover
 
 
 @contextlib.contextmanager
@@ -126,54 +128,62 @@ class LeaseFence:
         return self._publish(event)
 
 
-class CameraHandover:
-    """Keeps ``capture`` and ``pipelines`` equal to the cameras ``leases`` holds.
+class CameraHandover(RunObserver):
+    """Keeps the run's sources equal to the cameras ``leases`` holds, through :class:`RunView`.
 
-    ``specs``: every shared camera of the site, by id (the run's own sources in ``pipelines``
-    are left alone). ``make_pipeline(source)`` builds a camera's
-    pipeline. ``publish``: where its ``status`` events go (the :class:`LeaseFence`).
-    ``release_after_s``: how long a camera beyond the fair share waits for a clip boundary before
-    it is released anyway (a source that delivers nothing has none); the lease timeout is a good value.
+    ``specs``: every shared camera of the site, by id (the run's own sources are left alone).
+    ``make_pipeline(source)`` builds a camera's pipeline. ``publish``: where its ``status``
+    events go (the :class:`LeaseFence`). ``release_after_s``: how long a camera beyond the fair
+    share waits for a clip boundary before it is released anyway (a source that delivers nothing
+    has none); the lease timeout is a good value. The run is held open (it waits for cameras)
+    until every camera of the site has ended here (files played to the end; live cameras never
+    end): a shared camera that ended under another worker keeps this one waiting.
     """
 
-    def __init__(self, leases: Leases, specs: Mapping[str, SourceSpec], capture: MultiCapture,
-                 pipelines: MutableMapping[str, SelectivePipeline], make_pipeline: Callable[[str], SelectivePipeline],
+    def __init__(self, leases: Leases, specs: Mapping[str, SourceSpec], make_pipeline: Callable[[str], SelectivePipeline],
                  publish: Callable[[dict], object], release_after_s: float):
-        self.leases, self.specs, self.capture, self.pipelines = leases, specs, capture, pipelines
-        self.make_pipeline, self.publish, self.release_after_s = make_pipeline, publish, release_after_s
+        self.leases, self.specs, self.make_pipeline = leases, specs, make_pipeline
+        self.publish, self.release_after_s = publish, release_after_s
+        self._cameras: set[str] = set()  # the shared cameras the run analyses (or analysed to their end)
+        self._completed: set[str] = set()  # cameras that completed a clip since the last step: their clip boundary
         self._excess_since: dict[str, float] = {}
 
-    def after_step(self, completed: frozenset[str]) -> bool:
-        """The run loop's per-step hook: stop lost cameras, release excess ones at a clip boundary,
-        start newly held ones. Returns whether the loop should wait for cameras: False once
-        every camera of the site has ended here (files played to the end; live cameras never end)."""
-        held, running = self.leases.held(), set(self.pipelines) & self.specs.keys()  # not this process's own
-        for camera in sorted(running - held):
-            self._stop(camera, "lease lost")
+    def on_start(self, run: RunView) -> None:
+        run.hold_open(self)  # no camera yet: they come with the leases
+
+    def on_clip(self, result: ClipResult) -> None:
+        self._completed.add(result.source)
+
+    def on_step(self, run: RunView) -> None:
+        """Stop lost cameras, release excess ones at a clip boundary, start newly held ones."""
+        completed, self._completed = self._completed, set()
+        for camera in sorted(self._cameras - self.leases.held()):
+            self._stop(run, camera, "lease lost")
         now = time.monotonic()
-        excess = self.leases.excess() & running
+        excess = self.leases.excess() & self._cameras
         self._excess_since = {c: self._excess_since.get(c, now) for c in excess}
         for camera in sorted(excess):
-            if camera in completed or camera not in self.capture.active or now - self._excess_since[camera] > self.release_after_s:
-                self._stop(camera, "fair share: another worker takes it")
+            if camera in completed or camera not in run.capture.active or now - self._excess_since[camera] > self.release_after_s:
+                self._stop(run, camera, "fair share: another worker takes it")
                 self.leases.release(camera)
-        for camera in sorted(self.leases.held() - set(self.pipelines) - self.leases.excess()):  # after the releases
-            self.pipelines[camera] = self.make_pipeline(camera)
-            self.capture.add(self.specs[camera])
-            self._status(camera, "assigned", f"{camera}: analysed by {self.leases.worker}")
-        ended = set(self.pipelines) - set(self.capture.active)
-        return not ended >= self.specs.keys()  # a shared camera ended under another worker keeps this one waiting
+        for camera in sorted(self.leases.held() - self._cameras - self.leases.excess()):  # after the releases
+            run.add_source(self.specs[camera], self.make_pipeline(camera))
+            self._cameras.add(camera)
+            self._status(camera, SourceState.ASSIGNED, f"{camera}: analysed by {self.leases.worker}")
+        ended = self._cameras - set(run.capture.active)
+        run.hold_open(self, not ended >= self.specs.keys())
 
     def close(self) -> None:
         """The run ends: every camera still analysed is released (the keeper deletes the leases)."""
-        for camera in sorted(self.specs.keys() & self.pipelines.keys()):
-            self._status(camera, "released", f"{camera}: {self.leases.worker} is stopping")
+        for camera in sorted(self._cameras):
+            self._status(camera, SourceState.RELEASED, f"{camera}: {self.leases.worker} is stopping")
+        self._cameras.clear()
 
-    def _stop(self, camera: str, why: str) -> None:
-        self.capture.remove(camera)
-        del self.pipelines[camera]
+    def _stop(self, run: RunView, camera: str, why: str) -> None:
+        run.remove_source(camera)
+        self._cameras.discard(camera)
         self._excess_since.pop(camera, None)
-        self._status(camera, "released", f"{camera}: released by {self.leases.worker} ({why})")
+        self._status(camera, SourceState.RELEASED, f"{camera}: released by {self.leases.worker} ({why})")
 
-    def _status(self, camera: str, state: str, detail: str) -> None:
-        self.publish(status_event(camera, state, detail))
+    def _status(self, camera: str, state: SourceState, detail: str) -> None:
+        self.publish(status_event(SourceStatus(camera, state, detail)))

@@ -32,7 +32,7 @@ from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
 if TYPE_CHECKING:
-    from pipelines.runner import RunSummary
+    from pipelines.core.runner import RunSummary
 
 __all__ = ["add_parsers"]
 
@@ -117,7 +117,7 @@ def _event_bus(config: Config, sources: list[str], log_config: EventLogConfig | 
             yield bus, bucket
     else:
         with _event_log(log_config) as log:
-            yield EventBus(log, sources=sources, profile=config.model.profile), None
+            yield EventBus(log, sources=sources, profile=config.model.encoder.network), None
 
 
 def _outputs(args: argparse.Namespace, *, print_captions: bool, print_status: bool) -> list[Sink]:
@@ -143,98 +143,109 @@ def _analyse(
     progress: Progress | None,
     shared: frozenset[str] = frozenset(),
 ) -> list[RunSummary]:
-    from pipelines.baseline import start_baseline
-    from pipelines.cli.options import announce
+    from pipelines.vlm.baseline import start_baseline
+    from pipelines.cli.options import announce, baseline_config
     from pipelines.decoder_config import DecoderType
     from pipelines.encode_pool import EncodePool
-    from pipelines.enrichment import start_enrichment
+    from pipelines.vlm.enrichment import start_enrichment
+    from pipelines.core.observers import EmbeddingPublisher, ProgressObserver, StatsPublisher
     from pipelines.profiles import build_models  # torch loads only when there is work to do
-    from pipelines.run_metrics import run_metrics_route
-    from pipelines.runner import run_sources
-    from pipelines.selective import SelectivePipeline
-    from pipelines.worker import worker_seat
+    from pipelines.core.runner import run_sources
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
-    from streamer.console.parts import open_console
-    from streamer.feed.server import FeedServer
     from streamer.capture.signals import sigterm_as_interrupt
+    from streamer.feed.events import status_event
 
     with contextlib.ExitStack() as stack:
-        outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
-        for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
-            stack.callback(sink.stop)
-        live = bool(config.feed.bus.url)  # the engine's stream is the log (docs/SCALING.md)
-        bus, bucket = stack.enter_context(_event_bus(config, [s.id for s in specs], log_config))
-        for sink in outputs:
-            sink.start()
-            bus.add_sink(sink)
-        seat = None  # ``shared`` cameras: analysed where a lease allows, publish fenced (pipelines/worker.py)
-        if shared:
-            seat = stack.enter_context(worker_seat(config, [s for s in specs if s.id in shared], bus.publish))
-        publish = seat.publish if seat else bus.publish
+        bus, bucket = _open_bus(args, specs, config, log_config, stack, print_captions=print_captions, print_status=print_status)
+        seat, publish = _publish_path(config, [s for s in specs if s.id in shared], bus, stack)
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
-        encode = models.encode_frames and EncodePool(models.encode_frames, config.model.encoder.workers)
-        if encode:  # every core encodes when many cameras send frames at once
-            stack.callback(encode.close)
-        baseline, finish_baseline = start_baseline(args, publish)  # --baseline vlm: a VLM captions every clip in a worker
-        stack.callback(finish_baseline)
-        follow = decoder_stats = finish_decoder = None
-        if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
-            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, publish)
-        observers = [baseline] if baseline else []
-
-        def make_pipeline(source: str) -> SelectivePipeline:
-            return SelectivePipeline(source, models, config.clip, config.drift, observers)
-
-        local = [s for s in specs if s.id not in shared]
-        pipelines = {s.id: make_pipeline(s.id) for s in local}
-        capture = MultiCapture(  # its threads start below, after the feed
-            local,
-            config.capture,
-            sample_fps=config.sampling.fps,
-            max_side=config.sampling.max_side,
-            on_status=publish,
-            dynamic=seat is not None,
-        )
-        on_step = seat.hand_over(capture, pipelines, make_pipeline) if seat else None
-        console = None
-        if serve or live:  # the browser page, newest frames and caption snapshots (with --bus: for the gateways too)
-            try:
-                console = open_console(config.feed.console, config.feed.snapshots, log_config,
-                                       bucket.put if bucket else None)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(console.close)
-        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
-            server = FeedServer(config.feed.server, bus, routes)
-            try:
-                server.start()
-            except OSError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(server.stop)
-            print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
-            if console.frames is not None:
-                print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
-        if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
-            stack.callback(finish_decoder)
+        encode = models.encode_frames and stack.enter_context(EncodePool(models.encode_frames, config.model.encoder.workers))
+        baseline = start_baseline(baseline_config(args), publish)  # --baseline vlm: a VLM captions every clip in a worker
+        if baseline:
+            stack.callback(baseline.close)
+        decoder = None  # vlm decoder: retrieval captions at once, a VLM's text later (enrichment events)
+        if config.model.decoder.type is DecoderType.VLM:
+            decoder = start_enrichment(config.model.decoder.vlm, publish)
+        local = [s for s in specs if s.id not in shared]  # a worker's shared cameras come with its leases
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in local}
+        capture = MultiCapture(local, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side,
+                               on_status=lambda status: publish(status_event(status)),  # threads start after the feed
+                               dynamic=seat is not None)
+        live = bool(config.feed.bus.url)  # the engine's gateways serve what a worker publishes (docs/SCALING.md)
+        console = _serve(config, bus, log_config, pipelines, capture, stack, serve=serve, bucket=bucket) if serve or live else None
+        if decoder:  # closed after the feed is up, so it ends first: the last texts still reach subscribers
+            stack.callback(decoder.close)
+        observers = [  # everything attached to the run, in the order it is called
+            baseline,
+            EmbeddingPublisher(publish) if (serve or live) and config.feed.embeddings else None,
+            console,
+            decoder,
+            ProgressObserver(progress) if progress else None,
+            StatsPublisher(publish, config.feed.stats_interval_s) if (serve or live) and config.feed.stats_interval_s else None,
+            seat.hand_over(lambda source: SelectivePipeline(source, models, config.clip, config.drift)) if seat else None,
+        ]
         with sigterm_as_interrupt(), capture:
-            return run_sources(
-                capture,
-                pipelines,
-                encode,
-                publish,
-                embeddings=(serve or live) and config.feed.embeddings,  # live: the engine's gateways serve them
-                stats_interval_s=config.feed.stats_interval_s if serve or live else 0.0,
-                progress=progress,
-                follow=follow,
-                decoder_stats=decoder_stats,
-                on_frame=console.frames.offer if console and console.frames else None,
-                snapshot=console.snapshots.submit if console and console.snapshots else None,
-                on_step=on_step,
-            )
+            return run_sources(capture, pipelines, encode, publish, [o for o in observers if o])
+
+
+def _open_bus(args, specs, config, log_config, stack, *, print_captions: bool, print_status: bool):
+    """The event bus (on the engine with ``feed.bus.url``, else over the durable log) and the
+    engine's snapshot bucket (None without one), with the outputs; ``stack`` stops them all when
+    the run ends."""
+    outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
+    for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
+        stack.callback(sink.stop)
+    bus, bucket = stack.enter_context(_event_bus(config, [s.id for s in specs], log_config))
+    for sink in outputs:
+        sink.start()
+        bus.add_sink(sink)
+    return bus, bucket
+
+
+def _publish_path(config, shared, bus, stack):
+    """``(seat, publish)``: where the run publishes. Without ``shared`` cameras, ``bus.publish``
+    (no seat); with them, this worker's seat in the site (:mod:`pipelines.worker`: its leases and
+    its camera hand-over) and the bus behind its lease fence. ``stack`` gives the leases back."""
+    if not shared:
+        return None, bus.publish
+    from pipelines.worker import worker_seat
+
+    seat = stack.enter_context(worker_seat(config, shared, bus.publish))
+    return seat, seat.publish
+
+
+def _serve(config, bus, log_config, pipelines, capture, stack, *, serve: bool, bucket):
+    """The console's parts, with the caption snapshots (also put in the engine's ``bucket`` when
+    there is one, for the gateways); with ``serve``, the WebSocket feed (a sink that registers
+    itself) with the browser console and ``/metrics`` on its port. Returns the console's run observer."""
+    from pipelines.core.observers import ConsoleObserver
+    from pipelines.run_metrics import run_metrics_route
+    from streamer.console.parts import open_console
+    from streamer.feed.server import FeedServer
+
+    try:
+        console = open_console(config.feed.console, config.feed.snapshots, log_config, bucket.put if bucket else None)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    observer = ConsoleObserver(console)
+    stack.callback(observer.close)
+    if not serve:
+        return observer
+    routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
+    server = FeedServer(config.feed.server, bus, routes)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    stack.callback(server.stop)
+    print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+    if console.frames is not None:
+        print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
+    return observer
 
 
 def _print_summary(summary: RunSummary) -> None:

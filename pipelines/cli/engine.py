@@ -34,7 +34,7 @@ def engine_bus(config: Config, sources: list[str]) -> Iterator[tuple[EventBus, S
         engine = open_engine(b, config.feed.log, "worker")
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    bus = EventBus(engine.log, sources=sources, profile=config.model.profile, outbox_max=b.outbox_max,
+    bus = EventBus(engine.log, sources=sources, profile=config.model.encoder.network, outbox_max=b.outbox_max,
                    retry_s=b.reconnect_wait_s)
     bus.add_sink(LiveSink(engine.link, b))
     bucket = SnapshotBucket(engine.link, b, config.feed.snapshots, config.feed.log.retention_max_age_s)

@@ -91,6 +91,7 @@ def test_buckets_that_age_keys_differently_are_one_error_naming_them(nats_server
 
 def test_the_fence_signs_what_it_publishes_and_holds_back_a_camera_it_does_not_hold(nats_server):
     from pipelines.worker import LeaseFence
+    from streamer.capture.status import SourceState, SourceStatus
     from streamer.feed.events import status_event
 
     published = []
@@ -101,7 +102,7 @@ def test_the_fence_signs_what_it_publishes_and_holds_back_a_camera_it_does_not_h
         wait_for(lambda: keeper.fresh("cam0"), "the keeper claims cam0")
         assert fence.publish(caption)["worker"] == "wa"
         assert fence.publish({**caption, "source": "cam1"}) is None  # a camera of the site it does not hold
-        assert fence.publish(status_event("cam1", "ended", "x"))["worker"] == "wa"  # status always goes
+        assert fence.publish(status_event(SourceStatus("cam1", SourceState.ENDED, "x")))["worker"] == "wa"  # status always goes
         assert fence.publish({**caption, "source": "other"}) is not None  # not a camera of the site: not fenced
         nats_server.kill()
         wait_for(lambda: fence.publish(caption) is None, "the fence closes without the engine")

@@ -10,6 +10,7 @@ from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import MultiCapture
 from streamer.capture.source_spec import parse_sources
+from streamer.capture.status import SourceState
 from testlimits import TIMEOUT_S
 
 
@@ -52,7 +53,7 @@ def test_sources_come_and_go_while_it_runs(video):
         assert {item.source for item in rest} == {"b"} and isinstance(rest[-1], EndOfStream)
         cap.add(parse_sources([f"a={video}"])[0])  # the same id again: a fresh start
         assert _frames_of(cap, "a", 1)[0].index == 0
-    assert [(s["source"], s["state"]) for s in statuses if s["state"] != "connected"] == [("b", "ended"), ("a", "ended")]
+    assert [(s.source, s.state) for s in statuses if s.state is not SourceState.CONNECTED] == [("b", "ended"), ("a", "ended")]
 
 
 def test_a_fixed_capture_still_refuses_no_sources():

@@ -38,7 +38,7 @@ def photos_video(tmp_path_factory, photos):
     return path
 
 
-DEMO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"  # real footage, shipped with the repository
+DEMO = Path(__file__).resolve().parents[3] / "demo" / "demo.mp4"  # real footage, shipped with the repository
 
 
 def run_args(tmp_path, *sources: str, console: str = "") -> list[str]:
