@@ -16,7 +16,7 @@ from streamer.feed.protocol import prepare_event
 from feedkit import caption
 from testlimits import TIMEOUT_S
 
-DOC = (Path(__file__).resolve().parents[2] / "docs" / "SCALING.md").read_text()
+DOC = (Path(__file__).resolve().parents[3] / "docs" / "SCALING.md").read_text()
 
 
 def block(language: str) -> str:
