@@ -7,21 +7,14 @@ import logging
 import shutil
 import subprocess
 import threading
-import time
 
 import pytest
 
+from buskit import wait_for
 from natskit import NatsServer, nats_binary
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.nats_link import EngineUnavailable, NatsLink
 from testlimits import TIMEOUT_S
-
-
-def wait_for(condition, what: str) -> None:
-    deadline = time.monotonic() + TIMEOUT_S
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
