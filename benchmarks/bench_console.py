@@ -49,7 +49,7 @@ from streamer.capture.multicapture import MultiCapture  # noqa: E402
 from streamer.capture.source_spec import parse_sources  # noqa: E402
 from streamer.console.parts import open_console  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
-from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.events import status_event  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
 
@@ -112,7 +112,7 @@ def page(port: int, frame_interval_s: float, stop, counts) -> None:
 
 def one_run(models, config, video: Path, console: bool, folder: Path) -> dict:
     log_config = EventLogConfig(str(folder / "events.sqlite"))
-    log = EventLog(log_config)
+    log = SqliteEventLog(log_config)
     bus = EventBus(log, sources=[SOURCE], profile=config.model.encoder.network)
     parts = open_console(config.feed.console, config.feed.snapshots, log_config) if console else None
     server = FeedServer(dataclasses.replace(config.feed.server, port=0), bus, parts.routes if parts else ())

@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from streamer.feed.bus import EventBus  # noqa: E402
-from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
 from streamer.feed.server_config import ServerConfig  # noqa: E402
 
@@ -118,7 +118,7 @@ def main() -> int:
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        bus = EventBus(EventLog(EventLogConfig(path=os.path.join(tmp, "events.sqlite"), fsync=args.fsync)))
+        bus = EventBus(SqliteEventLog(EventLogConfig(path=os.path.join(tmp, "events.sqlite"), fsync=args.fsync)))
         for n in args.subscribers:
             burst = max(200, min(4000, args.deliveries // n))
             throughput = run_phase(bus, ServerConfig(port=0, client_queue=burst + 16, max_connections=n + 8),

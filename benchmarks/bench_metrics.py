@@ -40,7 +40,7 @@ from pipelines.core.selective import SelectivePipeline  # noqa: E402
 from streamer.capture.multicapture import MultiCapture  # noqa: E402
 from streamer.capture.source_spec import parse_sources  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
-from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.metrics import RunCollector  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
 from streamer.feed.server_config import ServerConfig  # noqa: E402
@@ -127,7 +127,7 @@ def main() -> None:
         pipelines = {s.id: SelectivePipeline(s.id, None, ClipConfig(), DriftConfig()) for s in specs}
         for pipeline in pipelines.values():
             day_of_counts(pipeline, rng)
-        log = EventLog(EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False))
+        log = SqliteEventLog(EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False))
         bus = EventBus(log, sources=list(pipelines), profile="lite")
         server = FeedServer(ServerConfig(port=0, token=TOKEN), bus,
                             [run_metrics_route(pipelines, capture, lambda: server.stats())])

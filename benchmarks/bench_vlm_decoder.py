@@ -58,7 +58,7 @@ from pipelines.decoder_config import VLMDecoderConfig  # noqa: E402
 from pipelines.percentiles import percentiles  # noqa: E402
 from streamer.capture.sources import VideoFileSource  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
-from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.events import caption_event  # noqa: E402
 
 
@@ -138,7 +138,7 @@ def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=No
 
 
 def new_bus(folder: str, name: str) -> EventBus:
-    return EventBus(EventLog(EventLogConfig(os.path.join(folder, name), fsync=False)), sources=["real"], profile="lite")
+    return EventBus(SqliteEventLog(EventLogConfig(os.path.join(folder, name), fsync=False)), sources=["real"], profile="lite")
 
 
 def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:

@@ -74,7 +74,10 @@ class EncoderConfig:
     the checkpoint's ``frames_per_clip``). ``threads``: intra-op threads of the encoder's runtime
     (0: one per core). The default is 1: the capture thread needs a core too, and on a small
     shared CPU two spinning OpenMP threads fall over as soon as anything else runs (measured:
-    12x real time alone, under 1x beside another busy process, where one thread kept 9x)."""
+    12x real time alone, under 1x beside another busy process, where one thread kept 9x).
+    ``workers``: threads that encode parts of one batch of frames at once (0: one per core;
+    :mod:`pipelines.encode_pool`), so that many cameras use every core while each call keeps
+    ``threads`` intra-op threads; per-frame encoders only (``lite``)."""
 
     network: str = "lite"
     runtime: Runtime = Runtime.AUTO
@@ -84,6 +87,7 @@ class EncoderConfig:
     image_size: int = 224
     frames: int = 0
     threads: int = 1
+    workers: int = 0
 
     #: Keys of earlier versions: the loader's error for one names its replacement.
     RENAMED = {"backend": "model.encoder.network (lite | vjepa2) and model.encoder.runtime (auto | torch | onnx)"}
@@ -95,6 +99,8 @@ class EncoderConfig:
             raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
         if self.threads < 0:
             raise ValueError(f"threads must be 0 (one per core) or positive, got {self.threads}")
+        if not 0 <= self.workers <= 64:
+            raise ValueError(f"workers: must be 0 (one per core) or up to 64, got {self.workers}")
         if self.frames < 0 or self.frames == 1:
             raise ValueError(f"frames must be 0 (the checkpoint's) or at least 2, got {self.frames}")
 

@@ -33,7 +33,9 @@ from pipelines.decoder_config import DecoderConfig
 from pipelines.core.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
+from streamer.cluster.cluster_config import ClusterConfig
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
+from streamer.feed.bus_config import BusConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
 from streamer.mqtt.config import MqttConfig
@@ -97,7 +99,8 @@ class FeedConfig:
     ``stats_interval_s`` (seconds between ``stats`` events per source; 0 sends none; at most 3600).
     ``embeddings``: publish the continuous embedding stream (one event per clip) for the
     subscribers that ask for it. ``snapshots``: a JPEG per caption beside the log; ``console``:
-    the browser page on the feed's port (:mod:`streamer.console`)."""
+    the browser page on the feed's port (:mod:`streamer.console`). ``bus``: the event engine
+    (NATS JetStream) that replaces the SQLite log when its ``url`` is set (:mod:`streamer.feed.bus_config`)."""
 
     server: ServerConfig = field(default_factory=ServerConfig)
     log: EventLogConfig = field(default_factory=lambda: EventLogConfig(path="~/.local/state/jepa-stream/events.sqlite"))
@@ -105,6 +108,7 @@ class FeedConfig:
     embeddings: bool = True
     snapshots: SnapshotConfig = field(default_factory=SnapshotConfig)
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
+    bus: BusConfig = field(default_factory=BusConfig)
 
     #: Longest ``stats_interval_s``.
     MAX_STATS_INTERVAL_S = 3600.0
@@ -129,6 +133,7 @@ class Config:
     feed: FeedConfig = field(default_factory=FeedConfig)
     mqtt: MqttConfig = field(default_factory=MqttConfig)
     webhooks: WebhookConfig = field(default_factory=WebhookConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
 
 def _merge(base: dict, over: Mapping) -> dict:

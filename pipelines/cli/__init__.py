@@ -3,7 +3,7 @@
 Exports :func:`main` and :func:`build_parser`.
 
 Every parser lives in this package, one module per command family with its handler:
-:mod:`~pipelines.cli.analyse` (``replay``, ``run``), :mod:`~pipelines.cli.subscribe`,
+:mod:`~pipelines.cli.analyse` (``replay``, ``run``), :mod:`~pipelines.cli.subscribe`, :mod:`~pipelines.cli.serve`,
 :mod:`~pipelines.cli.models` (``train-predictor``, ``export-onnx``) and :mod:`~pipelines.cli.bench`;
 the options several commands share are in :mod:`~pipelines.cli.options`. Building the
 parser imports none of torch, PyAV, OpenCV or websockets: a handler imports what its work needs
@@ -29,7 +29,7 @@ def build_parser():
     """The argument parser of every command."""
     import argparse
 
-    from pipelines.cli import analyse, bench, models, subscribe
+    from pipelines.cli import analyse, bench, models, serve, subscribe
 
     parser = argparse.ArgumentParser(
         prog="jepa-stream",
@@ -39,6 +39,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     analyse.add_parsers(sub)
     subscribe.add_parser(sub)
+    serve.add_parser(sub)
     models.add_parsers(sub)
     bench.add_parser(sub)
     return parser

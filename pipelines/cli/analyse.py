@@ -26,7 +26,7 @@ from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
 from pipelines.progress import Progress, count_of
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.protocol import TOKEN_ENV
 from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
@@ -64,7 +64,9 @@ def add_parsers(sub) -> None:
         help="analyse live sources (or files at their own pace), serve the event feed, print captions",
         description="Analyse one or more sources (the sources: of --config and every --source) and serve the "
         "events over WebSocket, with the browser console at / and Prometheus metrics at /metrics on the same port, "
-        "until every source ends or Ctrl-C. Files play at real time unless --no-realtime.",
+        "until every source ends or Ctrl-C. Files play at real time unless --no-realtime. With --bus it is a worker "
+        "that serves nothing: it analyses the config's sources it holds a lease on, shared with the site's other "
+        "workers, and its own --source ones.",
     )
     run.add_argument(
         "--source",
@@ -82,24 +84,41 @@ def add_parsers(sub) -> None:
     run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
     run.add_argument("--mqtt", metavar="URL", help="also publish to this MQTT broker (mqtt://host:1883; the mqtt: section of --config has the rest, docs/MQTT.md)")
+    run.add_argument("--bus", metavar="URL", help="log the events on this NATS JetStream engine (nats://host:4222, "
+                     "comma-separated for a cluster) instead of the SQLite file; see docs/SCALING.md")
     add_baseline_options(run)
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
 
 
 @contextlib.contextmanager
-def _event_log(config: EventLogConfig | None) -> Iterator[EventLog]:
+def _event_log(config: EventLogConfig | None) -> Iterator[SqliteEventLog]:
     """The durable log of ``config``, or one in a temporary folder removed afterwards."""
     with contextlib.ExitStack() as stack:
         if config is None:
             folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="jepa-stream-"))
             config = EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False)
         try:
-            log = EventLog(config)
+            log = SqliteEventLog(config)
         except ValueError as exc:  # its message names the log and the problem (e.g. held by another process)
             raise UsageError(str(exc)) from None
         stack.callback(log.close)
         yield log
+
+
+@contextlib.contextmanager
+def _event_bus(config: Config, sources: list[str], log_config: EventLogConfig | None):
+    """The run's event bus and snapshot bucket: on the engine with ``feed.bus.url`` (its object
+    store holds the snapshots), else over the durable log (no bucket)."""
+    from pipelines.cli.engine import engine_bus
+    from streamer.feed.bus import EventBus
+
+    if config.feed.bus.url:
+        with engine_bus(config, sources) as (bus, bucket):
+            yield bus, bucket
+    else:
+        with _event_log(log_config) as log:
+            yield EventBus(log, sources=sources, profile=config.model.encoder.network), None
 
 
 def _outputs(args: argparse.Namespace, *, print_captions: bool, print_status: bool) -> list[Sink]:
@@ -123,10 +142,12 @@ def _analyse(
     print_status: bool,
     print_captions: bool,
     progress: Progress | None,
+    shared: frozenset[str] = frozenset(),
 ) -> list[RunSummary]:
     from pipelines.vlm.baseline import start_baseline
     from pipelines.cli.options import announce, baseline_config
     from pipelines.decoder_config import DecoderType
+    from pipelines.encode_pool import EncodePool
     from pipelines.vlm.enrichment import start_enrichment
     from pipelines.core.observers import EmbeddingPublisher, PauseObserver, ProgressObserver, StatsPublisher
     from pipelines.profiles import build_models  # torch loads only when there is work to do
@@ -138,52 +159,58 @@ def _analyse(
     from streamer.feed.scenes import ScenePublisher
 
     with contextlib.ExitStack() as stack:
-        bus = _open_bus(args, specs, config, log_config, stack, print_captions=print_captions, print_status=print_status)
-        publish = ScenePublisher(bus.publish)  # every event goes out through it: scenes follow the captions
+        bus, bucket = _open_bus(args, specs, config, log_config, stack, print_captions=print_captions, print_status=print_status)
+        seat, fenced = _publish_path(config, [s for s in specs if s.id in shared], bus, stack)
+        publish = ScenePublisher(fenced)  # every event goes out through it: scenes follow the captions
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
+        encode = models.encode_frames and stack.enter_context(EncodePool(models.encode_frames, config.model.encoder.workers))
         baseline = start_baseline(baseline_config(args), publish)  # --baseline vlm: a VLM captions every clip in a worker
         if baseline:
             stack.callback(baseline.close)
         decoder = None  # vlm decoder: retrieval captions at once, a VLM's text later (enrichment events)
         if config.model.decoder.type is DecoderType.VLM:
             decoder = start_enrichment(config.model.decoder.vlm, publish)
-        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
-        capture = MultiCapture(specs, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side,
-                               on_status=lambda status: publish(status_event(status)))  # threads start after the feed
-        console, read_snapshot = _serve(config, bus, log_config, pipelines, capture, stack) if serve else (None, None)
+        local = [s for s in specs if s.id not in shared]  # a worker's shared cameras come with its leases
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in local}
+        capture = MultiCapture(local, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side,
+                               on_status=lambda status: publish(status_event(status)),  # threads start after the feed
+                               dynamic=seat is not None)
+        live = bool(config.feed.bus.url)  # the engine's gateways serve what a worker publishes (docs/SCALING.md)
+        console, read_snapshot = (_serve(config, bus, log_config, pipelines, capture, stack, serve=serve, bucket=bucket)
+                                  if serve or live else (None, None))
         paused = _integrate(config, bus, specs, read_snapshot, stack)
         stack.callback(publish.close)  # the open scenes end when the run does, before the integrations stop
         if decoder:  # closed after the feed is up, so it ends first: the last texts still reach subscribers
             stack.callback(decoder.close)
         observers = [  # everything attached to the run, in the order it is called
             baseline,
-            EmbeddingPublisher(publish) if serve and config.feed.embeddings else None,
+            EmbeddingPublisher(publish) if (serve or live) and config.feed.embeddings else None,
             console,
             decoder,
             ProgressObserver(progress) if progress else None,
-            StatsPublisher(publish, config.feed.stats_interval_s) if serve and config.feed.stats_interval_s else None,
+            StatsPublisher(publish, config.feed.stats_interval_s) if (serve or live) and config.feed.stats_interval_s else None,
             PauseObserver(paused),  # MQTT's detect/set: a paused source's frames are dropped before encoding
+            seat.hand_over(lambda source: SelectivePipeline(source, models, config.clip, config.drift)) if seat else None,
         ]
         with sigterm_as_interrupt(), capture:
-            return run_sources(capture, pipelines, models.encode_frames, publish, [o for o in observers if o])
+            return run_sources(capture, pipelines, encode, publish, [o for o in observers if o])
 
 
 def _open_bus(args, specs, config, log_config, stack, *, print_captions: bool, print_status: bool):
-    """The event bus with its durable log and the outputs, each stopped by ``stack`` when the run ends."""
-    from streamer.feed.bus import EventBus
-
+    """The event bus (on the engine with ``feed.bus.url``, else over the durable log) and the
+    engine's snapshot bucket (None without one), with the outputs; ``stack`` stops them all when
+    the run ends."""
     outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
     for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
         stack.callback(sink.stop)
-    log = stack.enter_context(_event_log(log_config))
-    bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.encoder.network)
+    bus, bucket = stack.enter_context(_event_bus(config, [s.id for s in specs], log_config))
     for sink in outputs:
         sink.start()
         bus.add_sink(sink)
-    return bus
+    return bus, bucket
 
 
 def _integrate(config, bus, specs, read_snapshot, stack):
@@ -200,21 +227,37 @@ def _integrate(config, bus, specs, read_snapshot, stack):
     return paused
 
 
-def _serve(config, bus, log_config, pipelines, capture, stack):
-    """Start the WebSocket feed (a sink that registers itself) with the browser console, the
-    caption snapshots and ``/metrics`` on its port; return the console's run observer and the
-    snapshot reader (None when snapshots are off)."""
+def _publish_path(config, shared, bus, stack):
+    """``(seat, publish)``: where the run publishes. Without ``shared`` cameras, ``bus.publish``
+    (no seat); with them, this worker's seat in the site (:mod:`pipelines.worker`: its leases and
+    its camera hand-over) and the bus behind its lease fence. ``stack`` gives the leases back."""
+    if not shared:
+        return None, bus.publish
+    from pipelines.worker import worker_seat
+
+    seat = stack.enter_context(worker_seat(config, shared, bus.publish))
+    return seat, seat.publish
+
+
+def _serve(config, bus, log_config, pipelines, capture, stack, *, serve: bool, bucket):
+    """The console's parts, with the caption snapshots (also put in the engine's ``bucket`` when
+    there is one, for the gateways); with ``serve``, the WebSocket feed (a sink that registers
+    itself) with the browser console and ``/metrics`` on its port. Returns the console's run observer and
+    the snapshot reader (None when snapshots are off)."""
     from pipelines.core.observers import ConsoleObserver
     from pipelines.run_metrics import run_metrics_route
     from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer
 
     try:
-        console = open_console(config.feed.console, config.feed.snapshots, log_config)
+        console = open_console(config.feed.console, config.feed.snapshots, log_config, bucket.put if bucket else None)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     observer = ConsoleObserver(console)
     stack.callback(observer.close)
+    read_snapshot = console.snapshots.read if console.snapshots else None
+    if not serve:
+        return observer, read_snapshot
     routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
     server = FeedServer(config.feed.server, bus, routes)
     try:
@@ -225,7 +268,7 @@ def _serve(config, bus, log_config, pipelines, capture, stack):
     print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
     if console.frames is not None:
         print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
-    return observer, console.snapshots.read if console.snapshots else None
+    return observer, read_snapshot
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -318,6 +361,15 @@ def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
     return list(specs.values())
 
 
+def _shared_sources(config: Config, given: list[str]) -> frozenset[str]:
+    """With an engine, the config file's sources that no ``--source`` replaces: the workers of the
+    site share them by leases. A ``--source`` is this process's own, analysed from the start."""
+    if not config.feed.bus.url:
+        return frozenset()
+    configured = {entry.id: entry.spec() for entry in config.sources}
+    return frozenset(configured) - {s.id for s in parse_sources(given, reserved=configured)}
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from streamer.capture.sources import VideoFileSource
 
@@ -332,6 +384,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
     if args.mqtt:
         overrides["mqtt"] = {"url": args.mqtt}
+    if args.bus:
+        overrides["feed"]["bus"] = {"url": args.bus}
     config = apply_model_options(load_config(args.config, overrides), args)
     for secret in (config.feed.server.token, config.mqtt.password, config.webhooks.secret):
         if secret:
@@ -345,7 +399,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         config,
         specs,
         log_config=config.feed.log,
-        serve=not args.no_feed,
+        serve=not args.no_feed and not config.feed.bus.url,  # a worker serves nothing: gateways do (serve --bus)
+        shared=_shared_sources(config, args.source or []),
         print_status=True,
         print_captions=True,
         progress=None,

@@ -15,7 +15,7 @@ from pathlib import Path
 from pipelines.config import Config
 from pipelines.errors import UsageError
 from streamer.feed.controls import PausedSources
-from streamer.feed.eventlog import EventLog
+from streamer.feed.log_api import EventLog
 from streamer.feed.sinks import Sink
 
 __all__ = ["open_integrations"]
@@ -23,8 +23,13 @@ __all__ = ["open_integrations"]
 
 def open_integrations(config: Config, log: EventLog, sources: list[str], paused: PausedSources,
                       read_snapshot: Callable[[str], bytes | None] | None) -> list[Sink]:
-    """The MQTT and webhook sinks that ``config`` turns on (not started yet)."""
-    beside = Path(log.config.path).expanduser()
+    """The MQTT and webhook sinks that ``config`` turns on (not started yet); their cursors are kept
+    beside the SQLite log (``feed.log.path``). Not with ``feed.bus``: every worker would send the
+    whole site's stream (a gateway-side sink is future work)."""
+    if config.feed.bus.url and (config.mqtt.url or config.webhooks.urls):
+        raise UsageError("mqtt: and webhooks: do not work with feed.bus (--bus) yet: each worker would send every "
+                         "worker's events; run them on a machine without --bus")
+    beside = Path(config.feed.log.path).expanduser()
     sinks: list[Sink] = []
     try:
         if config.mqtt.url:

@@ -8,15 +8,18 @@ thread (the one that calls ``run_sources``); a hook must hand its work over and 
 wait for a model, a disk or a socket. What attaches to a run today: the per-clip embedding
 events and the periodic ``stats`` events (this module), the progress line (``replay``), the
 console's newest frames and caption snapshots and the per-source pause (MQTT's ``detect`` switch)
-(this module), the baseline VLM
-(:mod:`pipelines.vlm.baseline`) and the ``vlm`` decoder (:mod:`pipelines.vlm.enrichment`). The
-composition root (``pipelines/cli/analyse.py``) lists them as it lists the outputs.
+(this module), the baseline VLM (:mod:`pipelines.vlm.baseline`), the ``vlm`` decoder
+(:mod:`pipelines.vlm.enrichment`) and a ``run --bus`` worker's camera hand-over
+(:mod:`pipelines.worker`). The composition root (``pipelines/cli/analyse.py``) lists them as it
+lists the outputs.
 
 Controls of a run: :meth:`RunObserver.on_step` runs on the loop thread between two batches of
 frames, so a control is an observer whose ``on_step`` asks :class:`RunView` to do it; the controls
-are methods of :class:`RunView`. Today: :meth:`RunView.pause` and :meth:`RunView.resume` (a
-source, by :class:`PauseObserver`). Where later work attaches the same way: a change of the set of
-sources (a worker gaining or losing cameras, applied at a clip boundary).
+are methods of :class:`RunView`: :meth:`RunView.pause` and :meth:`RunView.resume` (a source, by
+:class:`PauseObserver`), and :meth:`RunView.add_source`, :meth:`RunView.remove_source` and
+:meth:`RunView.hold_open` (a worker gaining or losing cameras at a clip boundary,
+:class:`pipelines.worker.CameraHandover`; removing a source waits a bounded time for its capture
+thread).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from streamer.feed.events import embedding_event, stats_event
 if TYPE_CHECKING:
     from pipelines.core.selective import ClipResult, SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
+    from streamer.capture.source_spec import SourceSpec
     from streamer.console.parts import ConsoleParts
 
 __all__ = ["RunView", "RunObserver", "EmbeddingPublisher", "StatsPublisher", "ProgressObserver", "ConsoleObserver",
@@ -42,12 +46,14 @@ class RunView:
     """What an observer may read of the run in progress (on the loop thread): the pipelines, the
     capture's counters, the media time analysed, the captions made, the wall time since the
     start, and the figures every observer adds to a source's ``stats`` event; and the run's
-    controls (:meth:`pause`, :meth:`resume`), which only the loop thread may call."""
+    controls, which only the loop thread may call: which sources are paused, the set of sources,
+    and whether the run waits for sources to come."""
 
     def __init__(self, capture: MultiCapture, pipelines: Mapping[str, SelectivePipeline], observers: list[RunObserver]):
         self.capture, self.pipelines, self._observers = capture, pipelines, observers
         self.started = time.monotonic()
         self._paused: set[str] = set()
+        self._holders: set[object] = set()
 
     @property
     def paused(self) -> frozenset[str]:
@@ -62,13 +68,35 @@ class RunView:
         """Analyse ``source``'s frames again from the next batch on."""
         self._paused.discard(source)
 
+    def add_source(self, spec: SourceSpec, pipeline: SelectivePipeline) -> None:
+        """Analyse ``spec`` too, with ``pipeline``: its capture starts at once (a ``dynamic``
+        capture, and ``pipelines`` a dict). ``ValueError`` if its id is already captured."""
+        self.capture.add(spec)
+        self.pipelines[spec.id] = pipeline
+
+    def remove_source(self, source: str) -> None:
+        """Stop analysing ``source``: its capture stops (frames still buffered are discarded, no
+        status event: the caller says why) and its pipeline goes, so the run's summaries omit it."""
+        self.capture.remove(source)
+        del self.pipelines[source]
+
+    def hold_open(self, holder: object, hold: bool = True) -> None:
+        """While some ``holder`` holds the run open, the loop goes on with no source left (for the
+        sources it will add) until Ctrl-C or SIGTERM; ``hold=False`` lets go."""
+        (self._holders.add if hold else self._holders.discard)(holder)
+
+    @property
+    def held_open(self) -> bool:
+        """Whether some holder holds the run open (:meth:`hold_open`)."""
+        return bool(self._holders)
+
     def wall_s(self) -> float:
         """Seconds since the run started."""
         return time.monotonic() - self.started
 
     def media_s(self) -> float:
         """The newest media time any source reached."""
-        return max(p.stats.last_t for p in self.pipelines.values())
+        return max((p.stats.last_t for p in self.pipelines.values()), default=0.0)
 
     def captions(self) -> int:
         """Captions made so far, over every source."""

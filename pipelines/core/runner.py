@@ -85,14 +85,19 @@ def run_sources(
     frame ready are encoded in one ``encode_frames`` call. Caption events go to ``publish`` as
     they are made, so a source that fails later loses nothing already produced; its error is in
     its summary. ``observers`` see the run as :class:`~pipelines.core.observers.RunObserver` says, in
-    the order given. The caller owns ``capture`` (``with capture: …``) and closes the observers.
+    the order given; one may change the sources (:meth:`~pipelines.core.observers.RunView.add_source`,
+    ``pipelines`` must then be a dict) and hold the loop open while none is left
+    (:meth:`~pipelines.core.observers.RunView.hold_open`), as a worker's camera hand-over does
+    (:mod:`pipelines.worker`). A caption that ``publish`` holds back (returns None: a worker's lease
+    fence) goes to no observer's ``on_caption``. The caller owns ``capture`` (``with capture: …``)
+    and closes the observers.
     """
     run = _Run(capture, pipelines, encode_frames, publish, list(observers))
     for observer in run.observers:
         observer.on_start(run.view)
     interrupted = False
     try:
-        while capture.active:
+        while capture.active or run.view.held_open:
             run.step(capture.batch(timeout=_POLL_S))
             for observer in run.observers:
                 observer.on_step(run.view)
@@ -131,7 +136,7 @@ class _Run:
         self.observers = observers
         self.view = RunView(capture, pipelines, observers)
         self.errors: dict[str, str | None] = {}
-        self._reported_drops = dict.fromkeys(pipelines, 0)
+        self._reported_drops: dict[str, tuple[SelectivePipeline, int]] = {}  # a source added again starts at 0
 
     def step(self, batch: list[Frame | EndOfStream]) -> None:
         paused = self.view.paused
@@ -148,8 +153,10 @@ class _Run:
                 observer.on_frame(frame)
             pipeline = self.pipelines[frame.source]
             dropped = counters[frame.source].dropped
-            asked.append((pipeline, pipeline.push(frame, dropped - self._reported_drops[frame.source])))
-            self._reported_drops[frame.source] = dropped
+            before, reported = self._reported_drops.get(frame.source, (pipeline, 0))
+            reported = reported if before is pipeline else 0
+            asked.append((pipeline, pipeline.push(frame, dropped - reported)))
+            self._reported_drops[frame.source] = (pipeline, dropped)
         fresh = [f for _, todo in asked for f in todo]
         encode_start = time.perf_counter()
         features = self.encode_frames([f.image for f in fresh]) if fresh else []  # (N, F), all sources at once
@@ -171,5 +178,7 @@ class _Run:
         for observer in self.observers:
             event.update(observer.caption_fields(result))
         sent = self.publish(event)
+        if sent is None:  # held back by a worker's lease fence: not published, so not followed
+            return
         for observer in self.observers:
             observer.on_caption(sent, result)

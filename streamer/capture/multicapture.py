@@ -116,6 +116,8 @@ class MultiCapture:
     ``ended`` or ``error`` when a source's stream ends (or ``ended`` when stopped). It is called
     from capture threads and the reader thread, one call at a time.
     ``source_factory`` replaces :func:`make_source` (same signature), for embedding other sources.
+    A ``dynamic`` capture may start with no source; :meth:`add` and :meth:`remove` change its
+    sources while it runs (a worker's cameras, :mod:`pipelines.worker`).
     """
 
     def __init__(
@@ -127,34 +129,75 @@ class MultiCapture:
         max_side: int = 640,
         on_status: StatusCallback | None = None,
         source_factory: Callable[..., FrameSource] = make_source,
+        dynamic: bool = False,
     ):
-        if not specs:
+        if not specs and not dynamic:
             raise ValueError("no sources to capture")
-        config = config or CaptureConfig()
-        config.check_sources({s.id for s in specs})
+        self._config = config or CaptureConfig()
+        if not dynamic:
+            self._config.check_sources({s.id for s in specs})
+        self._dynamic = dynamic
+        self._open_args = dict(sample_fps=sample_fps, max_side=max_side, on_status=self._emit)
+        self._factory = source_factory
         self._on_status = on_status
         self._status_lock = threading.Lock()
         self._wake = threading.Condition()
-        self._configs = {s.id: config.for_source(s.id) for s in specs}
+        self._configs: dict[str, CaptureConfig] = {}
+        self._specs: dict[str, SourceSpec] = {}
         self._sources: dict[str, FrameSource] = {}
         self._threads: dict[str, CaptureThread] = {}
-        for spec in specs:
-            cfg = self._configs[spec.id]
-            source = source_factory(spec, cfg, sample_fps=sample_fps, max_side=max_side, on_status=self._emit)
-            self._sources[spec.id] = source
-            self._threads[spec.id] = CaptureThread(
-                source,
-                buffer_size=cfg.buffer_size,
-                policy=cfg.buffer_policy(spec.live),
-                realtime=cfg.realtime and not spec.live,
-                on_ready=self._notify,
-            )
-        self._specs = {s.id: s for s in specs}
-        self._dropping = {sid: t.policy is OverflowPolicy.DROP_OLDEST for sid, t in self._threads.items()}
-        self._active = list(self._threads)  # round-robin order of sources not yet ended
-        self._frames = dict.fromkeys(self._threads, 0)
-        self._stale = dict.fromkeys(self._threads, 0)
+        self._dropping: dict[str, bool] = {}
+        self._active: list[str] = []  # round-robin order of sources not yet ended
+        self._frames: dict[str, int] = {}
+        self._stale: dict[str, int] = {}
         self._started = False
+        for spec in specs:
+            self._open(spec)
+
+    def _open(self, spec: SourceSpec) -> CaptureThread:
+        """Make ``spec``'s source and capture thread (not started) and join them to the fan-in."""
+        cfg = self._configs[spec.id] = self._config.for_source(spec.id)
+        self._specs[spec.id] = spec
+        self._sources[spec.id] = self._factory(spec, cfg, **self._open_args)
+        thread = self._threads[spec.id] = CaptureThread(
+            self._sources[spec.id],
+            buffer_size=cfg.buffer_size,
+            policy=cfg.buffer_policy(spec.live),
+            realtime=cfg.realtime and not spec.live,
+            on_ready=self._notify,
+        )
+        self._dropping[spec.id] = thread.policy is OverflowPolicy.DROP_OLDEST
+        self._active.append(spec.id)
+        self._frames[spec.id] = self._stale[spec.id] = 0
+        return thread
+
+    def add(self, spec: SourceSpec) -> None:
+        """Start capturing ``spec`` too (``dynamic`` captures; from the reader's thread).
+        ``ValueError`` if a source with its id is already captured."""
+        if spec.id in self._threads:
+            raise ValueError(f"{spec.id}: already captured")
+        with self._wake:
+            thread = self._open(spec)
+        if self._started:
+            thread.start()
+        self._notify()
+
+    def remove(self, source: str, timeout: float = STOP_TIMEOUT_S) -> None:
+        """Stop capturing ``source`` and forget it, with no status event (the caller says why):
+        its frames still buffered are discarded. From the reader's thread, which waits up to
+        ``timeout`` s for the capture thread (a live source blocked in a read finishes later, as
+        in :meth:`stop`)."""
+        cancel = getattr(self._sources.get(source), "cancel", None)
+        if cancel is not None:
+            cancel()
+        thread = self._threads.get(source)
+        if thread is not None:
+            thread.stop(timeout=timeout)
+        with self._wake:
+            if source in self._active:
+                self._active.remove(source)
+            for table in (self._configs, self._specs, self._sources, self._threads, self._dropping, self._frames, self._stale):
+                table.pop(source, None)
 
     @property
     def source_ids(self) -> list[str]:
@@ -173,10 +216,11 @@ class MultiCapture:
 
     def get(self, timeout: float | None = None) -> Item | None:
         """The next frame or end marker from any source, taking sources in turn; waits up to
-        ``timeout`` seconds (``None``: until one comes). ``None`` on timeout or once all ended."""
+        ``timeout`` seconds (``None``: until one comes). ``None`` on timeout or once all ended
+        (a ``dynamic`` capture waits even with no source: one may be added)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._wake:
-            while self._active:
+            while self._active or self._dynamic:
                 item = self._take(limit=1)
                 if item:
                     return item[0]
@@ -205,7 +249,7 @@ class MultiCapture:
     def counters(self) -> dict[str, CaptureCounters]:
         """Running totals per source (see :class:`CaptureCounters`)."""
         out = {}
-        for sid, thread in self._threads.items():
+        for sid, thread in list(self._threads.items()):
             source = self._sources[sid]
             connections = getattr(source, "connections", int(self._frames[sid] > 0))
             out[sid] = CaptureCounters(self._frames[sid], thread.dropped, self._stale[sid], connections,

@@ -18,13 +18,17 @@ __all__ = ["SourceState", "SourceStatus", "StatusCallback"]
 
 
 class SourceState(str, Enum):
-    """A source's connection state, as the ``status`` event names it."""
+    """A source's state, as the ``status`` event names it: the connection states capture reports,
+    and ``assigned``/``released``, which a worker sharing sources by leases reports when it starts
+    or stops analysing one (:mod:`pipelines.worker`)."""
 
     CONNECTED = "connected"
     DISCONNECTED = "disconnected"
     RECONNECTING = "reconnecting"
     ENDED = "ended"
     ERROR = "error"
+    ASSIGNED = "assigned"
+    RELEASED = "released"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ Exports :class:`ConsoleParts` and :func:`open_console`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
@@ -31,13 +32,15 @@ class ConsoleParts:
             self.snapshots.stop()
 
 
-def open_console(console: ConsoleConfig, snapshots: SnapshotConfig, log: EventLogConfig) -> ConsoleParts:
-    """The console's parts for a run whose event log is ``log`` (the snapshot writer is started).
+def open_console(console: ConsoleConfig, snapshots: SnapshotConfig, log: EventLogConfig,
+                 on_snapshot: Callable[[str, bytes], None] | None = None) -> ConsoleParts:
+    """The console's parts for a run whose event log is ``log`` (the snapshot writer is started;
+    ``on_snapshot`` gets each snapshot written, see :class:`SnapshotStore`).
     Raises ValueError naming the snapshot folder when it cannot be made."""
     frames = NewestFrames(console.frame_interval_s, console.frame_max_side, console.frame_quality) if console.enabled else None
     store = None
     if snapshots.enabled:
-        store = SnapshotStore(snapshots, snapshots.folder(log.path), log.retention_max_age_s)
+        store = SnapshotStore(snapshots, snapshots.folder(log.path), log.retention_max_age_s, on_snapshot)
         store.start()
     routes = console_routes(console, frames, store)
     if not console.enabled:  # snapshots stay reachable for other clients; the page does not

@@ -28,7 +28,7 @@ import logging
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,13 +54,16 @@ class _Job:
 class SnapshotStore:
     """Snapshots in ``folder``: written by one worker thread, bounded by age, size and count.
 
-    ``max_age_s`` is the event log's ``retention_max_age_s`` (None: no age bound). ``start()``
+    ``max_age_s`` is the event log's ``retention_max_age_s`` (None: no age bound). ``on_written``
+    gets each snapshot's ``<source>/<name>.jpg`` and bytes once written (it must not block). ``start()``
     before :meth:`submit`; ``stop()`` writes what is queued, then ends the thread (idempotent).
     Opening raises ValueError naming the folder when it cannot be made.
     """
 
-    def __init__(self, config: SnapshotConfig, folder: Path, max_age_s: float | None) -> None:
+    def __init__(self, config: SnapshotConfig, folder: Path, max_age_s: float | None,
+                 on_written: Callable[[str, bytes], None] | None = None) -> None:
         self.config, self.folder, self.max_age_s = config, Path(folder), max_age_s
+        self.on_written = on_written  # gets ("<source>/<name>.jpg", JPEG) after each write (writer thread)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -166,6 +169,8 @@ class SnapshotStore:
                                getattr(exc, "strerror", None) or exc, self.failed)
             return
         self.written += 1
+        if self.on_written is not None:  # e.g. the engine's object store (streamer.feed.snapshot_bucket)
+            self.on_written(f"{job.path.parent.name}/{job.path.name}", data)
         heapq.heappush(self._index, (int(job.path.stem), job.path, len(data)))
         self._bytes += len(data)
         self.prune()

@@ -1,4 +1,4 @@
-"""The durable event log: every logged event (caption, status, baseline caption, enrichment), by seq, in SQLite.
+"""The durable event log on one machine: every logged event (caption, status, baseline caption, enrichment), by seq, in SQLite.
 
 The log is one SQLite file in WAL mode. The bus appends each logged event
 (one transaction per event) before any subscriber sees it, so a client that
@@ -9,9 +9,10 @@ retention and restarts, so seqs keep growing across process restarts.
 One process at a time owns a log: opening takes an exclusive lock on
 ``<path>.lock`` (which holds the owner's PID), and a second process that opens
 the same log gets a clear error naming that PID instead of racing for seqs.
-The lock goes with :meth:`EventLog.close` or the process.
+The lock goes with :meth:`SqliteEventLog.close` or the process. It is one of the two
+:class:`~streamer.feed.log_api.EventLog` implementations (the other: the JetStream stream).
 
-Exports: ``EventLogConfig``, ``EventLog``.
+Exports: ``EventLogConfig``, ``SqliteEventLog``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterable
+
+from streamer.feed.protocol import Outgoing, with_seq
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +104,7 @@ def _hold_lock(path: Path, label: str) -> IO[str]:
     return lock
 
 
-class EventLog:
+class SqliteEventLog:
     """Append-only, seq-ordered store of logged events; safe to use from several threads.
 
     All methods hold one lock around one SQLite connection, so an append from
@@ -155,18 +158,19 @@ class EventLog:
         with self._lock:
             return self._db.execute("SELECT MIN(seq) FROM events").fetchone()[0]
 
-    def append(self, seq: int, type: str, source: str, wall_time: float, body: str) -> None:
-        """Store one event (``body`` is its wire JSON) durably; ``seq`` must exceed every stored seq."""
+    def append(self, event: Outgoing) -> int:
+        """Store ``event`` (its wire JSON, numbered with the next seq) durably; return that seq."""
         with self._lock:
-            try:
-                self._db.execute("INSERT INTO events (seq, type, source, wall_time, body) VALUES (?, ?, ?, ?, ?)",
-                                 (seq, type, source, wall_time, body))
-            except sqlite3.IntegrityError:
-                raise ValueError(f"event log {self.config.path} already holds seq {seq}") from None
+            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+            seq = 1 if row is None else int(row[0]) + 1
+            out = with_seq(event, seq)
+            self._db.execute("INSERT INTO events (seq, type, source, wall_time, body) VALUES (?, ?, ?, ?, ?)",
+                             (seq, out.type.value, out.source, out.wall_time, out.text))
             self._appends += 1
             due = self._appends % PRUNE_EVERY == 0
         if due:
             self.prune()
+        return seq
 
     def read_after(self, seq: int, types: Iterable[str] | None = None,
                    sources: Iterable[str] | None = None, limit: int = 1000) -> list[dict]:

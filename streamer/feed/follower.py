@@ -29,7 +29,7 @@ import threading
 import time
 from pathlib import Path
 
-from streamer.feed.eventlog import EventLog
+from streamer.feed.log_api import EventLog
 from streamer.feed.protocol import Outgoing
 from streamer.worker import BoundedQueue, OverflowPolicy
 

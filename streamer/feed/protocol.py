@@ -10,7 +10,7 @@ Exports: ``PROTOCOL_VERSION``, ``DEFAULT_URL``, ``TOKEN_ENV``, ``SUBPROTOCOL``,
 ``TOKEN_SUBPROTOCOL_PREFIX``, ``token_subprotocol``, ``EMBEDDING_FRAME_MAGIC``,
 ``EventType``, ``LOGGED_TYPES``, ``EmbeddingFormat``, ``ErrorReason``,
 ``CloseCode``, ``ProtocolError``, ``Subscription``, ``Outgoing``, ``dumps``,
-``event_type``, ``prepare_event``, ``parse_client_message``,
+``event_type``, ``prepare_event``, ``with_seq``, ``from_wire``, ``parse_client_message``,
 ``hello_message``, ``subscribed_message``, ``error_message``,
 ``lagging_message``, ``decode_embedding_frame``, ``embedding_array``,
 ``load_schema``.
@@ -207,14 +207,42 @@ def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
         message = {"v": message["v"], "type": message["type"], "seq": seq, **message}
     try:
         text = dumps(message)
-        binary = None
-        if half is not None:
-            header = dumps({k: v for k, v in message.items() if k != "data"}).encode()
-            binary = _FRAME_PREFIX.pack(EMBEDDING_FRAME_MAGIC, len(header)) + header + half.tobytes()
+        binary = None if half is None else _embedding_frame(message, half.tobytes())
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{kind.value} event is not JSON-serializable: {exc}") from None
     wall_time = message.get("wall_time")
     return Outgoing(kind, message["source"], seq, wall_time, text, text.encode(), binary, message)
+
+
+def _embedding_frame(message: Mapping[str, Any], data: bytes) -> bytes:
+    header = dumps({k: v for k, v in message.items() if k != "data"}).encode()
+    return _FRAME_PREFIX.pack(EMBEDDING_FRAME_MAGIC, len(header)) + header + data
+
+
+def with_seq(event: Outgoing, seq: int) -> Outgoing:
+    """The logged ``event`` (prepared with any seq, e.g. 0 before the log assigns one) numbered ``seq``."""
+    message = {**event.message, "seq": seq}  # the key keeps its place, third
+    text = dumps(message)
+    return Outgoing(event.type, event.source, seq, event.wall_time, text, text.encode(), None, message)
+
+
+def from_wire(text: str | bytes, seq: int | None = None) -> Outgoing:
+    """An event as it came back from the wire or a log (``seq``: the one it gets, for logged types).
+
+    The embedding's binary frame is rebuilt from its base64 ``data``. Raises ValueError for text
+    that is not a v1 event.
+    """
+    try:
+        message = json.loads(text)
+    except ValueError as exc:
+        raise ValueError(f"not a JSON event: {exc}") from None
+    kind = event_type(message)
+    if seq is not None:
+        message["seq"] = seq
+    text = dumps(message) if seq is not None or isinstance(text, bytes) else text
+    binary = _embedding_frame(message, base64.b64decode(message["data"])) if kind is EventType.EMBEDDING else None
+    return Outgoing(kind, message["source"], message.get("seq"), message.get("wall_time"), text, text.encode(),
+                    binary, message)
 
 
 def decode_embedding_frame(frame: bytes) -> tuple[dict, np.ndarray]:

@@ -102,7 +102,8 @@ class ScenePublisher:
 
     Each event is published, then the scene events it implies (a ``status`` that ends a source
     is published after its scene's ``end``); one lock keeps each group together and in order.
-    Returns what ``publish`` returned for the event itself.
+    Returns what ``publish`` returned for the event itself (None, from a worker's lease fence, for
+    an event held back: it implies no scene).
     """
 
     def __init__(self, publish: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> None:
@@ -115,7 +116,7 @@ class ScenePublisher:
             for scene in self._tracker.before_status(event):
                 self._publish(scene)
             sent = self._publish(event)
-            for scene in self._tracker.feed(sent):
+            for scene in self._tracker.feed(sent) if sent is not None else ():  # None: held back (a worker's lease fence)
                 self._publish(scene)
             return sent
 

@@ -40,6 +40,7 @@ from streamer.feed.bus import EventBus
 from streamer.feed.handshake import Gate, select_subprotocol
 from streamer.feed.http import HttpRoute
 from streamer.feed.limits import PeerLogLimiter
+from streamer.feed.log_api import LogUnavailable
 from streamer.feed.metrics import FeedStats
 from streamer.feed.protocol import CloseCode, ErrorReason, Outgoing, ProtocolError, hello_message, parse_client_message
 from streamer.feed.server_config import ServerConfig
@@ -64,6 +65,7 @@ class _Feed:
         self.connections = 0
         self.last_seq = 0
         self.replay_slots = asyncio.Semaphore(config.max_replays)
+        self.notice: str | None = None  # sent to each new client after hello (see FeedServer.notify)
 
     def stats(self) -> FeedStats:
         """A snapshot of the counters (loop thread)."""
@@ -82,6 +84,20 @@ class _Feed:
             if not session.closing and session.sub.wants(event):
                 session.offer(event)
 
+    def notify(self, text: str, sticky: bool) -> None:
+        """Send ``text`` to every client; a sticky one also to each that connects until the next notify (loop thread)."""
+        self.notice = text if sticky else None
+        for session in tuple(self.sessions):
+            if not session.closing:
+                session.control(text)
+
+    def _first_seq(self) -> int | None:
+        """The log's oldest seq; None when it holds none or cannot answer now."""
+        try:
+            return self.bus.log.first_seq
+        except LogUnavailable:
+            return None
+
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
         """The handshake checks (:class:`~streamer.feed.handshake.Gate`) against the open sessions."""
         return self.gate.check(ws, request, len(self.sessions))
@@ -95,8 +111,10 @@ class _Feed:
         self.sessions.add(session)
         self.connections += 1
         session.control(hello_message(server=SERVER_NAME, sources=self.bus.sources, profile=self.bus.profile,
-                                      last_seq=self.last_seq, first_seq=self.bus.log.first_seq,
+                                      last_seq=self.last_seq, first_seq=self._first_seq(),
                                       limits=self.config.client_limits()))
+        if self.notice is not None:
+            session.control(self.notice)
         session.sender = self.loop.create_task(session.run_sender())
         try:
             async for data in ws:
@@ -205,6 +223,14 @@ class FeedServer:
             return feed.stats()
 
         return asyncio.run_coroutine_threadsafe(snapshot(), loop).result(timeout)
+
+    def notify(self, text: str, sticky: bool = False) -> None:
+        """Send the control message ``text`` to every client, whatever its subscription (from any thread);
+        ``sticky``: also to each client that connects later, until the next notify. A gateway says
+        so when its engine goes (sticky) and comes back."""
+        feed, loop = self._feed, self._loop
+        if feed is not None and loop is not None and self.running:
+            loop.call_soon_threadsafe(feed.notify, text, sticky)
 
     def start(self) -> None:
         """Bind and start serving in a background thread; return once listening (a server starts once)."""

@@ -23,6 +23,7 @@ from websockets.exceptions import ConnectionClosed
 
 from streamer.feed.bus import EventBus
 from streamer.feed.limits import ClientQueue, RateLimiter, StrikeCounter
+from streamer.feed.log_api import LogUnavailable
 from streamer.feed.protocol import (LOGGED_TYPES, CloseCode, EmbeddingFormat, ErrorReason, Outgoing, ProtocolError, Subscription,
                                     error_message, lagging_message, subscribed_message)
 from streamer.feed.server_config import ServerConfig
@@ -142,7 +143,13 @@ class Session:
                     await self.ws.send(subscribed_message(item.sub, item.last_seq))
                     self.skip_through = 0
                     if item.sub.from_seq is not None:
-                        await self._replay(item)
+                        try:
+                            await self._replay(item)
+                        except LogUnavailable as exc:  # the engine's log is down: the client resumes later
+                            logger.warning("replay for %s: %s", self.ws.remote_address, exc)
+                            self.close(CloseCode.RESUME, f"event log unavailable; resume with from_seq "
+                                                         f"{max(self.last_sent_seq, item.sub.from_seq)}")
+                            return
                 else:
                     if item.seq is not None and item.seq <= self.skip_through:
                         continue

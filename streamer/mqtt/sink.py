@@ -30,7 +30,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from streamer.feed.controls import PausedSources
-from streamer.feed.eventlog import EventLog
+from streamer.feed.log_api import EventLog
 from streamer.feed.follower import LogFollower
 from streamer.feed.protocol import EventType, Outgoing
 from streamer.mqtt.config import MqttConfig

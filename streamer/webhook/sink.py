@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from streamer.feed.eventlog import EventLog
+from streamer.feed.log_api import EventLog
 from streamer.feed.follower import LogFollower
 from streamer.webhook.config import SIGNATURE_HEADER, WebhookConfig
 

@@ -146,9 +146,9 @@ def test_run_paces_a_file_and_prints_captions_as_they_come(photos, tmp_path):
 
 
 def test_an_event_log_held_by_another_process_is_named_with_its_pid(scene_video, tmp_path):
-    from streamer.feed.eventlog import EventLog, EventLogConfig
+    from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 
-    held = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite")))
+    held = SqliteEventLog(EventLogConfig(path=str(tmp_path / "e.sqlite")))
     result = jepa_stream("replay", scene_video[0], "--event-log", tmp_path / "e.sqlite")
     held.close()
     assert result.returncode == 2

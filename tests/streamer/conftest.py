@@ -6,7 +6,7 @@ import pytest
 
 from feedkit import running
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 
 
 @pytest.fixture
@@ -16,7 +16,7 @@ def log_config(tmp_path):
 
 @pytest.fixture
 def bus(log_config):
-    bus = EventBus(EventLog(log_config), sources=["cam0"], profile="lite")
+    bus = EventBus(SqliteEventLog(log_config), sources=["cam0"], profile="lite")
     yield bus
     bus.close()
 

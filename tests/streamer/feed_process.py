@@ -16,14 +16,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the project
 
 from feedkit import caption  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
-from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
 from streamer.feed.server_config import ServerConfig  # noqa: E402
 
 
 def main() -> None:
     log_path, port, first, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    bus = EventBus(EventLog(EventLogConfig(path=log_path)), sources=["cam0"])
+    bus = EventBus(SqliteEventLog(EventLogConfig(path=log_path)), sources=["cam0"])
     server = FeedServer(ServerConfig(port=port), bus)
     server.start()
     print("ready", flush=True)

@@ -59,6 +59,10 @@ function tile(source) {
 }
 
 function showStatus(event) {
+  if (event.source === "engine" && event.seq === undefined) {  // a gateway's notice about its event engine (SCALING.md)
+    onState(event.state === "connected" ? "live" : "engine-down", event.state === "connected" ? "" : event.detail);
+    return;
+  }
   const el = tile(event.source).el.querySelector(".status");
   el.dataset.state = event.state;
   el.dataset.attempt = event.attempt ?? "";

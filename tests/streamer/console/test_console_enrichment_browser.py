@@ -13,7 +13,7 @@ from feedkit import caption, running, stats
 from streamer.console.console_config import ConsoleConfig
 from streamer.console.routes import console_routes
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.events import EnrichmentEvent
 from testlimits import TIMEOUT_S
 
@@ -36,7 +36,7 @@ def entry(seq: int, part: str = "") -> str:
 
 @pytest.fixture
 def bus(tmp_path):
-    log = EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
     yield EventBus(log, sources=["cam0"], profile="lite")
     log.close()
 

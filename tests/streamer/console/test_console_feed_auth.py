@@ -11,7 +11,7 @@ from websockets.exceptions import InvalidStatus
 
 from feedkit import running
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.protocol import SUBPROTOCOL, token_subprotocol
 from streamer.redact import redact
 from testlimits import TIMEOUT_S
@@ -21,7 +21,7 @@ TOKEN = "a-token-of-16-chars+/é"  # not base64url-safe on purpose: it is encode
 
 @pytest.fixture
 def bus(tmp_path):
-    log = EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
     yield EventBus(log, sources=["cam0"], profile="lite")
     log.close()
 

@@ -18,7 +18,7 @@ from streamer.console.routes import console_routes
 from streamer.console.console_config import SnapshotConfig
 from streamer.console.snapshots import SnapshotStore
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from testlimits import TIMEOUT_S
 
 TOKEN = "console-token-of-16+chars"
@@ -26,7 +26,7 @@ TOKEN = "console-token-of-16+chars"
 
 @pytest.fixture
 def bus(tmp_path):
-    log = EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
     yield EventBus(log, sources=["cam0"], profile="lite")
     log.close()
 

@@ -9,7 +9,7 @@ import pytest
 
 from feedkit import Collect, caption, embedding, stats, status
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog
+from streamer.feed.eventlog import SqliteEventLog
 
 
 def test_seq_is_assigned_by_the_bus_and_returned(bus):
@@ -69,11 +69,11 @@ def test_several_publishing_threads_get_unique_growing_seqs_in_log_and_sink_orde
 
 
 def test_a_new_bus_over_the_same_log_continues_the_seq(log_config):
-    first = EventBus(EventLog(log_config))
+    first = EventBus(SqliteEventLog(log_config))
     first.publish(caption(1, source="cam7"))
     first.publish(caption(2, source="cam7"))
     first.close()
-    second = EventBus(EventLog(log_config))
+    second = EventBus(SqliteEventLog(log_config))
     assert second.last_seq == 2 and "cam7" in second.sources
     assert second.publish(caption(3))["seq"] == 3
     second.close()

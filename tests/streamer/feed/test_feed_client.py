@@ -17,7 +17,7 @@ import pytest
 from feedkit import TIMEOUT_S, caption, embedding, publish, running, status
 from streamer.feed.bus import EventBus
 from streamer.feed.client import FeedRefused, subscribe
-from streamer.feed.eventlog import EventLog
+from streamer.feed.eventlog import SqliteEventLog
 
 HERE = Path(__file__).resolve().parents[1]  # tests/streamer: feed_process.py
 ROOT = HERE.parents[1]
@@ -75,7 +75,7 @@ def test_client_resumes_by_itself_across_a_killed_server_process(tmp_path):
 
 def test_client_resumes_across_an_in_process_server_restart_on_the_same_port(log_config):
     port = free_port()
-    bus = EventBus(EventLog(log_config))
+    bus = EventBus(SqliteEventLog(log_config))
 
     async def main():
         events = subscribe(f"ws://127.0.0.1:{port}/", types=["caption", "status"], max_backoff_s=0.3)

@@ -15,7 +15,7 @@ from websockets.exceptions import ConnectionClosed
 from feedkit import (TIMEOUT_S, caption, embedding, masked_frame, open_subscribed, publish, raw_connect, read_frame,
                      read_message, read_until_close, recv_json, recv_until, running, send_buffer_max, stats, status)
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.protocol import CloseCode, load_schema, prepare_event
 from streamer.feed.server_config import ServerConfig
 
@@ -147,7 +147,7 @@ def test_from_seq_replays_from_the_log_with_filters_then_goes_live(bus, server):
 
 def test_resume_from_seqs_the_log_no_longer_or_never_held(tmp_path):
     async def main():
-        bus = EventBus(EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_events=3)))
+        bus = EventBus(SqliteEventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), retention_max_events=3)))
         for i in range(6):
             bus.publish(caption(i))
         bus.log.prune()
@@ -188,7 +188,7 @@ def test_ephemeral_events_are_not_replayed(bus, server):
 
 def test_a_new_server_over_the_same_log_keeps_history_and_seq(log_config):
     async def main():
-        first_bus = EventBus(EventLog(log_config))
+        first_bus = EventBus(SqliteEventLog(log_config))
         with running(first_bus) as first:
             ws, _, _ = await open_subscribed(first.url, from_seq=0)
             for i in range(5):
@@ -199,7 +199,7 @@ def test_a_new_server_over_the_same_log_keeps_history_and_seq(log_config):
         assert closed.value.rcvd.code == CloseCode.GOING_AWAY
         first_bus.close()
 
-        second_bus = EventBus(EventLog(log_config))
+        second_bus = EventBus(SqliteEventLog(log_config))
         with running(second_bus) as second:
             await publish(second_bus, caption(5))
             ws, hello, _ = await open_subscribed(second.url, types=["caption"], from_seq=3)
@@ -325,7 +325,7 @@ def test_caption_overflow_closes_with_resume_code_and_resume_loses_nothing(bus):
 
 def test_full_replays_to_many_clients_do_not_starve_a_live_client(tmp_path):
     n_logged, n_replaying, n_live = 20_000, 10, 20
-    log = EventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(path=str(tmp_path / "e.sqlite"), fsync=False))
     bus = EventBus(log, sources=["cam0"])
     for i in range(n_logged):
         bus.publish(caption(i, text="z" * 1000))

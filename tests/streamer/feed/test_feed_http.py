@@ -9,7 +9,7 @@ import pytest
 
 from feedkit import running
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.http import HttpReply, HttpRoute, find_route
 from testlimits import TIMEOUT_S
 
@@ -18,7 +18,7 @@ TOKEN = "a-token-of-16-chars+"
 
 @pytest.fixture
 def bus(tmp_path):
-    log = EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
     yield EventBus(log, sources=["cam0"], profile="lite")
     log.close()
 

@@ -1,0 +1,2 @@
+"""Past one machine: camera leases and fair share in NATS JetStream key-value buckets, kept by
+one thread per worker. Sockets and dicts, never torch."""
