@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 from pipelines.core.caption import Caption, StageLatency  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.controls import PausedSources  # noqa: E402
-from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.events import caption_event  # noqa: E402
 from streamer.mqtt.config import MqttConfig  # noqa: E402
 from streamer.mqtt.sink import MqttSink  # noqa: E402
@@ -97,7 +97,7 @@ def bus_delay(port: int | None, folder: Path, rate: float, seconds: float) -> di
     """Captions through a real bus, with the MQTT sink when ``port`` is given: what ``publish``
     costs the pipeline's thread, and (with the sink) the delay to a subscriber."""
     tag = "sink" if port else "plain"
-    log = EventLog(EventLogConfig(str(folder / f"bus-{tag}.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(str(folder / f"bus-{tag}.sqlite"), fsync=False))
     bus = EventBus(log, sources=["cam0"])
     sink = arrivals = None
     if port:

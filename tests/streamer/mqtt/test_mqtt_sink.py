@@ -15,7 +15,7 @@ from mqttkit import Broker, Recorder, broker, wait_for  # noqa: F401 (broker: a 
 from pipelines.config import load_config
 from streamer.feed.bus import EventBus
 from streamer.feed.controls import PausedSources
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.mqtt.config import MqttConfig
 from streamer.mqtt.sink import MqttSink
 
@@ -40,12 +40,12 @@ COMMON = {
 
 @pytest.fixture
 def log_(tmp_path):
-    log = EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
+    log = SqliteEventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False))
     yield log
     log.close()
 
 
-def sink_for(broker: Broker, log: EventLog, tmp_path, sources=("cam0",)) -> MqttSink:
+def sink_for(broker: Broker, log: SqliteEventLog, tmp_path, sources=("cam0",)) -> MqttSink:
     config = MqttConfig(url=broker.url, client_id="jepa-under-test", keepalive_s=5, ack_timeout_s=2.0)
     return MqttSink(config, log, tmp_path / "cursor.json", sources, paused=PausedSources())
 

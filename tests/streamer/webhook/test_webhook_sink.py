@@ -14,7 +14,7 @@ from feedkit import caption, status
 from mqttkit import free_port
 from testlimits import wait_for
 from streamer.feed.bus import EventBus
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.webhook.config import SIGNATURE_HEADER, WebhookConfig
 from streamer.webhook.sink import WebhookSink, signature
 
@@ -52,7 +52,7 @@ class Receiver:
 
 @pytest.fixture
 def bus(tmp_path):
-    bus = EventBus(EventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False)), sources=["cam0"])
+    bus = EventBus(SqliteEventLog(EventLogConfig(str(tmp_path / "events.sqlite"), fsync=False)), sources=["cam0"])
     yield bus
     bus.close()
 
