@@ -5,7 +5,9 @@ Exports :class:`SamplingConfig`, :class:`ModelConfig`, :class:`FeedConfig`, :cla
 :mod:`configs.loader`, which turns YAML into every section's dataclass.
 
 A user's file is laid over the packaged ``configs/default.yaml``: it names only what it changes.
-Its string values may name environment variables (``${CAM_PASSWORD}``, :mod:`configs.envsubst`).
+Its string values may name environment variables (``${CAM_PASSWORD}``, :mod:`configs.envsubst`);
+every value so taken is a secret, registered with :func:`streamer.secrets.register` so that no
+log line, event or message shows it (one shorter than 8 characters gets a logged warning instead).
 Its ``sources:`` list (:mod:`streamer.capture.source_config`) names the cameras of ``run``; their
 per-source capture settings join ``capture.sources`` here.
 Unknown keys, wrong types and out-of-range values are a :class:`ConfigError` whose one-line
@@ -15,6 +17,7 @@ Each section's dataclass lives beside the code it configures; this module only j
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,7 +26,7 @@ from pathlib import Path
 
 import yaml
 
-from configs.envsubst import substitute
+from configs.envsubst import substitute, substituted
 from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig, Runtime
@@ -36,6 +39,9 @@ from streamer.capture.source_config import SourceEntry, split_sources
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
+from streamer.secrets import MIN_SECRET_CHARS, register
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
 
@@ -184,6 +190,10 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         data = _merge(default, user)
+        for variable, value in substituted(user):
+            if not register(value):
+                log.warning("%s: ${%s} is shorter than %d characters: messages show it where it appears outside "
+                            "a URL (use a longer secret)", name, variable, MIN_SECRET_CHARS)
     if overrides:
         data = _merge(data, overrides)
     try:

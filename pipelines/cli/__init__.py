@@ -67,6 +67,7 @@ def _main(argv: list[str] | None) -> int:
     from streamer.capture.frames import SourceError
     from streamer.feed.protocol import TOKEN_ENV
     from streamer.capture.signals import sigterm_as_interrupt
+    from streamer.secrets import redact
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -75,7 +76,7 @@ def _main(argv: list[str] | None) -> int:
         handler.addFilter(lambda record: not INTERRUPTED.is_set())  # after a Ctrl-C, "interrupted" is all there is to say
     for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
         if token:
-            REDACT.add(token)
+            REDACT.add(token)  # `run` warns about one too short to hide
     if getattr(args, "token", None):
         print(f"jepa-stream: warning: --token is visible to other users in the process list; "
               f"pass it in ${TOKEN_ENV} instead", file=sys.stderr)
@@ -83,5 +84,5 @@ def _main(argv: list[str] | None) -> int:
         with sigterm_as_interrupt():
             return args.handler(args)
     except (ConfigError, SourceError, UsageError) as exc:
-        print(f"jepa-stream: error: {exc}", file=sys.stderr)
+        print(f"jepa-stream: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

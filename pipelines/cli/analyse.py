@@ -19,15 +19,16 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, note_unused_sources
+from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, hide, note_unused_sources
 from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
 from pipelines.progress import Progress, count_of
 from streamer.feed.eventlog import EventLog, EventLogConfig
 from streamer.feed.protocol import TOKEN_ENV
+from streamer.secrets import redact
 from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
@@ -224,7 +225,7 @@ def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> 
             errors.append(f"{summary.source}: nothing to analyse: {count_of(summary.frames, 'frame')}, "
                           f"{summary.media_s:.2f} s of media; one clip needs {window_s:g} s (clip.window_s)")
     for error in errors:
-        print(f"jepa-stream: error: {error}", file=sys.stderr)
+        print(f"jepa-stream: error: {redact(error)}", file=sys.stderr)
     if errors:
         return EXIT_USAGE if all(s.clips == 0 for s in summaries) else EXIT_FAILED
     return EXIT_INTERRUPTED if interrupted else 0
@@ -273,7 +274,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
     """The config file's sources with the ``--source`` ones added (or replacing one by id).
-    Every password in a stream URL joins :data:`REDACT`, so no log line shows it."""
+    Every password in a stream URL joins :data:`REDACT`, so no log line shows it (a short one is
+    hidden only inside its URL, as every URL's password is)."""
     specs = {entry.id: entry.spec() for entry in config.sources}
     try:
         specs.update((s.id, s) for s in parse_sources(given, reserved=specs))
@@ -285,7 +287,6 @@ def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
         password = urlsplit(str(spec.target)).password if spec.kind is SourceKind.STREAM else None
         if password:
             REDACT.add(password)
-            REDACT.add(unquote(password))
     return list(specs.values())
 
 
@@ -302,8 +303,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
     config = apply_model_options(load_config(args.config, overrides), args)
-    if config.feed.server.token:
-        REDACT.add(config.feed.server.token)
+    hide(config.feed.server.token, "the feed token")
     specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models
         if spec.kind is SourceKind.FILE:

@@ -1,7 +1,7 @@
 """What every command shares: exit statuses and the filter that keeps secrets out of logs.
 
 Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED`, :data:`REDACT`,
-:data:`INTERRUPTED`, :func:`on_ctrl_c` and :func:`note_unused_sources`.
+:data:`INTERRUPTED`, :func:`hide`, :func:`on_ctrl_c` and :func:`note_unused_sources`.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import sys
 import threading
 
-from streamer.feed.secrets import RedactingFilter
+from streamer.secrets import MIN_SECRET_CHARS, RedactingFilter
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "on_ctrl_c", "note_unused_sources"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "hide", "on_ctrl_c", "note_unused_sources"]
 
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
@@ -24,6 +24,19 @@ REDACT = RedactingFilter()
 #: an ImportError, which an optional-dependency fallback then takes for "not installed"; the
 #: commands check this after such steps, so the Ctrl-C is still honoured.
 INTERRUPTED = threading.Event()
+
+
+_WARNED: set[str] = set()  # secrets already warned about: one warning each
+
+
+def hide(secret: str | None, what: str) -> None:
+    """Keep ``secret`` (``what`` names it: "the feed token") out of every log line, event and
+    message; one warning on stderr if it is too short to be hidden without garbling the text."""
+    if not secret or REDACT.add(secret) or secret in _WARNED:
+        return
+    _WARNED.add(secret)
+    print(f"jepa-stream: warning: {what} is shorter than {MIN_SECRET_CHARS} characters, so logs cannot hide it "
+          f"without giving it away: use a longer one", file=sys.stderr, flush=True)
 
 
 def on_ctrl_c(signum, frame) -> None:

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import Frame, SourceError
-from streamer.capture.source_spec import redact
+from streamer.secrets import redact
 from streamer.feed.events import status_event
 
 __all__ = ["Backoff", "ReconnectingSource", "StatusCallback"]

@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Protocol
 
 from streamer.capture.frames import EndOfStream, Frame, SourceError
-from streamer.capture.source_spec import redact
+from streamer.secrets import redact
 
 __all__ = ["BufferPolicy", "CaptureThread", "FrameSource"]
 

@@ -14,7 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from feedkit import TIMEOUT_S, caption, masked_frame, open_subscribed, publish, raw_connect, read_until_close, recv_json, running
 from streamer.feed.protocol import CloseCode, load_schema
-from streamer.feed.secrets import RedactingFilter
+from streamer.secrets import RedactingFilter
 from streamer.feed.server_config import ServerConfig
 
 
