@@ -24,10 +24,12 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
+from configs.errors import UserError
+
 __all__ = ["ConfigError", "build"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
 
 

@@ -62,9 +62,7 @@ def _main(argv: list[str] | None) -> int:
     import logging
     import os
 
-    from configs.loader import ConfigError
-    from pipelines.errors import UsageError
-    from streamer.capture.frames import SourceError
+    from configs.errors import UserError
     from streamer.feed.protocol import TOKEN_ENV
     from streamer.capture.signals import sigterm_as_interrupt
     from streamer.secrets import redact
@@ -83,6 +81,6 @@ def _main(argv: list[str] | None) -> int:
     try:
         with sigterm_as_interrupt():
             return args.handler(args)
-    except (ConfigError, SourceError, UsageError) as exc:
+    except UserError as exc:  # a config key, a file, a port, data: named in one line
         print(f"jepa-stream: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

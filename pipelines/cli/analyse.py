@@ -318,4 +318,5 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print_captions=True,
         progress=None,
     )
-    return _finish(summaries, interrupted=False, window_s=config.clip.window_s)  # Ctrl-C or SIGTERM is how `run` is meant to end
+    # Ctrl-C exits 130 as everywhere; SIGTERM (a service manager's stop) is how `run` is meant to end: 0.
+    return _finish(summaries, interrupted=INTERRUPTED.is_set(), window_s=config.clip.window_s)

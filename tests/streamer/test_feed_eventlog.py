@@ -11,7 +11,8 @@ import sys
 
 import pytest
 
-from streamer.feed.eventlog import EventLog, EventLogConfig
+from logkit import damage_table_pages
+from streamer.feed.eventlog import EventLog, EventLogConfig, EventLogError
 from testlimits import TIMEOUT_S
 
 
@@ -124,6 +125,19 @@ def test_a_log_with_damaged_pages_is_a_one_line_error(tmp_path):
     message = str(error.value)
     assert message.startswith(f"event log {path}: not a usable SQLite database") and "malformed" in message
     assert "\n" not in message
+
+
+def test_damage_found_after_opening_is_the_same_one_line_error(tmp_path):
+    path = tmp_path / "e.sqlite"
+    damage_table_pages(path)
+    log = EventLog(EventLogConfig(path=str(path)))  # the header and the index pass the open check
+    with pytest.raises(EventLogError) as error:
+        log.sources()
+    message = str(error.value)
+    assert message.startswith(f"event log {path}: not a usable SQLite database (database disk image is malformed)")
+    assert "--event-log NEW.sqlite" in message and "move this file aside" in message and "\n" not in message
+    log.close()
+    assert path.stat().st_size > 200 * 1000, "nothing was deleted"
 
 
 def test_a_zero_byte_file_is_a_new_log_and_says_so(tmp_path, caplog):
