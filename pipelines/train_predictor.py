@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from configs.loader import check_range, invalid
 from models.learned_predictor import query_embeddings
 from models.vl_predictor import DEFAULT_QUERY, VLPredictor, VLPredictorConfig, load_predictor, save_predictor
 from pipelines.config import Config, ConfigError, load_config
@@ -68,13 +69,14 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         if self.loss not in ("infonce", "siglip"):
-            raise ValueError(f"loss must be infonce or siglip, got {self.loss!r}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError("epochs must be at least 1 and batch_size at least 2")
-        if self.max_frames < 1:
-            raise ValueError(f"max_frames must be at least 1, got {self.max_frames}")
-        if not 0 < self.holdout < 1:
-            raise ValueError(f"holdout must be within (0, 1), got {self.holdout}")
+            raise invalid("loss", "must be infonce or siglip", self.loss)
+        for name, low, high in (("epochs", 1, 100_000), ("batch_size", 2, 65_536), ("max_frames", 1, 1024),
+                                ("max_visual_tokens", 1, 65_536)):
+            check_range(name, getattr(self, name), low, high)
+        for name, high in (("lr", 10.0), ("temperature", 100.0)):
+            check_range(name, getattr(self, name), 0.0, high, above=True)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("holdout", self.holdout, 0.0, 1.0, above=True, below=True)
 
 
 @dataclass(frozen=True)

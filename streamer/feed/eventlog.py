@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from configs.errors import UserError
+from configs.loader import check_range, invalid
 
 logger = logging.getLogger(__name__)
 
@@ -78,13 +79,10 @@ class EventLogConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
-            raise ValueError(f"event log path must be a non-empty string, got {self.path!r}")
-        if self.retention_max_age_s is not None and not self.retention_max_age_s > 0:
-            raise ValueError(f"event log retention_max_age_s must be > 0 or null, got {self.retention_max_age_s!r}")
-        for name in ("retention_max_events", "retention_max_bytes"):
-            value = getattr(self, name)
-            if value is not None and (type(value) is not int or value < 1):
-                raise ValueError(f"event log {name} must be an integer >= 1 or null, got {value!r}")
+            raise invalid("path", "must be a non-empty string", self.path)
+        check_range("retention_max_age_s", self.retention_max_age_s, 0.0, 10 * 365 * 86400.0, above=True, null=True)
+        check_range("retention_max_events", self.retention_max_events, 1, 10**10, null=True)
+        check_range("retention_max_bytes", self.retention_max_bytes, 1, 1 << 40, null=True)
 
 
 class EventLogError(UserError, ValueError):

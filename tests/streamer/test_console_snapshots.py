@@ -127,7 +127,7 @@ def test_a_folder_that_cannot_be_made_is_named(tmp_path):
 def test_the_config_names_a_bad_key():
     from pipelines.config import ConfigError, load_config
 
-    with pytest.raises(ConfigError, match=r"feed\.snapshots\.quality: must be an integer within 1\.\.100, got 0"):
+    with pytest.raises(ConfigError, match=r"feed\.snapshots\.quality: must be an integer within 1\.\.100 \(got 0\)"):
         load_config(overrides={"feed": {"snapshots": {"quality": 0}}})
     with pytest.raises(ConfigError, match=r"feed\.console\.max_captions"):
         load_config(overrides={"feed": {"console": {"max_captions": 0}}})

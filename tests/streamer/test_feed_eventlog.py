@@ -99,7 +99,7 @@ def test_config_rejects_bad_values_naming_them():
         EventLogConfig(retention_max_events=0)
     with pytest.raises(ValueError, match="retention_max_age_s"):
         EventLogConfig(retention_max_age_s=-1)
-    with pytest.raises(ValueError, match="retention_max_bytes must be an integer >= 1 or null"):
+    with pytest.raises(ValueError, match=r"^retention_max_bytes: must be an integer within 1\.\.1099511627776 or null \(got 1\.5\)$"):
         EventLogConfig(retention_max_bytes=1.5)
 
 
