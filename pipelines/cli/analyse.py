@@ -136,7 +136,6 @@ def _analyse(
     from streamer.capture.multicapture import MultiCapture
     from streamer.console.parts import open_console
     from streamer.feed.server import FeedServer
-    from streamer.capture.signals import sigterm_as_interrupt
 
     with contextlib.ExitStack() as stack:
         outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
@@ -184,7 +183,7 @@ def _analyse(
                 print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
         if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
             stack.callback(finish_decoder)
-        with sigterm_as_interrupt(), capture:
+        with capture:  # SIGTERM and Ctrl-C interrupt it (StopSignals, installed by main)
             return run_sources(
                 capture,
                 pipelines,

@@ -1,17 +1,18 @@
 """What every command shares: exit statuses and the filter that keeps secrets out of logs.
 
 Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED`, :data:`REDACT`,
-:data:`INTERRUPTED`, :func:`hide`, :func:`on_ctrl_c` and :func:`note_unused_sources`.
+:data:`INTERRUPTED`, :func:`hide`, :func:`note_stop` and :func:`note_unused_sources`.
 """
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 
 from streamer.secrets import MIN_SECRET_CHARS, RedactingFilter
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "hide", "on_ctrl_c", "note_unused_sources"]
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "hide", "note_stop", "note_unused_sources"]
 
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
 EXIT_USAGE = 2  # bad arguments, config or input: nothing was analysed
@@ -39,10 +40,10 @@ def hide(secret: str | None, what: str) -> None:
           f"without giving it away: use a longer one", file=sys.stderr, flush=True)
 
 
-def on_ctrl_c(signum, frame) -> None:
-    """The CLI's SIGINT handler: remember the Ctrl-C, then interrupt as Python's default does."""
-    INTERRUPTED.set()
-    raise KeyboardInterrupt
+def note_stop(signum: int) -> None:
+    """Called on the first stop signal (:class:`~streamer.capture.signals.StopSignals`): remember a Ctrl-C."""
+    if signum == signal.SIGINT:
+        INTERRUPTED.set()
 
 
 def note_unused_sources(config, command: str, path: str | None) -> None:
