@@ -113,6 +113,35 @@ def _outputs(args: argparse.Namespace, *, print_captions: bool, print_status: bo
     return outputs
 
 
+def _check_events_out(args: argparse.Namespace) -> None:
+    """Name a bad ``--events-out`` before anything slow, changing no file: one that exists
+    without ``--overwrite`` (the sink's own refusal), or one whose folder cannot be written."""
+    if not args.events_out:
+        return
+    path = Path(args.events_out)
+    if path.exists() and not args.overwrite:
+        _outputs(args, print_captions=False, print_status=False)  # refuses it with its one-line message
+    target = path if path.exists() else path.parent
+    if not path.parent.is_dir() or not os.access(target, os.W_OK):
+        raise UsageError(f"{path}: cannot write events (cannot write in {path.parent})")
+
+
+def _check_port(server_config) -> None:
+    """A taken feed port as the one-line usage error that suggests ``--port`` (nothing is held)."""
+    from streamer.feed.server import check_port_free
+
+    try:
+        check_port_free(server_config)
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _stop_all(sinks: list[Sink]) -> None:
+    """Stop every output: each writes everything it took first."""
+    for sink in sinks:
+        sink.stop()
+
+
 def _analyse(
     args: argparse.Namespace,
     config: Config,
@@ -138,14 +167,13 @@ def _analyse(
     from streamer.feed.server import FeedServer
 
     with contextlib.ExitStack() as stack:
-        outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
-        for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
-            stack.callback(sink.stop)
+        _check_events_out(args)  # before models: a bad path is named first, and no file is touched yet
+        outputs: list[Sink] = []
+        stack.callback(_stop_all, outputs)  # registered first, so stopped last: everything taken is written
         log = stack.enter_context(_event_log(log_config))
         bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
-        for sink in outputs:
-            sink.start()
-            bus.add_sink(sink)
+        if serve:
+            _check_port(config.feed.server)  # a taken port is named before the models load
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
@@ -183,6 +211,12 @@ def _analyse(
                 print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
         if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
             stack.callback(finish_decoder)
+        # Opened once the log and the port are held and the models loaded: a run that cannot start
+        # leaves an existing --events-out (even with --overwrite) as it was.
+        outputs.extend(_outputs(args, print_captions=print_captions, print_status=print_status))
+        for sink in outputs:
+            sink.start()
+            bus.add_sink(sink)
         with capture:  # SIGTERM and Ctrl-C interrupt it (StopSignals, installed by main)
             return run_sources(
                 capture,

@@ -19,13 +19,15 @@ themselves are in :mod:`streamer.feed.protocol`, a connection's queue and sender
 :mod:`streamer.feed.session`, the handshake checks and HTTP routes in :mod:`streamer.feed.handshake`. :meth:`FeedServer.stats` gives
 a :class:`~streamer.feed.metrics.FeedStats` snapshot (clients, lagging clients, events sent) for metrics.
 
-Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.feed.server_config`).
+Exports: ``FeedServer``, ``check_port_free`` (and ``ServerConfig``, from :mod:`streamer.feed.server_config`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import threading
 import time
 from collections import Counter
@@ -216,8 +218,7 @@ class FeedServer:
         if self._error is not None:
             self._thread.join()
             error, self._error = self._error, None
-            detail = getattr(error, "strerror", None) or error
-            raise OSError(f"cannot serve the feed on {self.config.host}:{self.config.port}: {detail}") from error
+            raise _cannot_serve(self.config, error) from error
         logger.info("feed listening on %s", self.url)
 
     def stop(self) -> None:
@@ -273,3 +274,30 @@ class FeedServer:
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+def check_port_free(config: ServerConfig) -> None:
+    """Raise :meth:`FeedServer.start`'s OSError now if the port of ``config`` is taken, so that a
+    run names it before the slow part of its start (port 0 is always free). The port is only
+    tried (bound with ``SO_REUSEADDR``, as the server binds, then closed), not held."""
+    if config.port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # a bad host is start()'s to report
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise _cannot_serve(config, error) from None
+
+
+def _cannot_serve(config: ServerConfig, error: BaseException) -> OSError:
+    """The one-line error of a feed that cannot listen; a taken port says how to choose another."""
+    detail = getattr(error, "strerror", None) or error
+    if getattr(error, "errno", None) == errno.EADDRINUSE:
+        detail = "address already in use (another run? pass --port N, or --port 0 for a free one)"
+    return OSError(f"cannot serve the feed on {config.host}:{config.port}: {detail}")
