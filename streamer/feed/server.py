@@ -32,6 +32,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -41,7 +42,7 @@ from websockets.http11 import Request, Response
 from streamer.feed.bus import EventBus
 from streamer.feed.handshake import Gate, select_subprotocol
 from streamer.feed.http import HttpRoute
-from streamer.feed.limits import PeerLogLimiter
+from streamer.feed.limits import HttpSlots, PeerLogLimiter
 from streamer.feed.metrics import FeedStats
 from streamer.feed.protocol import CloseCode, ErrorReason, Outgoing, ProtocolError, hello_message, parse_client_message
 from streamer.feed.server_config import ServerConfig
@@ -66,6 +67,7 @@ class _Feed:
         self.connections = 0
         self.last_seq = 0
         self.replay_slots = asyncio.Semaphore(config.max_replays)
+        self.http = HttpSlots(config.max_http_requests, config.max_http_per_client)
 
     def stats(self) -> FeedStats:
         """A snapshot of the counters (loop thread)."""
@@ -85,7 +87,16 @@ class _Feed:
                 session.offer(event)
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """The handshake checks (:class:`~streamer.feed.handshake.Gate`) against the open sessions."""
+        """The handshake checks (:class:`~streamer.feed.handshake.Gate`) against the open sessions;
+        a plain HTTP request first takes one of the :class:`~streamer.feed.limits.HttpSlots` until
+        its connection closes, or gets 503 with ``Retry-After: 1`` at once."""
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            client = str(ws.remote_address[0]) if ws.remote_address else ""
+            if not self.http.take(client):
+                response = ws.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many HTTP requests at once; retry later\n")
+                response.headers["Retry-After"] = "1"
+                return response
+            ws.connection_lost_waiter.add_done_callback(lambda _: self.http.release(client))
         return self.gate.check(ws, request, len(self.sessions))
 
     async def handle(self, ws: ServerConnection) -> None:

@@ -18,7 +18,7 @@ MIN_TOKEN_CHARS = 16
 _INT_MAXIMA = {
     "max_connections": 10_000, "max_message_bytes": 2**20, "max_frame_bytes": 2**24, "client_queue": 65_536,
     "client_message_burst": 1000, "max_strikes": 1000, "write_limit_bytes": 2**24, "replay_page": 10_000,
-    "max_replays": 1000, "peer_log_burst": 10_000,
+    "max_replays": 1000, "peer_log_burst": 10_000, "max_http_requests": 10_000, "max_http_per_client": 10_000,
 }
 #: Largest value of each rate (per second) or duration (seconds) setting (each must be > 0).
 _FLOAT_MAXIMA = {
@@ -81,6 +81,11 @@ class ServerConfig:
     peer_log_lines_per_s: Average log records per second the ``websockets`` library
         may write about one peer address (handshake failures, debug traces); the rest
         are dropped. It defaults to 1.0, with bursts of ``peer_log_burst`` (default 20).
+    max_http_requests: Plain HTTP requests (page, frames, snapshots, ``/metrics``) answered at
+        the same time, over all clients; more get 503 with ``Retry-After: 1``, so that a burst of
+        them cannot starve the feed's subscribers. It defaults to 32.
+    max_http_per_client: The same bound for one client address. It defaults to 8 (a browser
+        opens at most 6 connections to one host).
 
     Each integer setting is at least 1 and at most its entry in ``_INT_MAXIMA``
     (``max_connections`` 10,000, ``client_queue`` 65,536, ``max_message_bytes`` 1 MiB,
@@ -110,6 +115,8 @@ class ServerConfig:
     max_replays: int = 2
     peer_log_lines_per_s: float = 1.0
     peer_log_burst: int = 20
+    max_http_requests: int = 32
+    max_http_per_client: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
