@@ -182,8 +182,9 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
         name = str(p)
+        user = _read_yaml(text, name)  # its errors name the file already
         try:
-            user = substitute(_read_yaml(text, name), os.environ)
+            user = substitute(user, os.environ)
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         data = _merge(default, user)

@@ -5,6 +5,7 @@ Exports :func:`console_routes`.
 * ``/`` and ``/console/<file>``: the page and its script and style, public (the page asks for the
   token; it must load without one). Read from the package once, when the routes are made.
 * ``/console/settings.json``: the page's bounds (:meth:`ConsoleConfig.page_settings`), public.
+* ``/favicon.ico``: the page's icon (an SVG, which browsers take there too), public.
 * ``/frames/<source>.jpg``: a source's newest frame (:class:`~streamer.console.newest.NewestFrames`),
   behind the token; ``/frames/`` lists the sources that have one (the page checks its token there).
 * ``/snapshots/<source>/<name>.jpg``: caption snapshots (:class:`~streamer.console.snapshots.SnapshotStore`),
@@ -28,7 +29,8 @@ from streamer.feed.http import HttpReply, HttpRoute
 
 __all__ = ["console_routes"]
 
-_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
+          ".svg": "image/svg+xml"}
 _FRAME = re.compile(r"/frames/([A-Za-z_][A-Za-z0-9_.\-]{0,63})\.jpg")
 # The page runs only its own script: no inline code, nothing from elsewhere (also not a snapshot's bytes).
 _CSP = ("Content-Security-Policy", "default-src 'self'; img-src 'self' blob:; connect-src 'self' ws: wss:; "
@@ -60,12 +62,12 @@ def console_routes(config: ConsoleConfig, frames: NewestFrames | None, snapshots
                          (("Cache-Control", "no-cache"),))
 
     def page_file(path: str, query: Mapping[str, list[str]]) -> HttpReply:
-        name = "index.html" if path == "/" else path.removeprefix("/console/")
+        name = {"/": "index.html", "/favicon.ico": "favicon.svg"}.get(path) or path.removeprefix("/console/")
         if name == "settings.json":
             return settings
         return static.get(name) or HttpReply.text(HTTPStatus.NOT_FOUND, f"{path}: no such console file")
 
-    routes = [HttpRoute("/", page_file, public=True), HttpRoute("/console/", page_file, public=True)]
+    routes = [HttpRoute(path, page_file, public=True) for path in ("/", "/console/", "/favicon.ico")]
     if frames is not None:
         def frame(path: str, query: Mapping[str, list[str]]) -> HttpReply:
             if path == "/frames/":  # the sources with a frame; the page also checks its token here

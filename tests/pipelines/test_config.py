@@ -75,6 +75,13 @@ def test_bad_files_get_one_line_naming_the_key(tmp_path, text, message):
     assert "\n" not in str(info.value)
 
 
+def test_a_yaml_syntax_error_names_the_file_once(tmp_path):
+    path = write(tmp_path, "drift: [\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value) == f"{path}: not valid YAML at line 2"
+
+
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"nope\.yaml: cannot read config"):
         load_config(tmp_path / "nope.yaml")

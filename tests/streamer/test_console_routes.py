@@ -55,6 +55,12 @@ def test_the_page_and_its_files_are_public_with_their_types_and_a_strict_policy(
             assert get(server.port, missing)[0] == 404, missing
 
 
+def test_the_favicon_is_a_real_answer_not_an_upgrade_demand(bus):
+    with running(bus, routes=console_routes(ConsoleConfig(), None, None), token=TOKEN) as server:
+        status, headers, body = get(server.port, "/favicon.ico")  # without the token: a browser asks for it unasked
+    assert (status, headers["Content-Type"]) == (200, "image/svg+xml") and body.startswith(b"<svg ")
+
+
 def test_newest_frames_need_the_token_and_are_encoded_only_when_asked(bus, photos):
     frames = NewestFrames(interval_s=3600, max_side=160, quality=80)
     with running(bus, routes=console_routes(ConsoleConfig(), frames, None), token=TOKEN) as server:
