@@ -116,8 +116,10 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                 raise
             where = "not connected yet" if resume is None else f"will resume after seq {resume}"
             logger.warning("feed %s: %s; reconnecting in %.2f s (%s)", url, exc or type(exc).__name__, delay, where)
-        else:
+        else:  # the server closed the feed (a run that ended or stopped)
             if not reconnect:
                 return
+            logger.warning("feed %s: closed by the server (%s); waiting for it to come back (%s)", url,
+                           ws.close_reason or ws.close_code, "nothing received yet" if resume is None else f"will resume after seq {resume}")
         await asyncio.sleep(delay)
         delay = min(delay * 2, max_backoff_s)
