@@ -10,11 +10,10 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 from browserkit import free_port
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 
 MARKERS = {  # each at least 8 characters: a secret that every free text hides
     "ACC": "MARKacc0001", "KEY": "MARKkey0002", "SIG": "MARKsig0003", "SEG": "MARKseg0004",
@@ -27,16 +26,6 @@ def _closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _wait_for(predicate, what: str):
-    deadline = time.monotonic() + 3 * TIMEOUT_S
-    while time.monotonic() < deadline:
-        found = predicate()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _retrying(events_out) -> set[str]:
@@ -67,7 +56,8 @@ def test_no_output_of_a_run_shows_a_secret_from_the_environment(tmp_path):
                                  "--port", str(feed_port), "--events-out", str(events_out)],
                                 stdout=stdout, stderr=stderr, env=env)
         try:
-            _wait_for(lambda: len(_retrying(events_out)) == 5 or proc.poll() is not None, "every source to fail once and retry")
+            wait_for(lambda: len(_retrying(events_out)) == 5 or proc.poll() is not None, "every source to fail once and retry",
+                     3 * TIMEOUT_S)
             assert proc.poll() is None, err.read_text()[-2000:]
             http = f"http://127.0.0.1:{feed_port}"
             pages = [urllib.request.urlopen(f"{http}{path}", timeout=TIMEOUT_S).read().decode() for path in ("/", "/metrics")]
