@@ -215,3 +215,23 @@ def test_the_page_joins_the_vlm_decoders_enrichments_to_their_captions(photos_vi
     state, latency, lag = re.fullmatch(r"(\w+) · ([\d.]+) ms · lag ([\d.]+) s · .*", details["vlm"]).groups()
     assert state == enrichment["state"] == "done"
     assert abs(float(latency) - enrichment["latency_ms"]) <= 0.051 and abs(float(lag) - enrichment["lag_s"]) <= 0.051
+
+
+def test_a_caption_without_a_snapshot_shows_a_neutral_box_not_a_broken_image(photos_video, tmp_path):
+    analyzer = Analyzer(run_args(tmp_path, f"photos={photos_video}", console="  snapshots:\n    enabled: false\n"))
+    try:
+        with browser() as page:
+            page.get(analyzer.page_url)
+            wait_js(page, "return document.querySelector('.entry .thumb.missing')", "a caption without a snapshot")
+            page.find_elements("css selector", ".entry")[-1].click()
+            wait_js(page, "return !document.getElementById('details').hidden", "the caption's details")
+            looks = page.execute_script("""
+                return [document.querySelector('.entry .thumb.missing'), document.getElementById('d-snapshot')].map(i => {
+                  const s = getComputedStyle(i), r = i.getBoundingClientRect();
+                  return [i.hasAttribute('src'), i.alt, s.fontSize, s.backgroundImage.startsWith('repeating-linear-gradient'),
+                          Math.round(r.width / r.height * 9)];
+                });""")
+    finally:
+        analyzer.stop()
+    # No picture, no alt text to spill, the patterned box at the picture's 16:9 shape.
+    assert looks == [[False, "", "0px", True, 16], [False, "", "0px", True, 16]]

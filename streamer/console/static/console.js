@@ -113,7 +113,7 @@ function addCaption(event, live) {
   el.dataset.source = event.source;
   const img = document.createElement("img");
   img.className = "thumb";
-  img.alt = "snapshot";
+  img.alt = "";  // until its snapshot is there; none shows as a neutral box (console.css)
   const body = document.createElement("div");
   const text = document.createElement("div");
   text.className = "text";
@@ -164,7 +164,8 @@ async function loadThumb(entry) {
   const img = entry.el.querySelector(".thumb");
   const url = entry.event.snapshot ? await fetchBlobUrl(entry.event.snapshot).catch(() => null) : null;
   if (!state.captions.has(entry.event.seq)) { if (url) URL.revokeObjectURL(url); return; }
-  if (!url) { img.classList.add("missing"); img.alt = "no snapshot"; return; }
+  if (!url) { img.classList.add("missing"); img.title = "no snapshot"; return; }
+  img.alt = "snapshot";
   entry.thumbUrl = img.src = url;
   if (state.selected === entry.event.seq) $("d-snapshot").src = url;
 }
