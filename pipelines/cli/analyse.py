@@ -199,6 +199,8 @@ def _analyse(
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
             stack.callback(console.close)
+            if console.history is not None:  # the last minute of drift, for a page that connects later
+                bus.add_sink(console.history)
             routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
             server = FeedServer(config.feed.server, bus, routes)
             try:

@@ -8,6 +8,8 @@ Exports :func:`console_routes`.
 * ``/favicon.ico``: the page's icon (an SVG, which browsers take there too), public.
 * ``/frames/<source>.jpg``: a source's newest frame (:class:`~streamer.console.newest.NewestFrames`),
   behind the token; ``/frames/`` lists the sources that have one (the page checks its token there).
+* ``/drift.json``: each source's drift of the last minute (:class:`~streamer.console.history.DriftHistory`),
+  behind the token: a page that connects starts its traces with it.
 * ``/snapshots/<source>/<name>.jpg``: caption snapshots (:class:`~streamer.console.snapshots.SnapshotStore`),
   behind the token.
 
@@ -23,6 +25,7 @@ from http import HTTPStatus
 from importlib import resources
 
 from streamer.console.console_config import ConsoleConfig
+from streamer.console.history import DriftHistory
 from streamer.console.newest import NewestFrames
 from streamer.console.snapshots import SnapshotStore
 from streamer.feed.http import HttpReply, HttpRoute
@@ -55,8 +58,10 @@ def _jpeg(data: bytes | None, cache: str, missing: str) -> HttpReply:
     return HttpReply(HTTPStatus.OK, data, "image/jpeg", (("Cache-Control", cache), _NO_SNIFF))
 
 
-def console_routes(config: ConsoleConfig, frames: NewestFrames | None, snapshots: SnapshotStore | None) -> list[HttpRoute]:
-    """The page's routes, plus ``/frames/`` with ``frames`` and ``/snapshots/`` with ``snapshots``."""
+def console_routes(config: ConsoleConfig, frames: NewestFrames | None, snapshots: SnapshotStore | None,
+                   history: DriftHistory | None = None) -> list[HttpRoute]:
+    """The page's routes, plus ``/frames/`` with ``frames``, ``/snapshots/`` with ``snapshots``
+    and ``/drift.json`` with ``history``."""
     static = _static()
     settings = HttpReply(HTTPStatus.OK, json.dumps(config.page_settings()).encode(), "application/json",
                          (("Cache-Control", "no-cache"),))
@@ -76,6 +81,9 @@ def console_routes(config: ConsoleConfig, frames: NewestFrames | None, snapshots
             match = _FRAME.fullmatch(path)
             return _jpeg(frames.jpeg(match.group(1)) if match else None, "no-store", f"{path}: no frame (yet)")
         routes.append(HttpRoute("/frames/", frame))
+    if history is not None:
+        routes.append(HttpRoute("/drift.json", lambda path, query: HttpReply(
+            HTTPStatus.OK, json.dumps(history.snapshot()).encode(), "application/json", (("Cache-Control", "no-store"),))))
     if snapshots is not None:
         routes.append(HttpRoute("/snapshots/", lambda path, query: _jpeg(
             snapshots.read(path), "private, max-age=86400, immutable", f"{path}: no such snapshot (expired?)")))

@@ -21,8 +21,9 @@ const state = {
   stats: new Map(),  // source → newest stats event
   selected: null,
 };
-// Read by the browser tests: when each live caption was on screen, against its wall_time.
-window.consoleMetrics = { captionLatencyMs: [] };
+// Read by the browser tests: when each live caption was on screen, against its wall_time; where
+// a source's drift trace starts (media seconds).
+window.consoleMetrics = { captionLatencyMs: [], traceFirstT: (source) => state.tiles.get(source)?.trace.points[0]?.t };
 
 function authHeaders() {
   return state.token ? { Authorization: `Bearer ${state.token}` } : {};
@@ -286,8 +287,15 @@ function onState(feedState, detail) {
   setText(el, detail ? `feed ${feedState} (${detail})` : `feed ${feedState}`);
 }
 
+/** Each source's drift of the last minute (embeddings are not logged: no replay brings them back). */
+async function loadDriftHistory() {
+  const response = await fetch("/drift.json", { headers: authHeaders(), cache: "no-store" }).catch(() => null);
+  if (!response?.ok) return;
+  for (const [source, samples] of Object.entries(await response.json())) tile(source).trace.prefill(samples);
+}
+
 const feed = new FeedConnection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`, TYPES, 0, {
-  onHello: (hello) => hello.sources.forEach(tile), onEvent, onState, refused: tokenRefused,
+  onHello: (hello) => { hello.sources.forEach(tile); loadDriftHistory(); }, onEvent, onState, refused: tokenRefused,
 });
 
 /** Whether the server refuses our token (a private route answers 401); asks for one if so.

@@ -1,0 +1,58 @@
+"""The last minute of each source's drift, for a page that connects after the run started.
+
+Exports :data:`WINDOW_S` and :class:`DriftHistory`.
+
+Embedding events are not logged, so no ``from_seq`` replay brings them back: without this a
+new page's drift trace starts empty. :class:`DriftHistory` is a sink on the run's bus that keeps
+the ``(t, drift, threshold)`` of each source's embedding events of the last :data:`WINDOW_S`
+seconds of media time (what the page's trace shows); the console serves them at ``/drift.json``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+
+from streamer.feed.protocol import EventType, Outgoing
+
+__all__ = ["WINDOW_S", "DriftHistory"]
+
+#: Media seconds kept per source: the page's trace window (``trace.js``).
+WINDOW_S = 60.0
+
+
+class DriftHistory:
+    """A bus sink (``start``, ``emit``, ``stop``) holding, per source, the drift samples of its
+    last ``window_s`` media seconds, at most ``max_points`` each (the console's
+    ``max_trace_points``); one entry per source of the run, which bounds the sources. A media
+    time that goes back more than a second (a restarted source) starts the source's samples
+    again, as the page's trace does. Safe from any thread."""
+
+    def __init__(self, max_points: int, window_s: float = WINDOW_S) -> None:
+        self.max_points, self.window_s = max_points, window_s
+        self._lock = threading.Lock()
+        self._points: dict[str, deque[tuple[float, float | None, float]]] = {}
+
+    def start(self) -> None:
+        """Nothing to start: :meth:`emit` stores at once."""
+
+    def stop(self) -> None:
+        """Nothing to stop."""
+
+    def emit(self, event: Outgoing) -> None:
+        if event.type is not EventType.EMBEDDING or event.message is None:
+            return
+        m = event.message
+        t = float(m["t"])
+        with self._lock:
+            points = self._points.setdefault(event.source, deque(maxlen=self.max_points))
+            if points and t < points[-1][0] - 1:
+                points.clear()
+            points.append((t, m.get("drift"), m.get("threshold", 0.0)))
+            while points[0][0] < t - self.window_s:
+                points.popleft()
+
+    def snapshot(self) -> dict[str, list[tuple[float, float | None, float]]]:
+        """``{source: [(t, drift, threshold), …]}``, oldest first."""
+        with self._lock:
+            return {source: list(points) for source, points in self._points.items()}
