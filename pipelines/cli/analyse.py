@@ -120,7 +120,10 @@ def _check_events_out(args: argparse.Namespace) -> None:
         return
     path = Path(args.events_out)
     if path.exists() and not args.overwrite:
-        _outputs(args, print_captions=False, print_status=False)  # refuses it with its one-line message
+        try:
+            JsonlSink(path)  # refuses the existing file with its one-line message, touching nothing
+        except OSError as exc:
+            raise UsageError(str(exc)) from None
     target = path if path.exists() else path.parent
     if not path.parent.is_dir() or not os.access(target, os.W_OK):
         raise UsageError(f"{path}: cannot write events (cannot write in {path.parent})")
