@@ -5,7 +5,7 @@
 The real-footage bench (``scripts/make_real_bench.py``) joins its clips in one order, so a
 detector can look good by luck of that order. This script encodes each clip once (4 frames per
 second, the default sampling, 640×360 as the bench videos are), then replays the frame features
-through :class:`~pipelines.drift.DriftDetector` for ``--trials`` random arrangements: every
+through :class:`~pipelines.core.drift.DriftDetector` for ``--trials`` random arrangements: every
 clip once, each 6–20 s long (ping-pong when the clip is shorter), the tree's hand entering as a
 change inside its view. It scores boundary recall and precision as ``jepa-stream bench`` does,
 and counts false changes on each clip alone for 60 s. Needs the bench footage
@@ -30,7 +30,7 @@ from make_real_bench import TREE_HAND_S, Segment, fit, load_clip, sources  # noq
 
 from pipelines.bench.metrics import match_boundaries  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
-from pipelines.drift import DriftConfig, DriftDetector, Reason  # noqa: E402
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
 
 FPS = 4  # the default sampling: two new frames per 0.5 s sample

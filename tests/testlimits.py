@@ -9,12 +9,12 @@ import time
 TIMEOUT_S = float(os.environ.get("JEPA_STREAM_TEST_TIMEOUT", "60"))
 
 
-def wait_for(predicate, what: str, timeout: float = TIMEOUT_S):
-    """``predicate()``'s first truthy value, polled every 50 ms; AssertionError naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
+def wait_for(condition, what: str, timeout_s: float = TIMEOUT_S):
+    """Poll ``condition()`` until it returns something true (returned), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
+        value = condition()
+        if value:
+            return value
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    raise AssertionError(f"timed out after {timeout_s:g} s waiting for {what}")

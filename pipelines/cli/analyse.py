@@ -33,7 +33,7 @@ from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
 if TYPE_CHECKING:
-    from pipelines.runner import RunSummary
+    from pipelines.core.runner import RunSummary
 
 __all__ = ["add_parsers"]
 
@@ -82,6 +82,7 @@ def add_parsers(sub) -> None:
     run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
+    run.add_argument("--mqtt", metavar="URL", help="also publish to this MQTT broker (mqtt://host:1883; the mqtt: section of --config has the rest, docs/MQTT.md)")
     add_baseline_options(run)
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
@@ -156,86 +157,120 @@ def _analyse(
     print_captions: bool,
     progress: Progress | None,
 ) -> list[RunSummary]:
-    from pipelines.baseline import start_baseline
-    from pipelines.cli.options import announce
+    from pipelines.vlm.baseline import start_baseline
+    from pipelines.cli.options import announce, baseline_config
     from pipelines.decoder_config import DecoderType
-    from pipelines.enrichment import start_enrichment
+    from pipelines.vlm.enrichment import start_enrichment
+    from pipelines.core.observers import EmbeddingPublisher, PauseObserver, ProgressObserver, StatsPublisher
     from pipelines.profiles import build_models  # torch loads only when there is work to do
-    from pipelines.run_metrics import run_metrics_route
-    from pipelines.runner import run_sources
-    from pipelines.selective import SelectivePipeline
-    from streamer.feed.bus import EventBus
+    from pipelines.core.runner import run_sources
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
-    from streamer.console.parts import open_console
-    from streamer.feed.server import FeedServer
+    from streamer.feed.events import status_event
+    from streamer.feed.scenes import ScenePublisher
 
     with contextlib.ExitStack() as stack:
-        _check_events_out(args)  # before models: a bad path is named first, and no file is touched yet
-        outputs: list[Sink] = []
-        stack.callback(_stop_all, outputs)  # registered first, so stopped last: everything taken is written
-        log = stack.enter_context(_event_log(log_config))
-        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
-        if serve:
-            _check_port(config.feed.server)  # a taken port is named before the models load
+        bus, outputs = _open_bus(args, specs, config, log_config, stack, serve=serve)  # what can refuse the run, before models
+        publish = ScenePublisher(bus.publish)  # every event goes out through it: scenes follow the captions
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
-        baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
-        stack.callback(finish_baseline)
-        follow = decoder_stats = finish_decoder = None
-        if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
-            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
-        observers = [baseline] if baseline else []
-        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
-        capture = MultiCapture(  # its threads start below, after the feed
-            specs,
-            config.capture,
-            sample_fps=config.sampling.fps,
-            max_side=config.sampling.max_side,
-            on_status=bus.publish,
-        )
-        console = None
-        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            try:  # the browser page, newest frames and caption snapshots on the feed's port
-                console = open_console(config.feed.console, config.feed.snapshots, log_config)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(console.close)
-            if console.history is not None:  # the last minute of drift, for a page that connects later
-                bus.add_sink(console.history)
-            routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
-            server = FeedServer(config.feed.server, bus, routes)
-            try:
-                server.start()
-            except OSError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(server.stop)
-            print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
-            if console.frames is not None:
-                print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
-        if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
-            stack.callback(finish_decoder)
-        # Opened once the log and the port are held and the models loaded: a run that cannot start
-        # leaves an existing --events-out (even with --overwrite) as it was.
-        outputs.extend(_outputs(args, print_captions=print_captions, print_status=print_status))
-        for sink in outputs:
-            sink.start()
-            bus.add_sink(sink)
+        baseline = start_baseline(baseline_config(args), publish)  # --baseline vlm: a VLM captions every clip in a worker
+        if baseline:
+            stack.callback(baseline.close)
+        decoder = None  # vlm decoder: retrieval captions at once, a VLM's text later (enrichment events)
+        if config.model.decoder.type is DecoderType.VLM:
+            decoder = start_enrichment(config.model.decoder.vlm, publish)
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
+        capture = MultiCapture(specs, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side,
+                               on_status=lambda status: publish(status_event(status)))  # threads start after the feed
+        console, read_snapshot = _serve(config, bus, log_config, pipelines, capture, stack) if serve else (None, None)
+        paused = _integrate(config, bus, specs, read_snapshot, stack)
+        stack.callback(publish.close)  # the open scenes end when the run does, before the integrations stop
+        if decoder:  # closed after the feed is up, so it ends first: the last texts still reach subscribers
+            stack.callback(decoder.close)
+        _start_outputs(args, bus, outputs, print_captions=print_captions, print_status=print_status)
+        observers = [  # everything attached to the run, in the order it is called
+            baseline,
+            EmbeddingPublisher(publish) if serve and config.feed.embeddings else None,
+            console,
+            decoder,
+            ProgressObserver(progress) if progress else None,
+            StatsPublisher(publish, config.feed.stats_interval_s) if serve and config.feed.stats_interval_s else None,
+            PauseObserver(paused),  # MQTT's detect/set: a paused source's frames are dropped before encoding
+        ]
         with capture:  # SIGTERM and Ctrl-C interrupt it (StopSignals, installed by main)
-            return run_sources(
-                capture,
-                pipelines,
-                models.encode_frames,
-                bus.publish,
-                embeddings=serve and config.feed.embeddings,
-                stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
-                progress=progress,
-                follow=follow,
-                decoder_stats=decoder_stats,
-                on_frame=console.frames.offer if console and console.frames else None,
-                snapshot=console.snapshots.submit if console and console.snapshots else None,
-            )
+            return run_sources(capture, pipelines, models.encode_frames, publish, [o for o in observers if o])
+
+
+def _open_bus(args, specs, config, log_config, stack, *, serve: bool):
+    """The event bus with its durable log, and the list the outputs join later (:func:`_start_outputs`),
+    stopped by ``stack`` last of all, so everything taken is written. What can refuse a run is
+    found here, before any model loads and touching no file: a bad ``--events-out`` (before the
+    log), a log another run holds, then a taken feed port."""
+    from streamer.feed.bus import EventBus
+
+    _check_events_out(args)
+    outputs: list[Sink] = []
+    stack.callback(_stop_all, outputs)  # registered first, so stopped last: the scenes' and the decoder's last events reach them
+    log = stack.enter_context(_event_log(log_config))
+    bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.encoder.network)
+    if serve:
+        _check_port(config.feed.server)
+    return bus, outputs
+
+
+def _start_outputs(args, bus, outputs: list[Sink], *, print_captions: bool, print_status: bool) -> None:
+    """Open the outputs besides the feed (:func:`_outputs`) into ``outputs`` and start them on ``bus``.
+    Called once the log and the port are held and the models loaded: a run that cannot start
+    leaves an existing ``--events-out`` (even with ``--overwrite``) as it was."""
+    for sink in _outputs(args, print_captions=print_captions, print_status=print_status):
+        outputs.append(sink)
+        sink.start()
+        bus.add_sink(sink)
+
+
+def _integrate(config, bus, specs, read_snapshot, stack):
+    """Start the MQTT and webhook sinks that ``config`` turns on (:mod:`pipelines.cli.integrations`),
+    each stopped by ``stack``; return the set of sources MQTT's ``detect/set`` wants paused."""
+    from pipelines.cli.integrations import open_integrations
+    from streamer.feed.controls import PausedSources
+
+    paused = PausedSources()
+    for sink in open_integrations(config, bus.log, [s.id for s in specs], paused, read_snapshot):
+        stack.callback(sink.stop)  # after the scenes' last ends (_analyse)
+        sink.start()
+        bus.add_sink(sink)
+    return paused
+
+
+def _serve(config, bus, log_config, pipelines, capture, stack):
+    """Start the WebSocket feed (a sink that registers itself) with the browser console, the
+    caption snapshots and ``/metrics`` on its port; return the console's run observer and the
+    snapshot reader (None when snapshots are off)."""
+    from pipelines.core.observers import ConsoleObserver
+    from pipelines.run_metrics import run_metrics_route
+    from streamer.console.parts import open_console
+    from streamer.feed.server import FeedServer
+
+    try:
+        console = open_console(config.feed.console, config.feed.snapshots, log_config)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    observer = ConsoleObserver(console)
+    stack.callback(observer.close)
+    routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
+    server = FeedServer(config.feed.server, bus, routes)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    stack.callback(server.stop)
+    print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+    if console.frames is not None:
+        print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
+    return observer, console.snapshots.read if console.snapshots else None
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -340,8 +375,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if token:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
+    if args.mqtt:
+        overrides["mqtt"] = {"url": args.mqtt}
     config = apply_model_options(load_config(args.config, overrides), args)
-    hide(config.feed.server.token, "the feed token")
+    for secret, what in ((config.feed.server.token, "the feed token"), (config.mqtt.password, "mqtt.password"),
+                         (config.webhooks.secret, "webhooks.secret")):
+        hide(secret, what)
     specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models
         if spec.kind is SourceKind.FILE:

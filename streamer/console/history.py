@@ -3,17 +3,18 @@
 Exports :data:`WINDOW_S` and :class:`DriftHistory`.
 
 Embedding events are not logged, so no ``from_seq`` replay brings them back: without this a
-new page's drift trace starts empty. :class:`DriftHistory` is a sink on the run's bus that keeps
-the ``(t, drift, threshold)`` of each source's embedding events of the last :data:`WINDOW_S`
-seconds of media time (what the page's trace shows); the console serves them at ``/drift.json``.
+new page's drift trace starts empty. :class:`DriftHistory` keeps the ``(t, drift, threshold)``
+of each source's clips of the last :data:`WINDOW_S` seconds of media time (what the page's trace
+shows), given to it by the console's run observer
+(:class:`pipelines.core.observers.ConsoleObserver`) whether or not embedding events go out; the
+console serves them at ``/drift.json``.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
-
-from streamer.feed.protocol import EventType, Outgoing
 
 __all__ = ["WINDOW_S", "DriftHistory"]
 
@@ -22,33 +23,25 @@ WINDOW_S = 60.0
 
 
 class DriftHistory:
-    """A bus sink (``start``, ``emit``, ``stop``) holding, per source, the drift samples of its
-    last ``window_s`` media seconds, at most ``max_points`` each (the console's
-    ``max_trace_points``); one entry per source of the run, which bounds the sources. A media
-    time that goes back more than a second (a restarted source) starts the source's samples
-    again, as the page's trace does. Safe from any thread."""
+    """Per source, the drift samples of its last ``window_s`` media seconds, at most
+    ``max_points`` each (the console's ``max_trace_points``); one entry per source of the run,
+    which bounds the sources. A media time that goes back more than a second (a restarted
+    source) starts the source's samples again, as the page's trace does. Safe from any thread."""
 
     def __init__(self, max_points: int, window_s: float = WINDOW_S) -> None:
         self.max_points, self.window_s = max_points, window_s
         self._lock = threading.Lock()
         self._points: dict[str, deque[tuple[float, float | None, float]]] = {}
 
-    def start(self) -> None:
-        """Nothing to start: :meth:`emit` stores at once."""
-
-    def stop(self) -> None:
-        """Nothing to stop."""
-
-    def emit(self, event: Outgoing) -> None:
-        if event.type is not EventType.EMBEDDING or event.message is None:
-            return
-        m = event.message
-        t = float(m["t"])
+    def add(self, source: str, t: float, drift: float | None, threshold: float) -> None:
+        """One clip of ``source`` ending at media time ``t``: the drift statistic the detector read
+        (None, or not finite, is kept as None: JSON null) and the enter ``threshold`` in force."""
+        drift = float(drift) if drift is not None and math.isfinite(drift) else None
         with self._lock:
-            points = self._points.setdefault(event.source, deque(maxlen=self.max_points))
+            points = self._points.setdefault(source, deque(maxlen=self.max_points))
             if points and t < points[-1][0] - 1:
                 points.clear()
-            points.append((t, m.get("drift"), m.get("threshold", 0.0)))
+            points.append((float(t), drift, float(threshold)))
             while points[0][0] < t - self.window_s:
                 points.popleft()
 

@@ -20,9 +20,9 @@ __all__ = ["ConsoleParts", "open_console"]
 
 @dataclass(frozen=True)
 class ConsoleParts:
-    """``routes`` for the feed server; ``frames`` (None when the page is off) and ``snapshots``
-    (None when they are off) for the runner; ``history`` (None when the page is off), a sink for
-    the run's bus. :meth:`close` writes the queued snapshots."""
+    """``routes`` for the feed server; ``frames`` (None when the page is off), ``snapshots``
+    (None when they are off) and ``history`` (None when the page is off) for the run's console
+    observer. :meth:`close` writes the queued snapshots."""
 
     routes: tuple[HttpRoute, ...]
     frames: NewestFrames | None

@@ -44,7 +44,6 @@ def value(samples, name, **labels) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
 
 
-
 def test_metrics_count_what_the_run_did_and_need_the_token(photos, tmp_path):
     video = tmp_path / "v.mp4"
     write_video(video, [Shot(photos[name], 4.0) for name in ("chelsea", "coffee", "rocket", "camera")], size=(320, 180))

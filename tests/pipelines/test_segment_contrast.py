@@ -4,8 +4,8 @@ one detector sample every 0.5 s with the two frames new since the last)."""
 import numpy as np
 import pytest
 
-from pipelines.drift import DriftConfig, DriftDetector, Reason, Statistic
-from pipelines.segment_contrast import SegmentContrast
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason, Statistic
+from pipelines.core.segment_contrast import SegmentContrast
 
 DIM = 64
 FPS = 4

@@ -138,8 +138,10 @@ def test_deep_nesting_under_the_size_limit_is_bad_json_not_a_crash():
 
 
 def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
-    from streamer.feed.events import (BaselineCaptionEvent, CaptionEvent, EnrichmentEvent, StageLatency, embedding_event,
-                                      stats_event, status_event)
+    from pipelines.core.caption import Caption, StageLatency
+    from streamer.feed.events import (BaselineCaptionEvent, EnrichmentEvent, caption_event, embedding_event,
+                                      scene_event, stats_event, status_event)
+    from streamer.capture.status import SourceState, SourceStatus
 
     class Counts:  # what stats_event reads of a source's running counts
         frames, clips, decodes, first_t, last_t, media_s = 8, 3, 1, 0.0, 2.0, 2.0
@@ -148,9 +150,9 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
             return 1.0
 
     built = {
-        EventType.CAPTION: CaptionEvent("cam0", 2.0, 1.0, 2.0, 1.7e9, "tabby", (("tabby", 0.9),), 2.1, "change", 1.75,
-                                        StageLatency(1.0, 0.5, 0.2, 1.8)).to_dict(),
-        EventType.STATUS: status_event("cam0", "reconnecting", "retrying in 2 s", attempt=1, delay_s=2.0),
+        EventType.CAPTION: caption_event(Caption("cam0", 2.0, 1.0, 2.0, 1.7e9, "tabby", (("tabby", 0.9),), 2.1, "change", 1.75,
+                                                 StageLatency(1.0, 0.5, 0.2, 1.8))),
+        EventType.STATUS: status_event(SourceStatus("cam0", SourceState.RECONNECTING, "retrying in 2 s", attempt=1, delay_s=2.0)),
         EventType.STATS: stats_event("cam0", Counts(), wall_s=1.0),
         EventType.EMBEDDING: embedding_event("cam0", 0.0, 2.0, np.ones(8, dtype=np.float32), drift=0.4, threshold=1.75),
         EventType.BASELINE_CAPTION: BaselineCaptionEvent("cam0", 0.0, 2.0, 1.7e9, "a cat", "random", "token ids",
@@ -158,6 +160,9 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
         EventType.ENRICHMENT: EnrichmentEvent("cam0", 6, 2.0, "done", "a cat sits", None, "tiny architecture, random init",
                                               "random", "token ids", change=True, latency_ms=30.0, cpu_s=0.02, lag_s=0.1,
                                               tokens=3).to_dict(),
+        EventType.SCENE: scene_event({"source": "cam0", "id": "cam0-6", "start_time": 2.0, "end_time": None, "caption_seq": 6,
+                                      "caption": "tabby", "labels": [{"text": "tabby", "score": 0.9}], "snapshot": None,
+                                      "description": None}, "new", 2.0),
     }
     assert set(built) == set(EventType)
     for kind, event in built.items():

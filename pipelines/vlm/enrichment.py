@@ -1,13 +1,13 @@
 """The ``vlm`` decoder: a fast caption first, the VLM's text later as an ``enrichment`` event.
 
-Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :func:`load_decoder_vlm` and
-:func:`start_enrichment`.
+Exports :class:`EnrichmentRequest`, :class:`EnrichmentWorker`, :class:`EnrichmentObserver`
+and :func:`start_enrichment` (its model comes from :func:`pipelines.vlm.loader.load_decoder_vlm`).
 
 At a decision the runner publishes the ``caption`` (retrieval labels) at once, as with the
 ``retrieval`` decoder, then hands the published caption (its ``seq``) and its frames to
 :meth:`EnrichmentWorker.follow`, which never blocks on the model:
 
-1. the source's budget (:class:`~pipelines.decode_budget.DecodeBudget`, media time) admits the
+1. the source's budget (:class:`~pipelines.core.decode_budget.DecodeBudget`, media time) admits the
    decision or not; a refused one gets an ``enrichment`` with state ``skipped`` at once;
 2. an admitted one takes the source's one pending slot: a request still waiting there is
    superseded (the newest wins; the old caption gets ``skipped``). At most ``max_pending``
@@ -42,16 +42,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.decode_budget import DecodeBudget
+from pipelines.core.decode_budget import DecodeBudget
 from pipelines.decoder_config import VLMDecoderConfig
-from pipelines.errors import UsageError
+from pipelines.vlm.loader import load_decoder_vlm
+from streamer.worker import BoundedWorker, OverflowPolicy
+from pipelines.core.observers import RunObserver
 from streamer.feed.events import EnrichmentEvent
 
 if TYPE_CHECKING:  # torch loads only when the vlm decoder is asked for
-    from models.baseline_vlm import BaselineVLM
-    from pipelines.selective import ClipResult
+    from models.vlm import VLM
+    from pipelines.core.selective import ClipResult
 
-__all__ = ["EnrichmentRequest", "EnrichmentWorker", "load_decoder_vlm", "start_enrichment"]
+__all__ = ["EnrichmentRequest", "EnrichmentWorker", "EnrichmentObserver", "start_enrichment"]
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +90,12 @@ class _Counts:
 class EnrichmentWorker:
     """The VLM in its own thread; :meth:`follow` is called by the runner after each caption.
 
-    ``vlm`` is a :class:`~models.baseline_vlm.BaselineVLM` (anything with its ``caption``,
+    ``vlm`` is a :class:`~models.vlm.VLM` (anything with its ``caption``,
     ``weights``, ``note`` and ``describe``); ``publish`` gets every ``enrichment`` event (from
     the runner's thread for skips, from the worker's for texts; the event bus is thread-safe).
     ``frames`` is how many frames the model is shown (2 with a change prompt, else 1)."""
 
-    def __init__(self, vlm: BaselineVLM, publish: Callable[[dict], object], config: VLMDecoderConfig):
+    def __init__(self, vlm: VLM, publish: Callable[[dict], object], config: VLMDecoderConfig):
         self.vlm = vlm
         self.config = config
         self._publish = publish
@@ -104,11 +106,20 @@ class EnrichmentWorker:
         self._closing = False
         self._closed = False  # after close(): nothing more is published
         self._counts: dict[str, _Counts] = {}
-        self._thread = threading.Thread(target=self._run, name="vlm-decoder", daemon=True)
+        # The thread: a token in a queue of one says "something is pending"; the handler takes
+        # requests until none is left, so a request admitted meanwhile always finds a token queued.
+        self._worker: BoundedWorker[bool] = BoundedWorker(self._drain, max_queue=1, policy=OverflowPolicy.DROP_NEWEST,
+                                                          name="vlm-decoder")
+        self._niced = False
 
     def start(self) -> EnrichmentWorker:
-        self._thread.start()
+        self._worker.start()
         return self
+
+    @property
+    def native_id(self) -> int | None:
+        """The operating system's id of the worker thread (its niceness is ``nice``)."""
+        return self._worker.native_id
 
     # -- the runner's side: never waits for the model ---------------------------------------
 
@@ -143,7 +154,8 @@ class EnrichmentWorker:
                         self._counts[oldest.source].dropped += 1
                         skips.append((oldest, f"{self.config.max_pending} sources were waiting for the VLM (max_pending)"))
                     self._pending[source] = request
-                    self._cond.notify_all()
+        if not self._closing:
+            self._worker.submit(True)
         for what, why in skips:
             self._skip(what, why)
 
@@ -160,16 +172,21 @@ class EnrichmentWorker:
 
     # -- the worker's side ---------------------------------------------------------------------
 
-    def _run(self) -> None:
+    def _lower_priority(self) -> None:
+        """Run this thread (the worker's) at niceness ``nice``, once."""
+        self._niced = True
         if self.config.nice and hasattr(os, "setpriority"):
             try:  # on Linux a thread id is a process id for setpriority: this thread only
                 os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self.config.nice)
             except OSError as exc:
                 log.warning("could not lower the VLM thread's priority (nice %d): %s", self.config.nice, exc)
+
+    def _drain(self, _token: bool) -> None:
+        """Decode the waiting requests, oldest source first, until none is left (on the worker thread)."""
+        if not self._niced:
+            self._lower_priority()
         while True:
             with self._cond:
-                while not self._pending and not self._closing:
-                    self._cond.wait()
                 if not self._pending:
                     return
                 _, request = self._pending.popitem(last=False)
@@ -261,41 +278,31 @@ class EnrichmentWorker:
                 self._counts[r.source].dropped += 1
         for r in rest + ([busy] if busy else []):
             self._skip(r, f"the run ended before the VLM was free (waited {wait_s:g} s, end_wait_s)")
-        if busy is None:
-            self._thread.join(wait_s + 1.0)  # it is publishing its last text, or has ended
+        self._worker.stop(drain=False, timeout=wait_s + 1.0, join=busy is None)  # without a generation running, it ends now
         return len(rest) + (busy is not None)
 
 
-def load_decoder_vlm(config: VLMDecoderConfig) -> BaselineVLM:
-    """The model of ``config`` (:func:`models.baseline_vlm.load_baseline_vlm`: two frames with a
-    change prompt, else one). A bad preset or weights that cannot load are a :class:`UsageError`
-    naming the key."""
-    from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
+class EnrichmentObserver(RunObserver):
+    """The ``vlm`` decoder's attachment to a run: each published caption goes to the worker's
+    :meth:`~EnrichmentWorker.follow`; its figures are the ``decoder`` of each ``stats`` event.
+    :meth:`close` waits for pending texts (``end_wait_s``), prints one summary line on stderr
+    and keeps the summary in ``summary``."""
 
-    try:
-        model_config = BaselineVLMConfig(
-            weights=config.weights, preset=config.preset, max_new_tokens=config.max_new_tokens,
-            frames=2 if config.change_prompt else 1, prompt=config.prompt,
-        )
-    except ValueError as exc:
-        raise UsageError(f"model.decoder.vlm: {exc}") from None
-    try:
-        return load_baseline_vlm(model_config)
-    except ValueError as exc:
-        raise UsageError(f"model.decoder.vlm.weights: {exc}") from None
+    def __init__(self, worker: EnrichmentWorker):
+        self.worker = worker
+        self.summary: dict | None = None
 
+    def on_caption(self, event: Mapping, result: ClipResult) -> None:
+        self.worker.follow(event, result)
 
-def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]):
-    """Load the VLM of ``config`` and start its worker. Returns ``(follow, stats, finish)``:
-    ``follow(caption, result)`` for the runner after each published caption, ``stats(source)``
-    for its ``stats`` events, and ``finish()``, which waits for pending texts (``end_wait_s``),
-    prints one summary line on stderr and returns the summary. Weights that cannot load are a
-    :class:`UsageError` naming ``model.decoder.vlm.weights``."""
-    worker = EnrichmentWorker(load_decoder_vlm(config), publish, config).start()
+    def stats(self, source: str) -> dict:
+        return {"decoder": self.worker.stats(source)}
 
-    def finish() -> dict:
-        dropped = worker.close()
-        s = worker.summary()
+    def close(self) -> None:
+        if self.summary is not None:
+            return
+        dropped = self.worker.close()
+        self.summary = s = self.worker.summary()
         print(
             f"VLM decoder ({s['note'] or s['weights'] + ' weights'}): {s['done']} texts, "
             f"{s['over_budget']} over budget, {s['coalesced']} superseded, {s['failed']} failed, {s['timeout']} timed out, "
@@ -303,6 +310,10 @@ def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]
             file=sys.stderr,
             flush=True,
         )
-        return s
 
-    return worker.follow, worker.stats, finish
+
+def start_enrichment(config: VLMDecoderConfig, publish: Callable[[dict], object]) -> EnrichmentObserver:
+    """Load the VLM of ``config`` and start its worker, whose ``enrichment`` events go to
+    ``publish``; returns the run observer. Weights that cannot load are a :class:`UsageError`
+    naming ``model.decoder.vlm.weights``."""
+    return EnrichmentObserver(EnrichmentWorker(load_decoder_vlm(config), publish, config).start())

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from streamer.capture.thread import BufferPolicy, CaptureThread
+from streamer.capture.thread import CaptureThread
+from streamer.worker import OverflowPolicy
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.frames import SourceError
 from streamer.capture.sources import RateSampler, VideoFileSource
@@ -78,7 +79,7 @@ def test_a_truncated_video_yields_what_precedes_the_damage_then_names_it(short_v
 
 def test_capture_thread_delivers_every_frame_in_order_then_one_end_marker(short_video):
     path, _ = short_video
-    capture = CaptureThread(VideoFileSource(path, "c"), buffer_size=2, policy=BufferPolicy.WAIT).start()
+    capture = CaptureThread(VideoFileSource(path, "c"), buffer_size=2, policy=OverflowPolicy.WAIT).start()
     items = list(capture.frames())
     capture.stop()
     assert all(isinstance(i, Frame) for i in items[:-1]) and len(items) == 17
@@ -89,7 +90,7 @@ def test_capture_thread_delivers_every_frame_in_order_then_one_end_marker(short_
 
 def test_drop_oldest_keeps_the_newest_frames_and_counts_the_rest(short_video):
     path, _ = short_video
-    capture = CaptureThread(VideoFileSource(path, "c"), buffer_size=3, policy=BufferPolicy.DROP_OLDEST).start()
+    capture = CaptureThread(VideoFileSource(path, "c"), buffer_size=3, policy=OverflowPolicy.DROP_OLDEST).start()
     capture._thread.join(30)  # a reader that never reads until the source has ended
     items = list(capture.frames())
     end = items[-1]

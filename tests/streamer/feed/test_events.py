@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 
 from streamer.feed.events import stats_event, uniform_decodes
-from pipelines.selective import PipelineStats
+from pipelines.core.selective import PipelineStats
 
-SCHEMA = Path(__file__).resolve().parents[2] / "streamer" / "feed" / "schemas" / "stats.json"
+SCHEMA = Path(__file__).resolve().parents[3] / "streamer" / "feed" / "schemas" / "stats.json"
 
 
 def test_uniform_decodes_counts_the_start_and_one_per_period():

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from models.baseline_vlm import PRESETS, BaselineVLMConfig, load_baseline_vlm
+from models.vlm import PRESETS, VLMConfig, load_vlm
 
 
 @pytest.fixture(scope="module")
 def tiny():
-    return load_baseline_vlm(BaselineVLMConfig(preset="tiny", max_new_tokens=6))
+    return load_vlm(VLMConfig(preset="tiny", max_new_tokens=6))
 
 
 def test_random_weights_caption_exactly_max_new_tokens_and_say_what_they_are(tiny):
@@ -28,7 +28,7 @@ def test_the_image_token_count_follows_the_pixel_shuffle(tiny):
 
 
 def test_several_frames_per_caption(tmp_path):
-    vlm = load_baseline_vlm(BaselineVLMConfig(preset="tiny", max_new_tokens=3, frames=2))
+    vlm = load_vlm(VLMConfig(preset="tiny", max_new_tokens=3, frames=2))
     images = [np.zeros((90, 160, 3), np.uint8), np.full((90, 160, 3), 200, np.uint8), np.ones((90, 160, 3), np.uint8)]
     assert len(vlm.caption(images).token_ids) == 3
 
@@ -46,12 +46,12 @@ def test_the_256m_preset_is_the_published_smolvlm_256m_architecture():
 @pytest.mark.parametrize("bad", [dict(preset="huge"), dict(max_new_tokens=0), dict(frames=0), dict(weights="")])
 def test_bad_settings_are_refused(bad):
     with pytest.raises(ValueError):
-        BaselineVLMConfig(**bad)
+        VLMConfig(**bad)
 
 
 def test_weights_that_cannot_be_loaded_are_one_line(tmp_path):
     with pytest.raises(ValueError, match="cannot load VLM weights") as info:
-        load_baseline_vlm(BaselineVLMConfig(weights=str(tmp_path)))
+        load_vlm(VLMConfig(weights=str(tmp_path)))
     assert "\n" not in str(info.value)
 
 
@@ -61,7 +61,7 @@ def test_pretrained_weights_load_from_a_local_directory_with_their_processor(tmp
 
     save_tiny_pretrained_vlm(tmp_path)
 
-    vlm = load_baseline_vlm(BaselineVLMConfig(weights=str(tmp_path), max_new_tokens=5))
+    vlm = load_vlm(VLMConfig(weights=str(tmp_path), max_new_tokens=5))
     c = vlm.caption([np.zeros((90, 160, 3), np.uint8)])
     assert c.weights == "pretrained" and c.note is None and vlm.describe()["weights"] == "pretrained"
     assert 1 <= len(c.token_ids) <= 5 and isinstance(c.text, str)

@@ -17,7 +17,7 @@ import pytest
 from feedkit import TIMEOUT_S, caption, embedding, running, status
 from streamer.feed.client import subscribe
 
-NODE_DIR = Path(__file__).resolve().parent / "node"
+NODE_DIR = Path(__file__).resolve().parents[1] / "node"
 
 if shutil.which("node") is None:
     pytest.skip("node is not installed: the independent-client test needs Node.js >= 18", allow_module_level=True)

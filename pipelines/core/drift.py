@@ -16,7 +16,7 @@ The rules, applied to every sample in media-time order:
 
    * ``segment`` (default): scene-relative contrast between the newest ``recent_s`` seconds of
      frames and the segment since the last decision, divided by the contrast that segment has
-     shown so far (:mod:`pipelines.segment_contrast`). It reads the ``frames`` given with each
+     shown so far (:mod:`pipelines.core.segment_contrast`). It reads the ``frames`` given with each
      sample (the encoder's visual features of the frames new since the previous sample), or
      the embedding itself when none are given. A decision starts a new segment. Busy scenes
      (cuts within one place, motion, a hand-held camera) raise their own scale; a quiet view
@@ -70,7 +70,7 @@ from enum import Enum
 import numpy as np
 
 from configs.loader import check_range, invalid
-from pipelines.segment_contrast import SegmentContrast
+from pipelines.core.segment_contrast import SegmentContrast
 
 __all__ = ["Statistic", "Smoothing", "Reason", "State", "DriftConfig", "Decision", "DriftDetector"]
 

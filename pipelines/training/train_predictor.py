@@ -277,20 +277,12 @@ def train_predictor(
     progress: bool = True,
 ) -> tuple[VLPredictor, dict]:
     """Train and write the checkpoint under ``out``; returns the trained network and the final JSON metadata."""
-    from models.registry import build_encoder
-    from models.minilm import load_minilm
-
     config = config or load_config()
     out = Path(out)
     torch.manual_seed(opts.seed)
     pairs = read_pairs(data)
     train_idx, val_idx = split_pairs(pairs, opts.holdout, opts.seed)
-    if encoder is None:
-        try:
-            encoder = build_encoder(config.model.encoder)
-        except (OSError, ValueError) as exc:
-            raise ConfigError(f"model.encoder: {exc}") from None
-    text = text_encoder or load_minilm()
+    encoder, text = _encoders(config, encoder, text_encoder)
     fps, max_side = config.sampling.fps, config.sampling.max_side
     tokens = encode_pairs(pairs, encoder, fps, max_side, opts.max_frames, out / "tokens.safetensors", log, opts.max_visual_tokens)
     captions = sorted({p.caption for p in pairs})
@@ -298,33 +290,8 @@ def train_predictor(
     text_y = text.encode(captions).float()  # (K, D)
     cap_ids = [caption_index[p.caption] for p in pairs]
     query = query_embeddings(text, opts.query)  # (Q, Dq)
-
-    meta_path = out / "predictor.json"
-    state_path = out / "train_state.pt"
-    start_epoch, history = 0, []
-    if resume and meta_path.is_file() and state_path.is_file():
-        model, info = load_predictor(out / "predictor.safetensors")
-        if model.config.visual_dim != encoder.dim:
-            raise ConfigError(f"{out}: the checkpoint there was trained with another encoder; use a new --out")
-        state = torch.load(state_path, weights_only=True)
-        start_epoch, history = int(state["epoch"]), info.get("history", [])
-        log(f"resuming after epoch {start_epoch}")
-    else:
-        model = VLPredictor(
-            VLPredictorConfig(
-                visual_dim=encoder.dim, query_dim=query.shape[1], out_dim=text_y.shape[1],
-                width=opts.width, depth=opts.depth, heads=opts.heads, max_visual_tokens=opts.max_visual_tokens,
-            )
-        )
-        state = None
-    scale = torch.nn.Parameter(torch.tensor(math.log(1 / opts.temperature) if opts.loss == "infonce" else math.log(10.0)))
-    bias = torch.nn.Parameter(torch.tensor(0.0 if opts.loss == "infonce" else -10.0))
-    optim = torch.optim.AdamW([*model.parameters(), scale, bias], lr=opts.lr, weight_decay=opts.weight_decay)
-    if state is not None:
-        scale.data.fill_(float(state["scale"]))
-        bias.data.fill_(float(state["bias"]))
-        optim.load_state_dict(state["optimizer"])
-
+    meta_path, state_path = out / "predictor.json", out / "train_state.pt"
+    model, scale, bias, optim, start_epoch, history = _start(out, opts, encoder.dim, query.shape[1], text_y.shape[1], resume, log)
     val_texts = sorted({cap_ids[i] for i in val_idx})
     val_remap = {c: j for j, c in enumerate(val_texts)}
 
@@ -342,45 +309,99 @@ def train_predictor(
         model.train()
         order = train_idx[:]
         rng.shuffle(order)
-        started, seen, total = time.monotonic(), 0, 0.0
         bar = _bar(len(order), f"epoch {epoch}/{opts.epochs}", progress)
-        for s in range(0, len(order), opts.batch_size):
-            batch = order[s : s + opts.batch_size]
-            if len(batch) < 2:
-                continue
-            visual, mask = _pad([tokens[i] for i in batch])  # (B, N, F), (B, N)
-            q = query[None].expand(len(batch), -1, -1)  # (B, Q, Dq)
-            y = model(visual, mask, q, torch.ones(q.shape[:2], dtype=torch.bool))  # (B, D)
-            ids = torch.tensor([cap_ids[i] for i in batch])
-            loss = _loss(y, text_y[ids], ids[:, None] == ids[None, :], scale, bias, opts.loss)
-            optim.zero_grad()
-            loss.backward()
-            optim.step()
-            seen += len(batch)
-            total += loss.item() * len(batch)
-            if bar is not None:
-                bar.update(len(batch))
-                bar.set_postfix(loss=f"{loss.item():.3f}", clips_s=f"{seen / max(time.monotonic() - started, 1e-9):.0f}")
-        if bar is not None:
-            bar.close()
+        seen, total = _epoch(model, optim, (scale, bias), order, tokens, query, cap_ids, text_y, opts, bar)
         metrics = {"epoch": epoch, "loss": round(total / max(seen, 1), 4), **evaluate()}
         history.append(metrics)
         log(f"epoch {epoch}: {_fmt(metrics)}")
-        info = {
-            "query": opts.query,
-            "encoder": encoder.name.split("/")[0],
-            "profile": config.model.encoder.network,
-            "text_encoder": "all-MiniLM-L6-v2",
-            "options": asdict(opts),
-            "temperature": round(float(1 / scale.detach().exp()), 5),
-            "pairs": {"train": len(train_idx), "val": len(val_idx), "captions": len(captions)},
-            "history": history,
-        }
+        info = _metadata(opts, encoder, config, scale, (len(train_idx), len(val_idx), len(captions)), history)
         save_predictor(model, out / "predictor", info)
         torch.save({"epoch": epoch, "scale": scale.item(), "bias": bias.item(), "optimizer": optim.state_dict()}, state_path)
     if not info:
         info = json.loads(meta_path.read_text())
     return model.eval(), info
+
+
+def _encoders(config: Config, encoder, text_encoder):
+    """The visual encoder (``encoder``, else the configured one) and the text encoder (``text_encoder``, else MiniLM)."""
+    from models.minilm import load_minilm
+    from models.registry import build_encoder
+
+    if encoder is None:
+        try:
+            encoder = build_encoder(config.model.encoder)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"model.encoder: {exc}") from None
+    return encoder, text_encoder or load_minilm()
+
+
+def _start(out: Path, opts: TrainOptions, visual_dim: int, query_dim: int, out_dim: int, resume: bool, log):
+    """The network, its logit scale and bias, the optimiser, the last epoch done and the history:
+    from the checkpoint under ``out`` with ``resume`` (when there is one), else fresh."""
+    meta_path, state_path = out / "predictor.json", out / "train_state.pt"
+    start_epoch, history, state = 0, [], None
+    if resume and meta_path.is_file() and state_path.is_file():
+        model, info = load_predictor(out / "predictor.safetensors")
+        if model.config.visual_dim != visual_dim:
+            raise ConfigError(f"{out}: the checkpoint there was trained with another encoder; use a new --out")
+        state = torch.load(state_path, weights_only=True)
+        start_epoch, history = int(state["epoch"]), info.get("history", [])
+        log(f"resuming after epoch {start_epoch}")
+    else:
+        model = VLPredictor(
+            VLPredictorConfig(
+                visual_dim=visual_dim, query_dim=query_dim, out_dim=out_dim,
+                width=opts.width, depth=opts.depth, heads=opts.heads, max_visual_tokens=opts.max_visual_tokens,
+            )
+        )
+    scale = torch.nn.Parameter(torch.tensor(math.log(1 / opts.temperature) if opts.loss == "infonce" else math.log(10.0)))
+    bias = torch.nn.Parameter(torch.tensor(0.0 if opts.loss == "infonce" else -10.0))
+    optim = torch.optim.AdamW([*model.parameters(), scale, bias], lr=opts.lr, weight_decay=opts.weight_decay)
+    if state is not None:
+        scale.data.fill_(float(state["scale"]))
+        bias.data.fill_(float(state["bias"]))
+        optim.load_state_dict(state["optimizer"])
+    return model, scale, bias, optim, start_epoch, history
+
+
+def _epoch(model, optim, scale_bias, order: list[int], tokens, query, cap_ids: list[int], text_y, opts: TrainOptions, bar):
+    """One pass over the training pairs in ``order``, in batches; returns (pairs seen, summed loss)."""
+    scale, bias = scale_bias
+    started, seen, total = time.monotonic(), 0, 0.0
+    for s in range(0, len(order), opts.batch_size):
+        batch = order[s : s + opts.batch_size]
+        if len(batch) < 2:
+            continue
+        visual, mask = _pad([tokens[i] for i in batch])  # (B, N, F), (B, N)
+        q = query[None].expand(len(batch), -1, -1)  # (B, Q, Dq)
+        y = model(visual, mask, q, torch.ones(q.shape[:2], dtype=torch.bool))  # (B, D)
+        ids = torch.tensor([cap_ids[i] for i in batch])
+        loss = _loss(y, text_y[ids], ids[:, None] == ids[None, :], scale, bias, opts.loss)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+        seen += len(batch)
+        total += loss.item() * len(batch)
+        if bar is not None:
+            bar.update(len(batch))
+            bar.set_postfix(loss=f"{loss.item():.3f}", clips_s=f"{seen / max(time.monotonic() - started, 1e-9):.0f}")
+    if bar is not None:
+        bar.close()
+    return seen, total
+
+
+def _metadata(opts: TrainOptions, encoder, config: Config, scale, sizes: tuple[int, int, int], history: list) -> dict:
+    """The checkpoint's JSON: what it was trained with and how it did (``sizes``: train, val, captions)."""
+    return {
+        "query": opts.query,
+        "encoder": encoder.name.split("/")[0],
+        "profile": config.model.encoder.network,
+        "text_encoder": "all-MiniLM-L6-v2",
+        "options": asdict(opts),
+        "temperature": round(float(1 / scale.detach().exp()), 5),
+        "pairs": {"train": sizes[0], "val": sizes[1], "captions": sizes[2]},
+        "history": history,
+    }
 
 
 def _fmt(m: dict) -> str:

@@ -9,7 +9,8 @@ import threading
 import pytest
 
 from feedkit import caption, embedding, stats, status
-from streamer.feed.sinks import ConsoleSink, JsonlSink, OverflowPolicy, QueuedSink
+from streamer.feed.sinks import ConsoleSink, JsonlSink, QueuedSink
+from streamer.worker import OverflowPolicy
 from testlimits import TIMEOUT_S
 
 

@@ -1,11 +1,11 @@
-"""The baseline VLM: SmolVLM (the ``transformers`` Idefics3 classes) captioning one clip.
+"""The VLM: SmolVLM (the ``transformers`` Idefics3 classes) captioning one clip's frames.
 
-Exports :data:`PRESETS`, :class:`BaselineVLMConfig`, :class:`BaselineCaption`,
-:class:`BaselineVLM` and :func:`load_baseline_vlm`.
+Exports :data:`PRESETS`, :class:`VLMConfig`, :class:`VLMCaption`,
+:class:`VLM` and :func:`load_vlm`.
 
-It exists so that the saving of selective decoding can be measured on the same stream: it
-captions every clip it is given, with a fixed ``max_new_tokens``. The ``vlm`` decoder
-(:mod:`pipelines.enrichment`) runs the same model only on drift: :meth:`BaselineVLM.caption`
+It has two uses (:mod:`pipelines.vlm`): the baseline captions every clip it is given, with a
+fixed ``max_new_tokens``, so that the saving of selective decoding can be measured on the same
+stream; the ``vlm`` decoder runs the same model only on drift: :meth:`VLM.caption`
 takes a prompt per call (a "what changed" prompt over two frames: the previous decode's and the
 newest) and a time limit, after which generation stops at the next token (``timed_out``; the
 prefill itself cannot be interrupted).
@@ -48,7 +48,7 @@ import torch
 
 from configs.loader import check_range
 
-__all__ = ["PRESETS", "BaselineVLMConfig", "BaselineCaption", "BaselineVLM", "load_baseline_vlm"]
+__all__ = ["PRESETS", "VLMConfig", "VLMCaption", "VLM", "load_vlm"]
 
 RANDOM_NOTE = "random weights, no tokenizer: text is token ids (latency-only stand-in, {preset} architecture)"
 
@@ -98,7 +98,7 @@ _PROMPT_IDS_AFTER = (21, 22, 23, 24, 25, 26, 27, 28, 29)
 
 
 @dataclass(frozen=True)
-class BaselineVLMConfig:
+class VLMConfig:
     """``weights``: ``random`` (the preset's architecture, random init) or a local directory or
     Hugging Face id of pretrained weights. ``preset``: the random architecture (default
     ``smolvlm-256m``). ``max_new_tokens``: tokens per caption (default 20). ``frames``: newest
@@ -121,7 +121,7 @@ class BaselineVLMConfig:
 
 
 @dataclass(frozen=True)
-class BaselineCaption:
+class VLMCaption:
     """One caption. ``weights`` is ``random`` or ``pretrained``; ``note`` says what the text is
     when it is not a real caption. Latencies in ms: ``prefill`` (image encoding and the prompt,
     up to the first token's logits), ``decode`` (the remaining tokens) and ``total``."""
@@ -148,10 +148,10 @@ class _FirstCall:
         return scores
 
 
-class BaselineVLM:
-    """Caption a list of RGB ``uint8`` frames; build it with :func:`load_baseline_vlm`."""
+class VLM:
+    """Caption a list of RGB ``uint8`` frames; build it with :func:`load_vlm`."""
 
-    def __init__(self, model, config: BaselineVLMConfig, processor=None, preset: dict | None = None):
+    def __init__(self, model, config: VLMConfig, processor=None, preset: dict | None = None):
         self.model = model.eval()
         self.config = config
         self.processor = processor
@@ -196,7 +196,7 @@ class BaselineVLM:
         return dict(self.processor(text=prompt, images=[[Image.fromarray(im) for im in images]], return_tensors="pt", do_image_splitting=False))
 
     @torch.inference_mode()
-    def caption(self, images: list[np.ndarray], *, prompt: str | None = None, max_time_s: float | None = None) -> BaselineCaption:
+    def caption(self, images: list[np.ndarray], *, prompt: str | None = None, max_time_s: float | None = None) -> VLMCaption:
         """Caption the newest ``config.frames`` of ``images`` (RGB uint8, (H, W, 3) each).
 
         ``prompt`` replaces ``config.prompt`` for this call (a pretrained model reads it; the
@@ -225,7 +225,7 @@ class BaselineVLM:
         else:
             text = self.processor.batch_decode(out[:, inputs["input_ids"].shape[1] :], skip_special_tokens=True)[0].strip()
         prefill_at = first.at or done
-        return BaselineCaption(
+        return VLMCaption(
             text=text,
             token_ids=new,
             weights=self.weights,
@@ -237,7 +237,7 @@ class BaselineVLM:
         )
 
 
-def load_baseline_vlm(config: BaselineVLMConfig) -> BaselineVLM:
+def load_vlm(config: VLMConfig) -> VLM:
     """Build the baseline. ``random`` builds the preset's architecture with random weights (seeded,
     nothing downloaded); anything else is loaded with ``from_pretrained`` on the CPU: a directory
     that exists is read offline, another string is a Hugging Face id. Raises ``ValueError`` with a
@@ -248,7 +248,7 @@ def load_baseline_vlm(config: BaselineVLMConfig) -> BaselineVLM:
         preset = PRESETS[config.preset]
         torch.manual_seed(config.seed)
         model = Idefics3ForConditionalGeneration(Idefics3Config(**copy.deepcopy(preset["config"])))
-        return BaselineVLM(model, config, processor=None, preset=preset)
+        return VLM(model, config, processor=None, preset=preset)
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     local = Path(config.weights).expanduser()
@@ -259,4 +259,4 @@ def load_baseline_vlm(config: BaselineVLMConfig) -> BaselineVLM:
     except Exception as exc:  # transformers raises OSError, ValueError, HTTP errors…: one line for the user
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ValueError(f"cannot load VLM weights {config.weights!r}: {first}") from None
-    return BaselineVLM(model, config, processor=processor)
+    return VLM(model, config, processor=processor)

@@ -1,6 +1,6 @@
 """The baseline path: a VLM captions every clip in its own worker, beside the selective path.
 
-Exports :class:`DropPolicy`, :class:`BaselineRequest`, :class:`BaselineResult`,
+Exports :class:`BaselineRequest`, :class:`BaselineResult`,
 :class:`BaselineWorker`, :class:`BaselineObserver`, :func:`baseline_event`,
 :func:`start_baseline` (its command-line options are in :mod:`pipelines.cli.options`).
 
@@ -17,29 +17,28 @@ being handed over to its caption). Histories are bounded to :data:`LAG_HISTORY` 
 
 from __future__ import annotations
 
-import argparse
 import logging
-import queue
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.errors import UsageError
+from pipelines.vlm.loader import open_vlm
+from pipelines.core.observers import RunObserver
 from pipelines.percentiles import percentile, percentiles
 from streamer.feed.events import BaselineCaptionEvent
+from streamer.worker import BoundedWorker, OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
-    from models.baseline_vlm import BaselineCaption, BaselineVLM
+    from models.vlm import VLMCaption, VLM, VLMConfig
+    from pipelines.core.selective import ClipResult
 
 __all__ = [
-    "DropPolicy",
     "BaselineRequest",
     "BaselineResult",
     "BaselineWorker",
@@ -51,13 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 LAG_HISTORY = 4096
-_STOP = object()  # the sentinel that ends the worker's queue
-
-
-class DropPolicy(str, Enum):
-    DROP_OLDEST = "drop_oldest"
-    DROP_NEWEST = "drop_newest"
-    WAIT = "wait"
 
 
 @dataclass(frozen=True)
@@ -74,7 +66,7 @@ class BaselineRequest:
 @dataclass(frozen=True)
 class BaselineResult:
     request: BaselineRequest
-    caption: BaselineCaption
+    caption: VLMCaption
     lag_s: float  # media seconds the stream's head is past this clip when the caption is ready
     wall_lag_s: float  # wall seconds from hand-over to caption
     wall_time: float
@@ -98,24 +90,20 @@ class BaselineWorker:
 
     def __init__(
         self,
-        vlm: BaselineVLM,
+        vlm: VLM,
         on_result: Callable[[BaselineResult], None] | None = None,
         *,
         max_queue: int = 4,
-        policy: DropPolicy = DropPolicy.DROP_OLDEST,
+        policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
     ):
-        if max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, got {max_queue}")
         self.vlm = vlm
         self.on_result = on_result
-        self.policy = DropPolicy(policy)
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
+        self._worker: BoundedWorker[BaselineRequest] = BoundedWorker(self._caption, max_queue=max_queue, policy=policy,
+                                                                     name="baseline-vlm")
         self._lock = threading.Lock()
         self._head: dict[str, float] = {}  # source → media time of the newest clip handed over
-        self._thread = threading.Thread(target=self._run, name="baseline-vlm", daemon=True)
         self.submitted = 0
         self.captioned = 0
-        self.dropped = 0
         self.errors = 0
         self.lag_s: deque[float] = deque(maxlen=LAG_HISTORY)
         self.wall_lag_s: deque[float] = deque(maxlen=LAG_HISTORY)
@@ -123,9 +111,22 @@ class BaselineWorker:
         self.prefill_ms: deque[float] = deque(maxlen=LAG_HISTORY)
         self.decode_ms: deque[float] = deque(maxlen=LAG_HISTORY)
 
+    @property
+    def policy(self) -> OverflowPolicy:
+        return self._worker.policy
+
+    @property
+    def dropped(self) -> int:
+        """Clips not captioned: refused or displaced by the policy, or still queued at :meth:`close`."""
+        return self._worker.dropped
+
     def start(self) -> BaselineWorker:
-        self._thread.start()
+        self._worker.start()
         return self
+
+    def is_alive(self) -> bool:
+        """Whether the worker thread runs (it ends at :meth:`close`)."""
+        return self._worker.is_alive()
 
     def submit(self, source: str, t_start: float, t_end: float, images: list[np.ndarray]) -> bool:
         """Hand over one clip; return whether it was queued (a drop is counted in ``dropped``)."""
@@ -133,64 +134,34 @@ class BaselineWorker:
         with self._lock:
             self.submitted += 1
             self._head[source] = max(self._head.get(source, t_end), t_end)
-        if self.policy is DropPolicy.WAIT:
-            self._queue.put(request)
-            return True
-        while True:
-            try:
-                self._queue.put_nowait(request)
-                return True
-            except queue.Full:
-                if self.policy is DropPolicy.DROP_NEWEST:
-                    with self._lock:
-                        self.dropped += 1
-                    return False
-                try:
-                    self._queue.get_nowait()
-                    with self._lock:
-                        self.dropped += 1
-                except queue.Empty:
-                    pass
+        return self._worker.submit(request)
 
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is _STOP:
-                return
-            try:
-                caption = self.vlm.caption(list(item.images))
-            except Exception:  # a model failure must not stop the selective path
-                log.exception("baseline caption failed at %.2f s", item.t_end)
-                with self._lock:
-                    self.errors += 1
-                continue
+    def _caption(self, item: BaselineRequest) -> None:
+        """Caption one clip (on the worker thread) and hand the result to ``on_result``."""
+        try:
+            caption = self.vlm.caption(list(item.images))
+        except Exception:  # a model failure must not stop the selective path
+            log.exception("baseline caption failed at %.2f s", item.t_end)
             with self._lock:
-                head = self._head.get(item.source, item.t_end)
-            result = BaselineResult(item, caption, head - item.t_end, time.monotonic() - item.submitted, time.time())
-            with self._lock:
-                self.captioned += 1
-                self.lag_s.append(result.lag_s)
-                self.wall_lag_s.append(result.wall_lag_s)
-                self.total_ms.append(caption.total_ms)
-                self.prefill_ms.append(caption.prefill_ms)
-                self.decode_ms.append(caption.decode_ms)
-            if self.on_result:
-                self.on_result(result)
+                self.errors += 1
+            return
+        with self._lock:
+            head = self._head.get(item.source, item.t_end)
+        result = BaselineResult(item, caption, head - item.t_end, time.monotonic() - item.submitted, time.time())
+        with self._lock:
+            self.captioned += 1
+            self.lag_s.append(result.lag_s)
+            self.wall_lag_s.append(result.wall_lag_s)
+            self.total_ms.append(caption.total_ms)
+            self.prefill_ms.append(caption.prefill_ms)
+            self.decode_ms.append(caption.decode_ms)
+        if self.on_result:
+            self.on_result(result)
 
     def close(self, drain: bool = False, timeout: float | None = None) -> None:
         """Stop the worker. Without ``drain``, clips still queued are dropped (and counted); the
         caption in progress finishes. Waits up to ``timeout`` seconds (None: until done)."""
-        if not drain:
-            while True:
-                try:
-                    self._queue.get_nowait()
-                    with self._lock:
-                        self.dropped += 1
-                except queue.Empty:
-                    break
-        if self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
+        self._worker.stop(drain=drain, timeout=timeout)
 
     def summary(self) -> dict:
         with self._lock:
@@ -210,44 +181,27 @@ class BaselineWorker:
             }
 
 
-class BaselineObserver:
-    """A clip observer of :class:`~pipelines.selective.SelectivePipeline`: hands every finished
-    clip (its newest ``frames`` frames) to a :class:`BaselineWorker`. Submitting never blocks
-    the pipeline (the worker's queue and policy decide what waits)."""
+class BaselineObserver(RunObserver):
+    """The baseline's attachment to a run: hands every finished clip (its newest ``frames``
+    frames) to a :class:`BaselineWorker`, whose ``baseline_caption`` events go to ``publish``
+    from the worker's thread (the event bus is thread-safe). Submitting never blocks the run
+    (the worker's queue and policy decide what waits). :meth:`close` stops the worker (clips
+    still queued are dropped and counted) and prints one summary line on stderr."""
 
     def __init__(self, worker: BaselineWorker, frames: int = 1):
-        self._worker = worker
+        self.worker = worker
         self._frames = max(1, frames)
+        self.summary: dict | None = None
 
-    def __call__(self, result, clip) -> None:
-        images = [f.image for f in clip.frames[-self._frames:]]
-        self._worker.submit(result.source, result.t_start, result.t_end, images)
+    def on_clip(self, result: ClipResult) -> None:
+        images = [f.image for f in result.clip_frames[-self._frames:]]
+        self.worker.submit(result.source, result.t_start, result.t_end, images)
 
-
-def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
-    """Start the baseline worker when ``--baseline vlm`` was given.
-
-    Returns ``(observer, finish)``: ``observer`` goes into each source's pipeline (``None``
-    without a baseline); every ``baseline_caption`` event goes to ``publish`` from the worker's
-    thread (the event bus is thread-safe). Call ``finish()`` when the run ends: it stops the
-    worker (clips still queued are dropped and counted), prints one summary line on stderr and
-    returns the summary dict (``None`` without a baseline)."""
-    from pipelines.cli.options import baseline_config
-
-    config = baseline_config(args)
-    if config is None:
-        return None, lambda: None
-    from models.baseline_vlm import load_baseline_vlm
-
-    try:
-        vlm = load_baseline_vlm(config)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    worker = BaselineWorker(vlm, lambda result: publish(baseline_event(result))).start()
-
-    def finish() -> dict:
-        worker.close(drain=False, timeout=60.0)
-        summary = worker.summary()
+    def close(self) -> None:
+        if self.summary is not None:
+            return
+        self.worker.close(drain=False, timeout=60.0)
+        self.summary = summary = self.worker.summary()
         lag = summary["lag_s"]
         print(
             f"baseline VLM ({summary['note'] or summary['weights'] + ' weights'}): "
@@ -256,6 +210,12 @@ def start_baseline(args: argparse.Namespace, publish: Callable[[dict], object]):
             file=sys.stderr,
             flush=True,
         )
-        return summary
 
-    return BaselineObserver(worker, frames=config.frames), finish
+
+def start_baseline(config: VLMConfig | None, publish: Callable[[dict], object]) -> BaselineObserver | None:
+    """Load the VLM of ``config`` (``None``: no baseline, returns ``None``) and start its worker;
+    returns the run observer. Weights that cannot load are a :class:`UsageError`."""
+    if config is None:
+        return None
+    worker = BaselineWorker(open_vlm(config), lambda result: publish(baseline_event(result))).start()
+    return BaselineObserver(worker, frames=config.frames)

@@ -1,13 +1,13 @@
 """The selective-decoding step: frames in, clip results out, text decoded only on drift.
 
-Exports :class:`PipelineStats`, :class:`ClipResult`, :data:`ClipObserver` and
-:class:`SelectivePipeline`.
+Exports :class:`PipelineStats`, :class:`ClipResult` and :class:`SelectivePipeline`.
 
 One :class:`SelectivePipeline` per source holds that source's state (clip buffer, feature
 cache, drift reference). It is sans-I/O and single-threaded: the caller pushes one sampled
 frame, encodes the frames the pipeline asks for, completes the step with their features, and
 gets a :class:`ClipResult` for each clip the frame closed: the clip's embedding (the
-continuous stream) and, when drift fired, the caption event.
+continuous stream) and, when drift fired, the :class:`~pipelines.core.caption.Caption` (the runner
+publishes it as a ``caption`` event).
 """
 
 from __future__ import annotations
@@ -15,20 +15,19 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipelines.clips import ClipAssembler, ClipConfig, ClipWindow
-from pipelines.drift import DriftConfig, DriftDetector
+from pipelines.core.clips import ClipAssembler, ClipConfig, ClipWindow
+from pipelines.core.drift import DriftConfig, DriftDetector
 from pipelines.histogram import Histogram
 from pipelines.percentiles import percentile
-from streamer.feed.events import CaptionEvent, StageLatency
+from pipelines.core.caption import Caption, StageLatency
 from pipelines.profiles import ModelStack
 from streamer.capture.frames import Frame
 
-__all__ = ["PipelineStats", "ClipResult", "ClipObserver", "SelectivePipeline"]
+__all__ = ["PipelineStats", "ClipResult", "SelectivePipeline"]
 
 # Per-stage latencies kept for percentiles: the most recent this many clips.
 LATENCY_HISTORY = 4096
@@ -72,7 +71,8 @@ class ClipResult:
     embedding of the newest frames ``(D,)``, and ``new_frames``, the visual features of the
     frames new in this clip ``(n, F)``. ``caption_frames`` are the frames the caption describes
     (its ``[t_start, t_end]``, oldest first), for what follows a caption (a snapshot, a VLM);
-    empty without a caption."""
+    empty without a caption. ``clip_frames`` are all the clip's frames, oldest first (what the
+    baseline VLM is shown)."""
 
     source: str
     t_start: float
@@ -81,14 +81,11 @@ class ClipResult:
     drift: float
     threshold: float  # the detector's enter threshold in force for this clip
     step_ms: float
-    caption: CaptionEvent | None
+    caption: Caption | None
     current: np.ndarray | None = None
     new_frames: np.ndarray | None = None
     caption_frames: tuple[Frame, ...] = ()
-
-
-ClipObserver = Callable[[ClipResult, ClipWindow], None]
-"""Called with every finished clip and its frames (for example the baseline VLM's hand-over)."""
+    clip_frames: tuple[Frame, ...] = ()
 
 
 class SelectivePipeline:
@@ -100,18 +97,16 @@ class SelectivePipeline:
         results = pipeline.complete(features)   # their features (len(todo), F) → finished clips
 
     so that a runner with several sources can encode the fresh frames of all of them in one
-    batch. :meth:`feed` is the same for one source with the pipeline's own encoder. Observers
-    (``observers``) see every finished clip with its frames, after its decision.
+    batch. :meth:`feed` is the same for one source with the pipeline's own encoder.
     """
 
-    def __init__(self, source: str, models: ModelStack, clip: ClipConfig, drift: DriftConfig, observers: Sequence[ClipObserver] = ()):
+    def __init__(self, source: str, models: ModelStack, clip: ClipConfig, drift: DriftConfig):
         self.source = source
         self.models = models
         self.assembler = ClipAssembler(clip)
         self.caption_window_s = clip.caption_window_s
         self.detector = DriftDetector(drift)
         self.stats = PipelineStats()
-        self.observers = list(observers)
         self._features: dict[int, np.ndarray] = {}  # frame index → features, for frames still in a window
         self._pending_drops = 0
         self._newest_seen = -1  # index of the newest frame the detector has read
@@ -166,12 +161,7 @@ class SelectivePipeline:
         oldest = clip.frames[0].index
         for index in [i for i in self._features if i < oldest]:
             del self._features[index]
-        if self.models.encode_frames is None:  # a clip encoder (vjepa2): the whole window at once
-            encoded_clip = self.models.encode_clip([f.image for f in clip.frames])
-            tokens, frame_of_token = encoded_clip.tokens, encoded_clip.frame_of_token  # (N, F), (N,)
-        else:
-            tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
-            frame_of_token = np.arange(len(clip.frames))  # (T,)
+        tokens, frame_of_token = self._tokens(clip)  # (N, F), (N,)
         encoded = time.perf_counter()
         caption_start = max(clip.t_start, clip.t_end - self.caption_window_s)
         recent = [i for i, f in enumerate(clip.frames) if f.pts >= caption_start - 1e-9] or [len(clip.frames) - 1]
@@ -189,9 +179,9 @@ class SelectivePipeline:
         self.stats.step_seconds.observe(step_ms / 1e3)
         self.stats.drift, self.stats.threshold = self.detector.last_drift, self.detector.enter_threshold
         result = ClipResult(self.source, clip.t_start, clip.t_end, y_clip, self.detector.last_drift,
-                            self.detector.enter_threshold, step_ms, None, y_now, new_frames)
+                            self.detector.enter_threshold, step_ms, None, y_now, new_frames, clip_frames=tuple(clip.frames))
         if decision is None:
-            return self._observed(result, clip)
+            return result
         before_decode = time.perf_counter()
         decoded = self.models.decoder.decode(y_now)
         done = time.perf_counter()
@@ -199,7 +189,7 @@ class SelectivePipeline:
         self.stats.decodes_by_reason[decision.reason.value] += 1
         self.stats.decode_ms.append((done - before_decode) * 1e3)
         dropped, self._pending_drops = self._pending_drops, 0
-        caption = CaptionEvent(
+        caption = Caption(
             source=self.source,
             t=decision.t,
             t_start=caption_start,
@@ -219,12 +209,16 @@ class SelectivePipeline:
             dropped_frames=dropped,
         )
         caption_frames = tuple(clip.frames[i] for i in recent)
-        return self._observed(dataclasses.replace(result, caption=caption, caption_frames=caption_frames), clip)
+        return dataclasses.replace(result, caption=caption, caption_frames=caption_frames)
 
-    def _observed(self, result: ClipResult, clip: ClipWindow) -> ClipResult:
-        for observe in self.observers:
-            observe(result, clip)
-        return result
+    def _tokens(self, clip: ClipWindow) -> tuple[np.ndarray, np.ndarray]:
+        """The clip's visual tokens ``(N, F)`` and the frame position of each ``(N,)``: a clip
+        encoder (vjepa2) encodes the whole window at once; a frame encoder's are cached per frame."""
+        if self.models.encode_frames is None:
+            encoded_clip = self.models.encode_clip([f.image for f in clip.frames])
+            return encoded_clip.tokens, encoded_clip.frame_of_token
+        tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
+        return tokens, np.arange(len(clip.frames))  # (T,)
 
     def _new_frame_vectors(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray) -> np.ndarray:
         """Visual features ``(n, F)`` of the clip's frames the detector has not read yet: one

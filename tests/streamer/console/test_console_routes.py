@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from feedkit import embedding, running
+from feedkit import running
 from streamer.capture.frames import Frame
 from streamer.console.console_config import ConsoleConfig
 from streamer.console.newest import NewestFrames
@@ -110,14 +110,13 @@ def test_the_drift_history_keeps_each_sources_last_minute_behind_the_token(bus):
     from streamer.console.history import DriftHistory
 
     history = DriftHistory(max_points=1000)
-    bus.add_sink(history)
     for i in range(200):  # 100 s of media, a clip every 0.5 s
-        t = 2.0 + i * 0.5
-        bus.publish({**embedding("cam0"), "t": t, "t_start": t - 2, "t_end": t, "drift": 0.1, "threshold": 1.5})
-    bus.publish({**embedding("cam1"), "t": 2.0, "t_start": 0.0, "t_end": 2.0, "drift": None, "threshold": 1.5})
+        history.add("cam0", 2.0 + i * 0.5, 0.1, 1.5)
+    history.add("cam1", 2.0, None, 1.5)
+    history.add("cam2", 2.0, float("nan"), 1.5)  # not finite: null, so /drift.json stays JSON
     kept = history.snapshot()
     assert [p[0] for p in kept["cam0"]] == [41.5 + 0.5 * i for i in range(121)]  # the last 60 s of media, both ends in
-    assert kept["cam0"][-1] == (101.5, 0.1, 1.5) and kept["cam1"] == [(2.0, None, 1.5)]
+    assert kept["cam0"][-1] == (101.5, 0.1, 1.5) and kept["cam1"] == kept["cam2"] == [(2.0, None, 1.5)]
     with running(bus, routes=console_routes(ConsoleConfig(), None, None, history), token=TOKEN) as server:
         assert get(server.port, "/drift.json")[0] == 401
         status, _, body = get(server.port, "/drift.json", TOKEN)
@@ -126,9 +125,8 @@ def test_the_drift_history_keeps_each_sources_last_minute_behind_the_token(bus):
 
 def test_a_restarted_source_starts_its_drift_history_again():
     from streamer.console.history import DriftHistory
-    from streamer.feed.protocol import EventType, Outgoing
 
     history = DriftHistory(max_points=3)
     for t in (10.0, 10.5, 11.0, 11.5, 1.0):
-        history.emit(Outgoing(EventType.EMBEDDING, "cam0", None, None, "", b"", message={"t": t, "drift": 0.2, "threshold": 1.0}))
+        history.add("cam0", t, 0.2, 1.0)
     assert history.snapshot() == {"cam0": [(1.0, 0.2, 1.0)]}

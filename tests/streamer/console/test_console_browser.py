@@ -38,7 +38,7 @@ def photos_video(tmp_path_factory, photos):
     return path
 
 
-DEMO = Path(__file__).resolve().parents[2] / "demo" / "demo.mp4"  # real footage, shipped with the repository
+DEMO = Path(__file__).resolve().parents[3] / "demo" / "demo.mp4"  # real footage, shipped with the repository
 
 
 def run_args(tmp_path, *sources: str, console: str = "") -> list[str]:
@@ -59,6 +59,7 @@ def test_the_page_shows_tiles_traces_snapshots_and_details_of_a_live_run(photos_
             wait_js(page, f"const c = document.querySelector('{tile} .caption'); return c && c.textContent !== 'no caption yet'",
                     "a caption in the tile")
             wait_js(page, canvas_drawn(f"{tile} .trace"), "the drift trace")
+            wait_js(page, f"return document.querySelector('{tile} .trace').dataset.scenes >= 2", "two scenes as spans on the trace")
             wait_js(page, f"const i = document.querySelector('{tile} .newest'); return i.complete && i.naturalWidth > 0",
                     "the newest frame")
             wait_js(page, "return [...document.querySelectorAll('.entry .thumb')].some(i => i.complete && i.naturalWidth > 0)",

@@ -19,7 +19,7 @@ from streamer.feed.bus import EventBus
 from streamer.feed.client import FeedRefused, subscribe
 from streamer.feed.eventlog import EventLog
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parents[1]  # tests/streamer: feed_process.py
 ROOT = HERE.parents[1]
 #: Runs the real command line (``python -m pipelines.cli``): arguments follow.
 SUBSCRIBE_CLI = ("-m", "pipelines.cli")
