@@ -92,7 +92,11 @@ class EventBus:
             with self._lock:
                 seq = self._last_seq + 1
                 out = prepare_event(event, seq)
-                self.log.append(seq, kind.value, out.source, out.wall_time, out.text)
+                try:
+                    self.log.append(seq, kind.value, out.source, out.wall_time, out.text)
+                except KeyboardInterrupt:  # a stop signal can land before or after the row is committed
+                    self._last_seq = self.log.last_seq  # what the log holds: the next seq is neither reused nor skipped
+                    raise
                 self._last_seq = seq
                 self._hand_over(out)
         else:
