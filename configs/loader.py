@@ -1,14 +1,16 @@
 """Build frozen dataclasses from YAML mappings, checking every key, type and range.
 
-Exports :class:`ConfigError` and :func:`build`.
+Exports :class:`ConfigError`, :func:`build`, :func:`check_range` and :func:`invalid`.
 
 The one place where configuration text becomes typed values, used by every section's dataclass
 wherever it lives (``streamer/``, ``models/``, ``pipelines/``). Errors are one line naming the
 full key: ``capture.buffer_size: expected int, got float 2.5``. NaN and infinite numbers are
 refused everywhere. A dataclass may name keys of earlier versions in a ``RENAMED`` mapping
 (old key → its replacement), and the error for one says where it went. A dataclass checks its own
-ranges in ``__post_init__`` by raising :class:`ValueError`; a message that starts with a field
-name (``"buffer_size: must be …"``) is reported at that field's key. A field declared with
+ranges in ``__post_init__`` with :func:`check_range` (and :func:`invalid` for a rule between
+fields), whose :class:`ValueError` always reads ``key: problem (got value)``; a message that
+starts with a field name is reported at that field's full key
+(``model.encoder.threads: must be 0 (one per core) or an integer within 1..256 (got 1000000)``). A field declared with
 ``repr=False`` (a secret, such as the feed token) never has its value in a message, nor does a
 string taken from the environment (:class:`configs.envsubst.EnvString`, a ``str`` subclass
 recognised here by its marker attribute, so this module imports nothing back).
@@ -24,11 +26,47 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-__all__ = ["ConfigError", "build"]
+from configs.errors import UserError
+
+__all__ = ["ConfigError", "build", "check_range", "invalid"]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A configuration value is unknown, of the wrong type or out of range."""
+
+
+def _number(x: float) -> str:
+    """``x`` short but exact enough for a bound: ``0.1``, ``3600``, ``315360000``."""
+    return f"{x:.0f}" if abs(x) >= 1e6 and float(x).is_integer() else f"{x:g}"
+
+
+def invalid(name: str, problem: str, value: Any) -> ValueError:
+    """The error of field ``name`` in the one shape of every config: ``name: problem (got value)``."""
+    return ValueError(f"{name}: {problem} (got {value!r})")
+
+
+def check_range(name: str, value: Any, low: float, high: float, *, above: bool = False, below: bool = False,
+                zero: str | None = None, null: bool = False, context: str = "") -> None:
+    """Refuse ``value`` of field ``name`` unless it is a finite number within ``low``..``high``.
+
+    An integer is required when ``low`` and ``high`` are both ints (a bool is never a number).
+    ``above``/``below``: that bound itself is refused (``(0, 60]``). ``zero``: 0 is accepted too,
+    meaning this (``"off"``). ``null``: None is accepted too. ``context`` follows the range in
+    the message (``" for the cosine statistic"``). Raises :func:`invalid`'s ValueError, e.g.
+    ``threads: must be 0 (one per core) or an integer within 1..256 (got 1000000)``.
+    """
+    if (value is None and null) or (zero is not None and value == 0 and not isinstance(value, bool)):
+        return
+    integral = isinstance(low, int) and isinstance(high, int)
+    number = isinstance(value, int if integral else (int, float)) and not isinstance(value, bool)
+    if number and math.isfinite(value) and (low < value if above else low <= value) and (value < high if below else value <= high):
+        return
+    if integral:
+        span = f"an integer within {low}..{high}"
+    else:
+        span = f"a number within {'(' if above else '['}{_number(low)}, {_number(high)}{')' if below else ']'}"
+    either = f"0 ({zero}) or " if zero is not None else ""
+    raise invalid(name, f"must be {either}{span}{context}{' or null' if null else ''}", value)
 
 
 def _shown(value: Any) -> str:

@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from configs.loader import check_range
+
 __all__ = [
     "Runtime",
     "Device",
@@ -71,13 +73,13 @@ class EncoderConfig:
     in what precision the network runs (``auto``: CUDA with bf16 autocast when available, else
     CPU float32). ``image_size``: the ``lite`` crop (224 for the packaged weights); ``vjepa2``
     always takes its crop size from the checkpoint. ``frames``: frames per ``vjepa2`` clip (0:
-    the checkpoint's ``frames_per_clip``). ``threads``: intra-op threads of the encoder's runtime
-    (0: one per core). The default is 1: the capture thread needs a core too, and on a small
+    the checkpoint's ``frames_per_clip``; else 2 to 256). ``threads``: intra-op threads of the
+    encoder's runtime (0: one per core; at most 256). The default is 1: the capture thread needs a core too, and on a small
     shared CPU two spinning OpenMP threads fall over as soon as anything else runs (measured:
     12x real time alone, under 1x beside another busy process, where one thread kept 9x).
     ``workers``: threads that encode parts of one batch of frames at once (0: one per core;
     :mod:`pipelines.encode_pool`), so that many cameras use every core while each call keeps
-    ``threads`` intra-op threads; per-frame encoders only (``lite``)."""
+    ``threads`` intra-op threads; per-frame encoders only (``lite``); at most 64."""
 
     network: str = "lite"
     runtime: Runtime = Runtime.AUTO
@@ -89,20 +91,23 @@ class EncoderConfig:
     threads: int = 1
     workers: int = 0
 
+    #: Most ``threads``: beyond this an intra-op pool only costs memory (each thread's arena).
+    MAX_THREADS = 256
+    #: Most ``frames`` per clip (V-JEPA 2 checkpoints take 16 to 64).
+    MAX_FRAMES = 256
+    #: Most ``workers``: threads splitting one batch; more than a machine's cores only adds hand-overs.
+    MAX_WORKERS = 64
+
     #: Keys of earlier versions: the loader's error for one names its replacement.
     RENAMED = {"backend": "model.encoder.network (lite | vjepa2) and model.encoder.runtime (auto | torch | onnx)"}
 
     def __post_init__(self) -> None:
         for name, kind in (("runtime", Runtime), ("device", Device), ("dtype", DType)):
             object.__setattr__(self, name, kind(getattr(self, name)))  # "cpu" → Device.CPU, for callers in code
-        if not 32 <= self.image_size <= 1024:
-            raise ValueError(f"image_size must be within 32..1024, got {self.image_size}")
-        if self.threads < 0:
-            raise ValueError(f"threads must be 0 (one per core) or positive, got {self.threads}")
-        if not 0 <= self.workers <= 64:
-            raise ValueError(f"workers: must be 0 (one per core) or up to 64, got {self.workers}")
-        if self.frames < 0 or self.frames == 1:
-            raise ValueError(f"frames must be 0 (the checkpoint's) or at least 2, got {self.frames}")
+        check_range("image_size", self.image_size, 32, 1024)
+        check_range("threads", self.threads, 1, self.MAX_THREADS, zero="one per core")
+        check_range("workers", self.workers, 1, self.MAX_WORKERS, zero="one per core")
+        check_range("frames", self.frames, 2, self.MAX_FRAMES, zero="the checkpoint's")
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from configs.loader import check_range, invalid
+
 __all__ = ["PredictorType", "PredictorConfig"]
 
 
@@ -37,11 +39,9 @@ class PredictorConfig:
     random_init: bool = False
 
     def __post_init__(self) -> None:
-        if self.top_k < 0:
-            raise ValueError(f"top_k must be 0 (all) or positive, got {self.top_k}")
-        if self.temperature <= 0:
-            raise ValueError(f"temperature must be positive, got {self.temperature}")
+        check_range("top_k", self.top_k, 1, 10_000, zero="all")
+        check_range("temperature", self.temperature, 0.0, 100.0, above=True)
         if self.prompt and "{}" not in self.prompt:
-            raise ValueError(f"prompt must contain '{{}}' where the class name goes, got {self.prompt!r}")
+            raise invalid("prompt", "must contain '{}' where the class name goes", self.prompt)
         if self.checkpoint and self.random_init:
-            raise ValueError("checkpoint and random_init exclude each other")
+            raise invalid("random_init", "must be false when a checkpoint is given", self.random_init)

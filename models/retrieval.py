@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from configs.loader import check_range
+
 from models.text_bank import TextBank
 
 __all__ = ["RetrievalConfig", "Caption", "RetrievalDecoder"]
@@ -27,8 +29,7 @@ class RetrievalConfig:
     class_labels: bool = True
 
     def __post_init__(self) -> None:
-        if self.top_k < 1:
-            raise ValueError(f"top_k must be at least 1, got {self.top_k}")
+        check_range("top_k", self.top_k, 1, 1000)
         if not (self.phrases or self.imagenet_labels or self.class_labels):
             raise ValueError("the text bank is empty: give phrases or keep class_labels or imagenet_labels")
 

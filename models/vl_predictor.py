@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from configs.loader import check_range, invalid
+
 from models.weights import load_checked
 
 __all__ = ["VLPredictorConfig", "VLPredictor", "save_predictor", "load_predictor", "DEFAULT_QUERY"]
@@ -49,13 +51,12 @@ class VLPredictorConfig:
     dropout: float = 0.0
 
     def __post_init__(self) -> None:
-        for name in ("visual_dim", "query_dim", "out_dim", "width", "depth", "heads", "max_visual_tokens", "max_query_tokens"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        for name, most in (("visual_dim", 65_536), ("query_dim", 65_536), ("out_dim", 65_536), ("width", 16_384),
+                           ("depth", 128), ("heads", 256), ("max_visual_tokens", 65_536), ("max_query_tokens", 4096)):
+            check_range(name, getattr(self, name), 1, most)
         if self.width % self.heads:
-            raise ValueError(f"width ({self.width}) must be a multiple of heads ({self.heads})")
-        if not 0 <= self.dropout < 1:
-            raise ValueError(f"dropout must be within [0, 1), got {self.dropout}")
+            raise invalid("width", f"must be a multiple of heads ({self.heads})", self.width)
+        check_range("dropout", self.dropout, 0.0, 1.0, below=True)
 
 
 class VLPredictor(nn.Module):

@@ -46,6 +46,8 @@ import cv2
 import numpy as np
 import torch
 
+from configs.loader import check_range
+
 __all__ = ["PRESETS", "VLMConfig", "VLMCaption", "VLM", "load_vlm"]
 
 RANDOM_NOTE = "random weights, no tokenizer: text is token ids (latency-only stand-in, {preset} architecture)"
@@ -112,10 +114,8 @@ class VLMConfig:
     def __post_init__(self) -> None:
         if self.preset not in PRESETS:
             raise ValueError(f"unknown baseline preset {self.preset!r} (available: {', '.join(PRESETS)})")
-        if not 1 <= self.max_new_tokens <= 512:
-            raise ValueError(f"max_new_tokens must be within [1, 512], got {self.max_new_tokens}")
-        if not 1 <= self.frames <= 8:
-            raise ValueError(f"frames must be within [1, 8], got {self.frames}")
+        check_range("max_new_tokens", self.max_new_tokens, 1, 512)
+        check_range("frames", self.frames, 1, 8)
         if not self.weights:
             raise ValueError("weights must be 'random', a directory or a Hugging Face id")
 

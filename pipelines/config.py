@@ -5,16 +5,20 @@ Exports :class:`SamplingConfig`, :class:`ModelConfig`, :class:`FeedConfig`, :cla
 :mod:`configs.loader`, which turns YAML into every section's dataclass.
 
 A user's file is laid over the packaged ``configs/default.yaml``: it names only what it changes.
-Its string values may name environment variables (``${CAM_PASSWORD}``, :mod:`configs.envsubst`).
+Its string values may name environment variables (``${CAM_PASSWORD}``, :mod:`configs.envsubst`);
+every value so taken is a secret, registered with :func:`streamer.secrets.register` so that no
+log line, event or message shows it (one shorter than 8 characters gets a logged warning instead).
 Its ``sources:`` list (:mod:`streamer.capture.source_config`) names the cameras of ``run``; their
 per-source capture settings join ``capture.sources`` here.
 Unknown keys, wrong types and out-of-range values are a :class:`ConfigError` whose one-line
-message names the file and the full key (``drift.threshold: must be within (0, 2], got 3``).
+message names the file and the full key (``drift.threshold: must be a number within (0, 2] for the
+cosine statistic (got 3.0)``).
 Each section's dataclass lives beside the code it configures; this module only joins them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -23,8 +27,8 @@ from pathlib import Path
 
 import yaml
 
-from configs.envsubst import substitute
-from configs.loader import ConfigError, build
+from configs.envsubst import substitute, substituted
+from configs.loader import ConfigError, build, check_range
 from models import registry
 from models.encoders import EncoderConfig, Runtime
 from models.predictor_config import PredictorConfig, PredictorType
@@ -39,7 +43,10 @@ from streamer.feed.bus_config import BusConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
 from streamer.mqtt.config import MqttConfig
+from streamer.secrets import MIN_SECRET_CHARS, register
 from streamer.webhook.config import WebhookConfig
+
+log = logging.getLogger(__name__)
 
 __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
 
@@ -48,7 +55,7 @@ __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config
 class SamplingConfig:
     """``fps``: frames per second of media time the pipeline looks at (default 4); the others are
     decoded but never converted. ``max_side``: frames are scaled down so their longer side is at
-    most this many pixels (0 keeps the size; at most 4096)."""
+    most this many pixels (0 keeps the size; 16 to 4096)."""
 
     fps: float = 4.0
     max_side: int = 640
@@ -57,10 +64,8 @@ class SamplingConfig:
     MAX_SIDE_LIMIT = 4096
 
     def __post_init__(self) -> None:
-        if not 0 < self.fps <= 60:
-            raise ValueError(f"fps must be within (0, 60], got {self.fps}")
-        if not 0 <= self.max_side <= self.MAX_SIDE_LIMIT:
-            raise ValueError(f"max_side must be 0 (keep) or up to {self.MAX_SIDE_LIMIT}, got {self.max_side}")
+        check_range("fps", self.fps, 0.0, 60.0, above=True)
+        check_range("max_side", self.max_side, 16, self.MAX_SIDE_LIMIT, zero="keep")
 
 
 @dataclass(frozen=True)
@@ -114,9 +119,7 @@ class FeedConfig:
     MAX_STATS_INTERVAL_S = 3600.0
 
     def __post_init__(self) -> None:
-        if not 0 <= self.stats_interval_s <= self.MAX_STATS_INTERVAL_S:
-            raise ValueError(f"stats_interval_s must be 0 (off) or up to {self.MAX_STATS_INTERVAL_S:g} s, "
-                             f"got {self.stats_interval_s}")
+        check_range("stats_interval_s", self.stats_interval_s, 0.0, self.MAX_STATS_INTERVAL_S, above=True, zero="off")
 
 
 @dataclass(frozen=True)
@@ -183,11 +186,16 @@ def load_config(path: str | Path | None = None, overrides: Mapping | None = None
         except OSError as exc:
             raise ConfigError(f"{p}: cannot read config ({exc.strerror or exc})") from None
         name = str(p)
+        user = _read_yaml(text, name)  # its errors name the file already
         try:
-            user = substitute(_read_yaml(text, name), os.environ)
+            user = substitute(user, os.environ)
         except ConfigError as exc:
             raise ConfigError(f"{name}: {exc}") from None
         data = _merge(default, user)
+        for variable, value in substituted(user):
+            if not register(value):
+                log.warning("%s: ${%s} is shorter than %d characters: messages show it where it appears outside "
+                            "a URL (use a longer secret)", name, variable, MIN_SECRET_CHARS)
     if overrides:
         data = _merge(data, overrides)
     try:

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from configs.loader import check_range, invalid
 from models.retrieval import RetrievalConfig
 
 __all__ = ["DecoderType", "VLMDecoderConfig", "DecoderConfig"]
@@ -70,23 +71,16 @@ class VLMDecoderConfig:
 
     def __post_init__(self) -> None:
         if not self.weights:
-            raise ValueError("weights: must be 'random', a directory or a Hugging Face id")
-        if not 1 <= self.max_new_tokens <= self.MAX_NEW_TOKENS:
-            raise ValueError(f"max_new_tokens: must be within [1, {self.MAX_NEW_TOKENS}], got {self.max_new_tokens}")
+            raise invalid("weights", "must be 'random', a directory or a Hugging Face id", self.weights)
+        check_range("max_new_tokens", self.max_new_tokens, 1, self.MAX_NEW_TOKENS)
         if not self.prompt.strip():
-            raise ValueError("prompt: must not be empty")
-        if not 0 < self.timeout_s <= self.MAX_TIMEOUT_S:
-            raise ValueError(f"timeout_s: must be within (0, {self.MAX_TIMEOUT_S:g}], got {self.timeout_s}")
-        if not 1 <= self.max_pending <= self.MAX_PENDING:
-            raise ValueError(f"max_pending: must be within [1, {self.MAX_PENDING}], got {self.max_pending}")
-        if not 0 <= self.max_per_minute <= self.MAX_PER_MINUTE:
-            raise ValueError(f"max_per_minute: must be 0 (no budget) or up to {self.MAX_PER_MINUTE:g}, got {self.max_per_minute}")
-        if not 1 <= self.burst <= self.MAX_BURST:
-            raise ValueError(f"burst: must be within [1, {self.MAX_BURST}], got {self.burst}")
-        if not 0 <= self.end_wait_s <= self.MAX_END_WAIT_S:
-            raise ValueError(f"end_wait_s: must be within [0, {self.MAX_END_WAIT_S:g}], got {self.end_wait_s}")
-        if not 0 <= self.nice <= self.MAX_NICE:
-            raise ValueError(f"nice: must be within [0, {self.MAX_NICE}], got {self.nice}")
+            raise invalid("prompt", "must not be empty", self.prompt)
+        check_range("timeout_s", self.timeout_s, 0.0, self.MAX_TIMEOUT_S, above=True)
+        check_range("max_pending", self.max_pending, 1, self.MAX_PENDING)
+        check_range("max_per_minute", self.max_per_minute, 0.0, self.MAX_PER_MINUTE, above=True, zero="no budget")
+        check_range("burst", self.burst, 1, self.MAX_BURST)
+        check_range("end_wait_s", self.end_wait_s, 0.0, self.MAX_END_WAIT_S)
+        check_range("nice", self.nice, 0, self.MAX_NICE)
 
 
 @dataclass(frozen=True)

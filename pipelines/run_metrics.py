@@ -17,7 +17,7 @@ from pipelines.core.drift import Reason
 from pipelines.core.selective import SelectivePipeline
 from streamer.capture.multicapture import MultiCapture
 from streamer.feed.http import HttpRoute
-from streamer.feed.metrics import FeedStats, HistogramCounts, RunCollector, SourceMetrics, metrics_route
+from streamer.feed.metrics import METRICS_CACHE_S, FeedStats, HistogramCounts, RunCollector, SourceMetrics, metrics_route
 
 __all__ = ["source_metrics", "run_metrics_route"]
 
@@ -46,5 +46,7 @@ def source_metrics(pipelines: Mapping[str, SelectivePipeline], capture: MultiCap
 
 def run_metrics_route(pipelines: Mapping[str, SelectivePipeline], capture: MultiCapture,
                       feed: Callable[[], FeedStats]) -> HttpRoute:
-    """``/metrics`` for a run: its sources, and the feed that ``feed()`` describes."""
-    return metrics_route(RunCollector(lambda: source_metrics(pipelines, capture), feed))
+    """``/metrics`` for a run: its sources, and the feed that ``feed()`` describes; a body is
+    served again for :data:`~streamer.feed.metrics.METRICS_CACHE_S` (1 s), so that a scrape
+    storm renders it once."""
+    return metrics_route(RunCollector(lambda: source_metrics(pipelines, capture), feed), cache_s=METRICS_CACHE_S)

@@ -20,6 +20,7 @@ missing is reported as skipped with the reason, and the bench goes on.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class PeerResult:
 def _pyscenedetect(detector_name: str) -> Callable[[Path], tuple[list[float], int]]:
     def detect(path: Path) -> tuple[list[float], int]:
         import scenedetect
+
+        logging.getLogger("pyscenedetect").setLevel(logging.NOTSET)  # its import set INFO: follow the root's level (-v)
 
         video = scenedetect.open_video(str(path), backend="pyav")
         manager = scenedetect.SceneManager()
@@ -83,15 +86,18 @@ PEERS: dict[str, tuple[str, Callable[[Path], tuple[list[float], int]]]] = {
 }
 
 
-def run_peers(path: str | Path) -> list[PeerResult]:
-    """Run every peer on ``path``; a peer whose package is not installed is skipped, not fatal."""
+def run_peers(path: str | Path, starting: Callable[[str], None] = lambda line: None) -> list[PeerResult]:
+    """Run every peer on ``path``; a peer whose package is not installed is skipped, not fatal.
+    ``starting`` is told, before each peer runs, which one (``"transnetv2 (3/3)"``): a peer
+    can take most of a bench's time."""
     import importlib.util
 
     out = []
-    for name, (package, detect) in PEERS.items():
+    for i, (name, (package, detect)) in enumerate(PEERS.items(), 1):
         if importlib.util.find_spec(package) is None:
             out.append(PeerResult(name, [], 0.0, 0, skipped=f"{package} is not installed (pip install 'jepa-stream[bench]')"))
             continue
+        starting(f"{name} ({i}/{len(PEERS)})")
         started = time.perf_counter()
         cuts, frames = detect(Path(path))
         out.append(PeerResult(name, cuts, time.perf_counter() - started, frames))

@@ -23,12 +23,13 @@ def _f(v, fmt="{:.3g}") -> str:
 
 
 def summary_lines(report: dict) -> list[str]:
-    """A few lines for the terminal."""
+    """A few lines for the terminal; the strategies' columns line up, whatever their names and figures."""
     lines = []
+    width = max(map(len, report["strategies"]))
     for name, s in report["strategies"].items():
         lines.append(
-            f"{name:>16}: {s['decodes']:5d} decodes ({s['decode_rate_hz']:.3f} Hz)  P {_f(s.get('precision'))}  "
-            f"R {_f(s.get('recall'))}  F1 {_f(s.get('f1'))}  lag {_f(s.get('lag_s'))} s"
+            f"{name:>{width}}: {s['decodes']:5d} decodes ({s['decode_rate_hz']:.3f} Hz)  P {_f(s.get('precision')):>5}  "
+            f"R {_f(s.get('recall')):>5}  F1 {_f(s.get('f1')):>5}  lag {_f(s.get('lag_s')):>5} s"
         )
     sel = report["strategies"]["selective"]
     lines.append(

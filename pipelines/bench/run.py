@@ -141,10 +141,13 @@ def _trace_all(videos: list[str], truths: list[dict | None], config, models, opt
     if options.peers:  # after every selective pass, so their CPU use is not mixed into its timings
         from pipelines.bench.peers import run_peers
 
-        for trace in traces:
-            trace.peers = run_peers(trace.path)
-            stream.write(f"{trace.name}: peers " + ", ".join(f"{p.name} {len(p.cuts)} cuts in {p.wall_s:.1f} s" if p.skipped is None else f"{p.name} skipped ({p.skipped})" for p in trace.peers) + "\n")
+        def say(line: str) -> None:
+            stream.write(line + "\n")
             stream.flush()
+
+        for trace in traces:
+            trace.peers = run_peers(trace.path, lambda peer: say(f"{trace.name}: running peer {peer}"))
+            say(f"{trace.name}: peers " + ", ".join(f"{p.name} {len(p.cuts)} cuts in {p.wall_s:.1f} s" if p.skipped is None else f"{p.name} skipped ({p.skipped})" for p in trace.peers))
     return traces
 
 

@@ -12,15 +12,18 @@ when it runs, so ``--help`` and ``subscribe`` start at once.
 Every failure a user can cause (a missing or damaged video, a bad config key, an unwritable
 output, a port in use) ends with one line ``jepa-stream: error: …`` on stderr and a non-zero
 exit status; events produced before the failure stay in the ``--events-out`` file and the log.
-Ctrl-C at any moment ends with one line, ``jepa-stream: interrupted``, and status 130.
+Ctrl-C at any moment ends with one line, ``jepa-stream: interrupted``, and status 130 (SIGTERM
+stops the same way). A second signal within 2 s does not cut the stop short; three Ctrl-C, a
+signal after those 2 s, or a main thread stuck in a library for 2 s after the signal end the
+process at once (:class:`streamer.capture.signals.StopSignals`).
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 
-from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, on_ctrl_c
+from pipelines.cli.common import EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, note_stop
+from streamer.capture.signals import StopSignals
 
 __all__ = ["main", "build_parser"]
 
@@ -46,28 +49,21 @@ def build_parser():
 
 
 def main(argv: list[str] | None = None) -> int:
-    previous = signal.signal(signal.SIGINT, on_ctrl_c)
-    try:
-        status = _main(argv)
-    except KeyboardInterrupt:  # also while modules are still loading
-        # A Ctrl-C that arrived inside an extension's import can still be pending; from here on
-        # the process is only exiting, so a second one must not turn into a traceback or a signal.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        print("jepa-stream: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    signal.signal(signal.SIGINT, previous)
-    return status
+    with StopSignals(on_first=note_stop):  # after a signal, both stay ignored: the process is only exiting
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # also while modules are still loading
+            print("jepa-stream: interrupted", file=sys.stderr)
+            return EXIT_INTERRUPTED
 
 
 def _main(argv: list[str] | None) -> int:
     import logging
     import os
 
-    from configs.loader import ConfigError
-    from pipelines.errors import UsageError
-    from streamer.capture.frames import SourceError
+    from configs.errors import UserError
     from streamer.feed.protocol import TOKEN_ENV
-    from streamer.capture.signals import sigterm_as_interrupt
+    from streamer.secrets import redact
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -76,13 +72,12 @@ def _main(argv: list[str] | None) -> int:
         handler.addFilter(lambda record: not INTERRUPTED.is_set())  # after a Ctrl-C, "interrupted" is all there is to say
     for token in (getattr(args, "token", None), os.environ.get(TOKEN_ENV)):
         if token:
-            REDACT.add(token)
+            REDACT.add(token)  # `run` warns about one too short to hide
     if getattr(args, "token", None):
         print(f"jepa-stream: warning: --token is visible to other users in the process list; "
               f"pass it in ${TOKEN_ENV} instead", file=sys.stderr)
     try:
-        with sigterm_as_interrupt():
-            return args.handler(args)
-    except (ConfigError, SourceError, UsageError) as exc:
-        print(f"jepa-stream: error: {exc}", file=sys.stderr)
+        return args.handler(args)
+    except UserError as exc:  # a config key, a file, a port, data: named in one line
+        print(f"jepa-stream: error: {redact(str(exc))}", file=sys.stderr)
         return EXIT_USAGE

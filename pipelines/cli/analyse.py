@@ -2,8 +2,8 @@
 
 Exports :func:`add_parsers`.
 
-This is the one visible place where a run is joined: the outputs (:func:`_outputs`), the durable
-log and the event bus, the models, the pipelines with their observers, the WebSocket feed and
+This is the one visible place where a run is joined: the outputs, the durable log and the event
+bus (:mod:`pipelines.cli.outputs`), the models, the pipelines with their observers, the WebSocket feed and
 the capture threads, in :func:`_analyse`. Models, decoders and sockets are imported by the
 handlers, not by this module, so the command line starts without them.
 """
@@ -15,20 +15,19 @@ import contextlib
 import json
 import os
 import sys
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
-from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, note_unused_sources
+from pipelines.cli.common import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE, INTERRUPTED, REDACT, hide, note_unused_sources
 from pipelines.config import Config, load_config
 from pipelines.errors import UsageError
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options
+from pipelines.cli.outputs import open_bus, start_outputs
 from pipelines.progress import Progress, count_of
-from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
+from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.protocol import TOKEN_ENV
-from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
+from streamer.secrets import redact
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
 if TYPE_CHECKING:
@@ -91,47 +90,6 @@ def add_parsers(sub) -> None:
     run.set_defaults(handler=_cmd_run)
 
 
-@contextlib.contextmanager
-def _event_log(config: EventLogConfig | None) -> Iterator[SqliteEventLog]:
-    """The durable log of ``config``, or one in a temporary folder removed afterwards."""
-    with contextlib.ExitStack() as stack:
-        if config is None:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="jepa-stream-"))
-            config = EventLogConfig(os.path.join(folder, "events.sqlite"), fsync=False)
-        try:
-            log = SqliteEventLog(config)
-        except ValueError as exc:  # its message names the log and the problem (e.g. held by another process)
-            raise UsageError(str(exc)) from None
-        stack.callback(log.close)
-        yield log
-
-
-@contextlib.contextmanager
-def _event_bus(config: Config, sources: list[str], log_config: EventLogConfig | None):
-    """The run's event bus and snapshot bucket: on the engine with ``feed.bus.url`` (its object
-    store holds the snapshots), else over the durable log (no bucket)."""
-    from pipelines.cli.engine import engine_bus
-    from streamer.feed.bus import EventBus
-
-    if config.feed.bus.url:
-        with engine_bus(config, sources) as (bus, bucket):
-            yield bus, bucket
-    else:
-        with _event_log(log_config) as log:
-            yield EventBus(log, sources=sources, profile=config.model.encoder.network), None
-
-
-def _outputs(args: argparse.Namespace, *, print_captions: bool, print_status: bool) -> list[Sink]:
-    """The outputs of a run besides the WebSocket feed, one line each (a new output is one more)."""
-    outputs: list[Sink] = [ConsoleSink(captions=print_captions, status=print_status)]
-    if args.events_out:
-        try:
-            outputs.append(JsonlSink(args.events_out, overwrite=args.overwrite))
-        except OSError as exc:
-            raise UsageError(str(exc)) from None
-    return outputs
-
-
 def _analyse(
     args: argparse.Namespace,
     config: Config,
@@ -145,28 +103,21 @@ def _analyse(
     shared: frozenset[str] = frozenset(),
 ) -> list[RunSummary]:
     from pipelines.vlm.baseline import start_baseline
-    from pipelines.cli.options import announce, baseline_config
+    from pipelines.cli.options import baseline_config
     from pipelines.decoder_config import DecoderType
-    from pipelines.encode_pool import EncodePool
     from pipelines.vlm.enrichment import start_enrichment
     from pipelines.core.observers import EmbeddingPublisher, PauseObserver, ProgressObserver, StatsPublisher
-    from pipelines.profiles import build_models  # torch loads only when there is work to do
     from pipelines.core.runner import run_sources
     from pipelines.core.selective import SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
-    from streamer.capture.signals import sigterm_as_interrupt
     from streamer.feed.events import status_event
     from streamer.feed.scenes import ScenePublisher
 
     with contextlib.ExitStack() as stack:
-        bus, bucket = _open_bus(args, specs, config, log_config, stack, print_captions=print_captions, print_status=print_status)
+        bus, bucket, outputs = open_bus(args, specs, config, log_config, stack, serve=serve)  # what can refuse the run, before models
         seat, fenced = _publish_path(config, [s for s in specs if s.id in shared], bus, stack)
         publish = ScenePublisher(fenced)  # every event goes out through it: scenes follow the captions
-        models = build_models(config.model)
-        if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
-            raise KeyboardInterrupt
-        announce(models, config)
-        encode = models.encode_frames and stack.enter_context(EncodePool(models.encode_frames, config.model.encoder.workers))
+        models, encode = _load_models(config, stack)
         baseline = start_baseline(baseline_config(args), publish)  # --baseline vlm: a VLM captions every clip in a worker
         if baseline:
             stack.callback(baseline.close)
@@ -185,6 +136,7 @@ def _analyse(
         stack.callback(publish.close)  # the open scenes end when the run does, before the integrations stop
         if decoder:  # closed after the feed is up, so it ends first: the last texts still reach subscribers
             stack.callback(decoder.close)
+        start_outputs(args, bus, outputs, print_captions=print_captions, print_status=print_status)
         observers = [  # everything attached to the run, in the order it is called
             baseline,
             EmbeddingPublisher(publish) if (serve or live) and config.feed.embeddings else None,
@@ -195,22 +147,23 @@ def _analyse(
             PauseObserver(paused),  # MQTT's detect/set: a paused source's frames are dropped before encoding
             seat.hand_over(lambda source: SelectivePipeline(source, models, config.clip, config.drift)) if seat else None,
         ]
-        with sigterm_as_interrupt(), capture:
+        with capture:  # SIGTERM and Ctrl-C interrupt it (StopSignals, installed by main)
             return run_sources(capture, pipelines, encode, publish, [o for o in observers if o])
 
 
-def _open_bus(args, specs, config, log_config, stack, *, print_captions: bool, print_status: bool):
-    """The event bus (on the engine with ``feed.bus.url``, else over the durable log) and the
-    engine's snapshot bucket (None without one), with the outputs; ``stack`` stops them all when
-    the run ends."""
-    outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
-    for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
-        stack.callback(sink.stop)
-    bus, bucket = stack.enter_context(_event_bus(config, [s.id for s in specs], log_config))
-    for sink in outputs:
-        sink.start()
-        bus.add_sink(sink)
-    return bus, bucket
+def _load_models(config, stack):
+    """``(models, encode)``: the run's models, announced on stderr (torch loads here, only when
+    there is work to do), and their per-frame encoder split over ``model.encoder.workers``
+    threads (None for a clip encoder); ``stack`` stops the threads."""
+    from pipelines.cli.options import announce
+    from pipelines.encode_pool import EncodePool
+    from pipelines.profiles import build_models
+
+    models = build_models(config.model)
+    if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
+        raise KeyboardInterrupt
+    announce(models, config)
+    return models, models.encode_frames and stack.enter_context(EncodePool(models.encode_frames, config.model.encoder.workers))
 
 
 def _integrate(config, bus, specs, read_snapshot, stack):
@@ -296,7 +249,7 @@ def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> 
             errors.append(f"{summary.source}: nothing to analyse: {count_of(summary.frames, 'frame')}, "
                           f"{summary.media_s:.2f} s of media; one clip needs {window_s:g} s (clip.window_s)")
     for error in errors:
-        print(f"jepa-stream: error: {error}", file=sys.stderr)
+        print(f"jepa-stream: error: {redact(error)}", file=sys.stderr)
     if errors:
         return EXIT_USAGE if all(s.clips == 0 for s in summaries) else EXIT_FAILED
     return EXIT_INTERRUPTED if interrupted else 0
@@ -345,7 +298,8 @@ def _cmd_replay(args: argparse.Namespace) -> int:
 
 def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
     """The config file's sources with the ``--source`` ones added (or replacing one by id).
-    Every password in a stream URL joins :data:`REDACT`, so no log line shows it."""
+    Every password in a stream URL joins :data:`REDACT`, so no log line shows it (a short one is
+    hidden only inside its URL, as every URL's password is)."""
     specs = {entry.id: entry.spec() for entry in config.sources}
     try:
         specs.update((s.id, s) for s in parse_sources(given, reserved=specs))
@@ -357,7 +311,6 @@ def _run_sources(config: Config, given: list[str]) -> list[SourceSpec]:
         password = urlsplit(str(spec.target)).password if spec.kind is SourceKind.STREAM else None
         if password:
             REDACT.add(password)
-            REDACT.add(unquote(password))
     return list(specs.values())
 
 
@@ -387,9 +340,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.bus:
         overrides["feed"]["bus"] = {"url": args.bus}
     config = apply_model_options(load_config(args.config, overrides), args)
-    for secret in (config.feed.server.token, config.mqtt.password, config.webhooks.secret):
-        if secret:
-            REDACT.add(secret)
+    for secret, what in ((config.feed.server.token, "the feed token"), (config.mqtt.password, "mqtt.password"),
+                         (config.webhooks.secret, "webhooks.secret")):
+        hide(secret, what)
     specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models
         if spec.kind is SourceKind.FILE:
@@ -405,4 +358,5 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print_captions=True,
         progress=None,
     )
-    return _finish(summaries, interrupted=False, window_s=config.clip.window_s)  # Ctrl-C or SIGTERM is how `run` is meant to end
+    # Ctrl-C exits 130 as everywhere; SIGTERM (a service manager's stop) is how `run` is meant to end: 0.
+    return _finish(summaries, interrupted=INTERRUPTED.is_set(), window_s=config.clip.window_s)

@@ -3,7 +3,7 @@
 Exports :func:`add_parser` and :func:`read_truth`; the bench itself is :mod:`pipelines.bench`.
 
 Every mistake a user can make is found before any model loads and reported as one
-:class:`~pipelines.errors.UsageError` line (exit status 2): a video FFmpeg cannot open, ground
+:class:`~pipelines.errors.UsageError` (or, for ground truth, :class:`~pipelines.errors.DataError`) line (exit status 2): a video FFmpeg cannot open, ground
 truth that is missing, unreadable or not ``{"boundaries": [seconds, …]}``, a ``--gt`` count that
 does not match the videos, rates that are not positive numbers, ``--baseline-clips`` below 1, an
 output folder that cannot be written. Uniform 1 Hz is always among the rates (the decode
@@ -22,7 +22,7 @@ from pipelines.bench.report import summary_lines
 from pipelines.bench.run import run_bench
 from pipelines.cli.common import note_unused_sources
 from pipelines.cli.options import add_baseline_options, add_model_options, apply_model_options, baseline_config
-from pipelines.errors import UsageError
+from pipelines.errors import DataError, UsageError
 
 __all__ = ["add_parser", "read_truth"]
 
@@ -32,12 +32,12 @@ def read_truth(path: Path) -> dict:
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
-        raise UsageError(f"{path}: cannot read ground truth ({exc.strerror or exc})") from None
+        raise DataError(f"{path}: cannot read ground truth ({exc.strerror or exc})") from None
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{path}: not valid JSON (line {exc.lineno})") from None
+        raise DataError(f"{path}: not valid JSON (line {exc.lineno})") from None
     b = data.get("boundaries") if isinstance(data, dict) else None
     if not isinstance(b, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in b):
-        raise UsageError(f'{path}: expected {{"boundaries": [seconds, …], "duration": seconds}}')
+        raise DataError(f'{path}: expected {{"boundaries": [seconds, …], "duration": seconds}}')
     return {"boundaries": sorted(float(x) for x in b), "duration": data.get("duration")}
 
 

@@ -1,18 +1,19 @@
 """What every command shares: exit statuses and the filter that keeps secrets out of logs.
 
 Exports :data:`EXIT_FAILED`, :data:`EXIT_USAGE`, :data:`EXIT_INTERRUPTED`, :data:`REDACT`,
-:data:`INTERRUPTED`, :func:`on_ctrl_c`, :func:`note_unused_sources` and :func:`add_renamed`.
+:data:`INTERRUPTED`, :func:`hide`, :func:`note_stop`, :func:`note_unused_sources` and :func:`add_renamed`.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 
-from streamer.feed.secrets import RedactingFilter
+from streamer.secrets import MIN_SECRET_CHARS, RedactingFilter
 
-__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "on_ctrl_c", "note_unused_sources",
+__all__ = ["EXIT_FAILED", "EXIT_USAGE", "EXIT_INTERRUPTED", "REDACT", "INTERRUPTED", "hide", "note_stop", "note_unused_sources",
            "add_renamed"]
 
 EXIT_FAILED = 1  # the analysis started but a source failed (events so far are kept)
@@ -28,10 +29,23 @@ REDACT = RedactingFilter()
 INTERRUPTED = threading.Event()
 
 
-def on_ctrl_c(signum, frame) -> None:
-    """The CLI's SIGINT handler: remember the Ctrl-C, then interrupt as Python's default does."""
-    INTERRUPTED.set()
-    raise KeyboardInterrupt
+_WARNED: set[str] = set()  # secrets already warned about: one warning each
+
+
+def hide(secret: str | None, what: str) -> None:
+    """Keep ``secret`` (``what`` names it: "the feed token") out of every log line, event and
+    message; one warning on stderr if it is too short to be hidden without garbling the text."""
+    if not secret or REDACT.add(secret) or secret in _WARNED:
+        return
+    _WARNED.add(secret)
+    print(f"jepa-stream: warning: {what} is shorter than {MIN_SECRET_CHARS} characters, so logs cannot hide it "
+          f"without giving it away: use a longer one", file=sys.stderr, flush=True)
+
+
+def note_stop(signum: int) -> None:
+    """Called on the first stop signal (:class:`~streamer.capture.signals.StopSignals`): remember a Ctrl-C."""
+    if signum == signal.SIGINT:
+        INTERRUPTED.set()
 
 
 def note_unused_sources(config, command: str, path: str | None) -> None:

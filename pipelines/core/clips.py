@@ -15,6 +15,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from configs.loader import check_range, invalid
 from streamer.capture.frames import Frame
 
 __all__ = ["ClipConfig", "ClipWindow", "ClipAssembler"]
@@ -37,14 +38,11 @@ class ClipConfig:
     MAX_WINDOW_S = 60.0
 
     def __post_init__(self) -> None:
-        if self.window_s > self.MAX_WINDOW_S:
-            raise ValueError(f"window_s must be at most {self.MAX_WINDOW_S:g}, got {self.window_s}")
-        if self.stride_s <= 0:
-            raise ValueError(f"stride_s must be positive, got {self.stride_s}")
+        check_range("window_s", self.window_s, 0.0, self.MAX_WINDOW_S, above=True)
+        check_range("stride_s", self.stride_s, 0.0, self.MAX_WINDOW_S, above=True)
         if self.window_s < self.stride_s:
-            raise ValueError(f"window_s ({self.window_s}) must be at least stride_s ({self.stride_s})")
-        if not 0 < self.caption_window_s <= self.window_s:
-            raise ValueError(f"caption_window_s must be within (0, window_s={self.window_s}], got {self.caption_window_s}")
+            raise invalid("window_s", f"must be at least stride_s ({self.stride_s:g})", self.window_s)
+        check_range("caption_window_s", self.caption_window_s, 0.0, self.window_s, above=True, context=" (window_s)")
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,7 @@ from enum import Enum
 
 import numpy as np
 
+from configs.loader import check_range, invalid
 from pipelines.core.segment_contrast import SegmentContrast
 
 __all__ = ["Statistic", "Smoothing", "Reason", "State", "DriftConfig", "Decision", "DriftDetector"]
@@ -162,36 +163,24 @@ class DriftConfig:
         if self.adaptive_max is None:
             object.__setattr__(self, "adaptive_max", high)
         top = _MAX_THRESHOLD[Statistic(self.statistic)]
-        if not 1 <= self.smoothing_window <= 1000:
-            raise ValueError(f"smoothing_window must be within [1, 1000] samples, got {self.smoothing_window}")
-        if not 0.0 < self.threshold <= top:
-            raise ValueError(f"threshold must be within (0, {top:g}] for the {Statistic(self.statistic).value} statistic, got {self.threshold}")
-        if not 0.0 < self.recent_s <= 30.0:
-            raise ValueError(f"recent_s must be within (0, 30] seconds, got {self.recent_s}")
-        if not 0.0 < self.spread_floor <= 4.0:
-            raise ValueError(f"spread_floor must be within (0, 4], got {self.spread_floor}")
-        if not self.recent_s < self.max_segment_s <= 3600.0:
-            raise ValueError(f"max_segment_s must be within (recent_s={self.recent_s}, 3600], got {self.max_segment_s}")
-        if not 2 <= self.max_segment_frames <= 100_000:
-            raise ValueError(f"max_segment_frames must be within [2, 100000], got {self.max_segment_frames}")
-        if self.exit_threshold is not None and not 0.0 < self.exit_threshold <= self.threshold:
-            raise ValueError(f"exit_threshold must be within (0, threshold={self.threshold}], got {self.exit_threshold}")
-        if not 1 <= self.debounce <= 1000:
-            raise ValueError(f"debounce must be within [1, 1000] samples, got {self.debounce}")
-        if not 0 <= self.cooldown_s <= 86400:
-            raise ValueError(f"cooldown_s must be within [0, 86400] seconds, got {self.cooldown_s}")
-        if not 0 <= self.heartbeat_s <= 604800:
-            raise ValueError(f"heartbeat_s must be 0 (off) or at most 604800 (a week), got {self.heartbeat_s}")
+        statistic = f" for the {Statistic(self.statistic).value} statistic"
+        check_range("smoothing_window", self.smoothing_window, 1, 1000, context=" samples")
+        check_range("threshold", self.threshold, 0.0, top, above=True, context=statistic)
+        check_range("recent_s", self.recent_s, 0.0, 30.0, above=True, context=" seconds")
+        check_range("spread_floor", self.spread_floor, 0.0, 4.0, above=True)
+        check_range("max_segment_s", self.max_segment_s, self.recent_s, 3600.0, above=True, context=" (above recent_s)")
+        check_range("max_segment_frames", self.max_segment_frames, 2, 100_000)
+        check_range("exit_threshold", self.exit_threshold, 0.0, self.threshold, above=True, null=True, context=" (at most threshold)")
+        check_range("debounce", self.debounce, 1, 1000, context=" samples")
+        check_range("cooldown_s", self.cooldown_s, 0.0, 86400.0, context=" seconds")
+        check_range("heartbeat_s", self.heartbeat_s, 0.0, 604800.0, above=True, zero="off", context=" seconds (a week)")
         if self.heartbeat_s and self.heartbeat_s <= self.cooldown_s:
-            raise ValueError(f"heartbeat_s ({self.heartbeat_s}) must exceed cooldown_s ({self.cooldown_s})")
-        if not 2 <= self.adaptive_window <= 100_000:
-            raise ValueError(f"adaptive_window must be within [2, 100000] samples, got {self.adaptive_window}")
-        if not 2 <= self.adaptive_warmup <= self.adaptive_window:
-            raise ValueError(f"adaptive_warmup must be within [2, adaptive_window={self.adaptive_window}], got {self.adaptive_warmup}")
-        if not 0 < self.adaptive_k <= 100:
-            raise ValueError(f"adaptive_k must be within (0, 100], got {self.adaptive_k}")
-        if not 0.0 < self.adaptive_min <= self.adaptive_max <= top:
-            raise ValueError(f"need 0 < adaptive_min <= adaptive_max <= {top:g}, got {self.adaptive_min} and {self.adaptive_max}")
+            raise invalid("heartbeat_s", f"must exceed cooldown_s ({self.cooldown_s:g})", self.heartbeat_s)
+        check_range("adaptive_window", self.adaptive_window, 2, 100_000, context=" samples")
+        check_range("adaptive_warmup", self.adaptive_warmup, 2, self.adaptive_window, context=" (at most adaptive_window)")
+        check_range("adaptive_k", self.adaptive_k, 0.0, 100.0, above=True)
+        check_range("adaptive_min", self.adaptive_min, 0.0, top, above=True, context=statistic)
+        check_range("adaptive_max", self.adaptive_max, self.adaptive_min, top, context=f" (from adaptive_min){statistic}")
 
     @property
     def exit_ratio(self) -> float:

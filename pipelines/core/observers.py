@@ -7,9 +7,9 @@ Exports :class:`RunView`, :class:`RunObserver`, :class:`EmbeddingPublisher`,
 thread (the one that calls ``run_sources``); a hook must hand its work over and return, never
 wait for a model, a disk or a socket. What attaches to a run today: the per-clip embedding
 events and the periodic ``stats`` events (this module), the progress line (``replay``), the
-console's newest frames and caption snapshots and the per-source pause (MQTT's ``detect`` switch)
-(this module), the baseline VLM (:mod:`pipelines.vlm.baseline`), the ``vlm`` decoder
-(:mod:`pipelines.vlm.enrichment`) and a ``run --bus`` worker's camera hand-over
+console's newest frames, drift history and caption snapshots and the per-source pause (MQTT's
+``detect`` switch) (this module), the baseline VLM (:mod:`pipelines.vlm.baseline`), the ``vlm``
+decoder (:mod:`pipelines.vlm.enrichment`) and a ``run --bus`` worker's camera hand-over
 (:mod:`pipelines.worker`). The composition root (``pipelines/cli/analyse.py``) lists them as it
 lists the outputs.
 
@@ -203,9 +203,10 @@ class ProgressObserver(RunObserver):
 
 
 class ConsoleObserver(RunObserver):
-    """The browser console's share of a run: each source's newest frame (when the page is on)
-    and each caption's snapshot, whose reference the caption carries as ``snapshot`` (when
-    snapshots are on; none when the writer is behind). :meth:`close` writes the queued snapshots."""
+    """The browser console's share of a run: each source's newest frame and the drift of its
+    last minute of clips (when the page is on), and each caption's snapshot, whose reference the
+    caption carries as ``snapshot`` (when snapshots are on; none when the writer is behind).
+    :meth:`close` writes the queued snapshots."""
 
     def __init__(self, parts: ConsoleParts):
         self._parts = parts
@@ -213,6 +214,10 @@ class ConsoleObserver(RunObserver):
     def on_frame(self, frame: Frame) -> None:
         if self._parts.frames is not None:
             self._parts.frames.offer(frame)
+
+    def on_clip(self, result: ClipResult) -> None:
+        if self._parts.history is not None:
+            self._parts.history.add(result.source, result.t_end, result.drift, result.threshold)
 
     def caption_fields(self, result: ClipResult) -> dict:
         if self._parts.snapshots is None or result.caption is None:

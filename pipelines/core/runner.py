@@ -79,7 +79,7 @@ def run_sources(
     observers: Sequence[RunObserver] = (),
 ) -> list[RunSummary]:
     """Analyse every source of ``capture`` until all have ended or Ctrl-C (or SIGTERM, with
-    :func:`~streamer.capture.signals.sigterm_as_interrupt`); return a summary for each source.
+    :class:`~streamer.capture.signals.StopSignals`, which the CLI installs); return a summary for each source.
 
     ``pipelines`` holds one pipeline per source id. The fresh frames of all sources that had a
     frame ready are encoded in one ``encode_frames`` call. Caption events go to ``publish`` as

@@ -33,9 +33,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from configs.loader import check_range, invalid
 from models.learned_predictor import query_embeddings
 from models.vl_predictor import DEFAULT_QUERY, VLPredictor, VLPredictorConfig, load_predictor, save_predictor
 from pipelines.config import Config, ConfigError, load_config
+from pipelines.errors import DataError
 
 __all__ = ["TrainOptions", "Pair", "read_pairs", "retrieval_metrics", "train_predictor", "run_train"]
 
@@ -67,13 +69,14 @@ class TrainOptions:
 
     def __post_init__(self) -> None:
         if self.loss not in ("infonce", "siglip"):
-            raise ValueError(f"loss must be infonce or siglip, got {self.loss!r}")
-        if self.epochs < 1 or self.batch_size < 2:
-            raise ValueError("epochs must be at least 1 and batch_size at least 2")
-        if self.max_frames < 1:
-            raise ValueError(f"max_frames must be at least 1, got {self.max_frames}")
-        if not 0 < self.holdout < 1:
-            raise ValueError(f"holdout must be within (0, 1), got {self.holdout}")
+            raise invalid("loss", "must be infonce or siglip", self.loss)
+        for name, low, high in (("epochs", 1, 100_000), ("batch_size", 2, 65_536), ("max_frames", 1, 1024),
+                                ("max_visual_tokens", 1, 65_536)):
+            check_range(name, getattr(self, name), low, high)
+        for name, high in (("lr", 10.0), ("temperature", 100.0)):
+            check_range(name, getattr(self, name), 0.0, high, above=True)
+        check_range("weight_decay", self.weight_decay, 0.0, 10.0)
+        check_range("holdout", self.holdout, 0.0, 1.0, above=True, below=True)
 
 
 @dataclass(frozen=True)
@@ -86,12 +89,12 @@ class Pair:
 
 
 def read_pairs(path: str | Path) -> list[Pair]:
-    """The pairs of a JSONL file; a bad line is a :class:`ConfigError` naming the file and line."""
+    """The pairs of a JSONL file; a bad line is a :class:`~pipelines.errors.DataError` naming the file and line."""
     path = Path(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read training pairs ({exc.strerror or exc})") from None
+        raise DataError(f"{path}: cannot read training pairs ({exc.strerror or exc})") from None
     pairs = []
     for n, line in enumerate(lines, 1):
         if not line.strip():
@@ -100,31 +103,31 @@ def read_pairs(path: str | Path) -> list[Pair]:
         try:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{where}: not JSON ({exc.msg})") from None
+            raise DataError(f"{where}: not JSON ({exc.msg})") from None
         if not isinstance(row, dict):
-            raise ConfigError(f"{where}: expected an object")
+            raise DataError(f"{where}: expected an object")
         unknown = set(row) - {"video", "start", "end", "caption", "split"}
         if unknown:
-            raise ConfigError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: caption, end, split, start, video)")
+            raise DataError(f"{where}: unknown key {sorted(unknown)[0]!r} (known: caption, end, split, start, video)")
         try:
             video, start, end, caption = row["video"], float(row["start"]), float(row["end"]), row["caption"]
         except KeyError as exc:
-            raise ConfigError(f"{where}: missing {exc.args[0]!r}") from None
+            raise DataError(f"{where}: missing {exc.args[0]!r}") from None
         except (TypeError, ValueError):
-            raise ConfigError(f"{where}: start and end must be numbers") from None
+            raise DataError(f"{where}: start and end must be numbers") from None
         if not isinstance(caption, str) or not caption.strip() or not isinstance(video, str):
-            raise ConfigError(f"{where}: video and caption must be non-empty strings")
+            raise DataError(f"{where}: video and caption must be non-empty strings")
         if not 0 <= start < end:
-            raise ConfigError(f"{where}: need 0 <= start < end, got {start}..{end}")
+            raise DataError(f"{where}: need 0 <= start < end, got {start}..{end}")
         split = row.get("split")
         if split not in (None, "train", "val"):
-            raise ConfigError(f"{where}: split must be train or val, got {split!r}")
+            raise DataError(f"{where}: split must be train or val, got {split!r}")
         video_path = Path(video) if Path(video).is_absolute() else path.parent / video
         if not video_path.is_file():
-            raise ConfigError(f"{where}: {video_path}: no such video")
+            raise DataError(f"{where}: {video_path}: no such video")
         pairs.append(Pair(video_path, start, end, caption.strip(), split))
     if len(pairs) < 4:
-        raise ConfigError(f"{path}: need at least 4 pairs, found {len(pairs)}")
+        raise DataError(f"{path}: need at least 4 pairs, found {len(pairs)}")
     return pairs
 
 
@@ -138,7 +141,7 @@ def split_pairs(pairs: list[Pair], holdout: float, seed: int) -> tuple[list[int]
         n_val = max(1, round(holdout * len(pairs)))
         val, train = sorted(order[:n_val]), sorted(order[n_val:])
     if not train or not val:
-        raise ConfigError("training pairs: need both a training and a held-out (val) split")
+        raise DataError("training pairs: need both a training and a held-out (val) split")
     return train, val
 
 
@@ -163,14 +166,14 @@ def read_spans(pairs: list[Pair], fps: float, max_side: int, max_frames: int) ->
                     if pairs[i].start - 1e-6 <= frame.pts < pairs[i].end:
                         spans[i].append((frame.pts, frame.image))
         except SourceError as exc:
-            raise ConfigError(str(exc)) from None
+            raise DataError(str(exc)) from None
         finally:
             source.close()
     out = {}
     for i, frames in spans.items():
         if not frames:
             p = pairs[i]
-            raise ConfigError(f"{p.video}: no frames between {p.start} s and {p.end} s")
+            raise DataError(f"{p.video}: no frames between {p.start} s and {p.end} s")
         keep = np.unique(np.round(np.linspace(0, len(frames) - 1, min(max_frames, len(frames)))).astype(int))
         out[i] = [frames[k][1] for k in keep]
     return out

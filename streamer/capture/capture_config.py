@@ -14,14 +14,13 @@ YAML form (every key optional; ``sources`` holds per-source overrides keyed by s
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from types import MappingProxyType
 from typing import Any
 
-from configs.loader import ConfigError, build
+from configs.loader import ConfigError, build, check_range, invalid
 from streamer.worker import OverflowPolicy
 
 __all__ = ["RtspTransport", "CaptureConfig"]
@@ -99,10 +98,10 @@ class CaptureConfig:
     overrides: Mapping[str, CaptureConfig] = field(default_factory=lambda: MappingProxyType({}), compare=False)
 
     def __post_init__(self) -> None:
-        _check_int(self.buffer_size, "buffer_size", 1, MAX_BUFFER_SIZE)
+        check_range("buffer_size", self.buffer_size, 1, MAX_BUFFER_SIZE)
         if self.policy is OverflowPolicy.DROP_NEWEST:  # a camera's newest frames are the ones that matter
-            raise ValueError(f"policy: must be wait, drop_oldest or auto, got {self.policy.value}")
-        _check_int(self.max_attempts, "max_attempts", 0, MAX_ATTEMPTS)
+            raise invalid("policy", "must be wait, drop_oldest or auto", self.policy.value)
+        check_range("max_attempts", self.max_attempts, 1, MAX_ATTEMPTS, zero="retry forever")
         for name in (
             "open_timeout_s",
             "probe_s",
@@ -111,17 +110,13 @@ class CaptureConfig:
             "backoff_initial_s",
             "backoff_max_s",
         ):
-            _check_float(getattr(self, name), name, 0.0, MAX_SECONDS, inclusive=False)
+            check_range(name, getattr(self, name), 0.0, MAX_SECONDS, above=True)
         for name in ("backoff_reset_s", "stale_after_s"):
-            _check_float(getattr(self, name), name, 0.0, MAX_SECONDS)
-        _check_float(self.backoff_multiplier, "backoff_multiplier", 1.0, MAX_BACKOFF_MULTIPLIER)
-        _check_float(self.backoff_jitter, "backoff_jitter", 0.0, 1.0)
-        if self.backoff_jitter >= 1.0:
-            raise ValueError(f"backoff_jitter: must be below 1, got {self.backoff_jitter}")
+            check_range(name, getattr(self, name), 0.0, MAX_SECONDS)
+        check_range("backoff_multiplier", self.backoff_multiplier, 1.0, MAX_BACKOFF_MULTIPLIER)
+        check_range("backoff_jitter", self.backoff_jitter, 0.0, 1.0, below=True)
         if self.backoff_max_s < self.backoff_initial_s:
-            raise ValueError(
-                f"backoff_max_s: must be at least backoff_initial_s ({self.backoff_initial_s}), got {self.backoff_max_s}"
-            )
+            raise invalid("backoff_max_s", f"must be at least backoff_initial_s ({self.backoff_initial_s:g})", self.backoff_max_s)
 
     def buffer_policy(self, live: bool) -> OverflowPolicy:
         """The policy for a source: the configured one, else by liveness and ``realtime``."""
@@ -167,16 +162,3 @@ def _auto_policy(values: Mapping[str, Any]) -> dict[str, Any]:
     if out.get("policy") == "auto":
         out["policy"] = None
     return out
-
-
-def _check_int(value: int, name: str, minimum: int, maximum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= maximum:
-        raise ValueError(f"{name}: must be an integer within {minimum}..{maximum}, got {value!r}")
-
-
-def _check_float(value: float, name: str, minimum: float, maximum: float, inclusive: bool = True) -> None:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= minimum if inclusive else value > minimum) and value <= maximum
-    if not ok:
-        raise ValueError(f"{name}: must be a number {'>=' if inclusive else '>'} {minimum:g} and <= {maximum:g}, "
-                         f"got {value!r}")

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from configs.errors import UserError
+
 __all__ = ["SourceError", "Frame", "EndOfStream"]
 
 
-class SourceError(Exception):
+class SourceError(UserError):
     """A source cannot be opened or read. The message is one line naming the source."""
 
 

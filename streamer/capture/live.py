@@ -21,7 +21,7 @@ import numpy as np
 
 from streamer.capture.capture_config import RtspTransport
 from streamer.capture.frames import Frame, SourceError
-from streamer.redact import redact
+from streamer.secrets import display_url
 from streamer.capture.sources import RateSampler, _reason, first_video_stream, frame_to_rgb
 
 __all__ = ["MediaClock", "StreamSource", "WebcamSource"]
@@ -88,7 +88,7 @@ class StreamSource:
         stall_timeout_s: float = 10.0,
     ):
         self.url = url
-        self.label = redact(url)
+        self.label = display_url(url)
         self.source_id = source_id
         self.sample_fps = sample_fps
         self.max_side = max_side
@@ -179,7 +179,7 @@ class WebcamSource:
         stall_timeout_s: float = 10.0,
     ):
         self.target = target
-        self.label = f"webcam {target}" if isinstance(target, int) or target.startswith("/dev/") else redact(target)
+        self.label = f"webcam {target}" if isinstance(target, int) or target.startswith("/dev/") else display_url(target)
         self.source_id = source_id
         self.sample_fps = sample_fps
         self.max_side = max_side

@@ -22,7 +22,7 @@ from typing import Protocol
 
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import Frame, SourceError
-from streamer.redact import redact
+from streamer.secrets import redact
 from streamer.capture.status import SourceState, SourceStatus, StatusCallback
 
 __all__ = ["Backoff", "ReconnectingSource"]

@@ -29,7 +29,7 @@ from typing import Any
 from configs.loader import ConfigError
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_spec import SourceSpec, make_spec
-from streamer.redact import redact
+from streamer.secrets import display_url
 
 __all__ = ["SourceEntry", "split_sources"]
 
@@ -54,7 +54,7 @@ class SourceEntry:
 
     @property
     def label(self) -> str:
-        return redact(self.url)
+        return display_url(self.url)
 
 
 def split_sources(entries: Any, capture: Mapping[str, Any], where: str = "sources") -> tuple[list[dict], dict[str, dict]]:

@@ -17,7 +17,8 @@ existing file is a file even if it contains ``=``. :func:`make_spec` checks one 
 pair the same way (the config file's ``sources:`` list).
 
 A URL may carry credentials (``rtsp://user:password@host/…``, or ``?password=…`` as some cameras
-take them): :func:`streamer.redact.redact` hides them, and every message and label here goes through it.
+take them, or a part taken from ``${VAR}``): :func:`streamer.secrets.redact` hides them, and every
+message and label here goes through it.
 """
 
 from __future__ import annotations
@@ -27,9 +28,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-
-from streamer.redact import redact
 from urllib.parse import urlsplit
+
+from streamer.secrets import display_url, redact
 
 __all__ = ["SourceKind", "SourceSpec", "make_spec", "parse_sources"]
 
@@ -68,8 +69,8 @@ class SourceSpec:
 
     @property
     def label(self) -> str:
-        """The target for messages, with any password in a URL replaced by ``***``."""
-        return redact(str(self.target)) if self.kind is SourceKind.STREAM else str(self.target)
+        """The target for messages: a URL as :func:`streamer.secrets.display_url` shows it."""
+        return display_url(self.target) if self.kind is SourceKind.STREAM else str(self.target)
 
 
 def _split(spec: str) -> tuple[str | None, str]:

@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from streamer.capture.frames import Frame, SourceError
-from streamer.redact import redact
+from streamer.secrets import redact
 
 __all__ = ["RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
 

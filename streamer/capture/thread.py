@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from typing import Protocol
 
 from streamer.capture.frames import EndOfStream, Frame, SourceError
-from streamer.redact import redact
+from streamer.secrets import redact
 from streamer.worker import BoundedQueue, OverflowPolicy
 
 __all__ = ["CaptureThread", "FrameSource"]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from configs.loader import check_range, invalid
+
 __all__ = ["ConsoleConfig", "SnapshotConfig"]
 
 
@@ -36,13 +38,10 @@ class ConsoleConfig:
     max_trace_points: int = 600
 
     def __post_init__(self) -> None:
-        if not 0.1 <= self.frame_interval_s <= 3600:
-            raise ValueError(f"frame_interval_s: must be within 0.1..3600, got {self.frame_interval_s}")
+        check_range("frame_interval_s", self.frame_interval_s, 0.1, 3600.0)
         for name, low, high in (("frame_max_side", 16, 4096), ("frame_quality", 1, 100),
                                 ("max_captions", 1, 10_000), ("max_trace_points", 10, 10_000)):
-            value = getattr(self, name)
-            if type(value) is not int or not low <= value <= high:
-                raise ValueError(f"{name}: must be an integer within {low}..{high}, got {value!r}")
+            check_range(name, getattr(self, name), low, high)
 
     def page_settings(self) -> dict:
         """What the page reads at start (``/console/settings.json``)."""
@@ -84,16 +83,11 @@ class SnapshotConfig:
 
     def __post_init__(self) -> None:
         if self.path is not None and not self.path:
-            raise ValueError("path: must be a folder or null (beside the event log)")
+            raise invalid("path", "must be a folder or null (beside the event log)", self.path)
         for name, low, high in (("frames", 1, self.MAX_FRAMES), ("max_side", 16, 4096), ("quality", 1, 100),
-                                ("queue", 1, self.MAX_QUEUE)):
-            value = getattr(self, name)
-            if type(value) is not int or not low <= value <= high:
-                raise ValueError(f"{name}: must be an integer within {low}..{high}, got {value!r}")
-        for name in ("retention_max_bytes", "retention_max_files"):
-            value = getattr(self, name)
-            if value is not None and (type(value) is not int or value < 1):
-                raise ValueError(f"{name}: must be an integer >= 1 or null, got {value!r}")
+                                ("queue", 1, self.MAX_QUEUE), ("retention_max_bytes", 1, 1 << 40),
+                                ("retention_max_files", 1, 10_000_000)):
+            check_range(name, getattr(self, name), low, high, null=name.startswith("retention"))
 
     def folder(self, log_path: str) -> Path:
         """Where the snapshots go, for an event log at ``log_path``."""

@@ -1,4 +1,4 @@
-"""What a run with the console holds: its routes, the newest frames and the snapshot store.
+"""What a run with the console holds: its routes, the newest frames, the snapshot store and the drift history.
 
 Exports :class:`ConsoleParts` and :func:`open_console`.
 """
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
+from streamer.console.history import DriftHistory
 from streamer.console.newest import NewestFrames
 from streamer.console.routes import console_routes
 from streamer.console.snapshots import SnapshotStore
@@ -20,12 +21,14 @@ __all__ = ["ConsoleParts", "open_console"]
 
 @dataclass(frozen=True)
 class ConsoleParts:
-    """``routes`` for the feed server; ``frames`` (None when the page is off) and ``snapshots``
-    (None when they are off) for the runner. :meth:`close` writes the queued snapshots."""
+    """``routes`` for the feed server; ``frames`` (None when the page is off), ``snapshots``
+    (None when they are off) and ``history`` (None when the page is off) for the run's console
+    observer. :meth:`close` writes the queued snapshots."""
 
     routes: tuple[HttpRoute, ...]
     frames: NewestFrames | None
     snapshots: SnapshotStore | None
+    history: DriftHistory | None = None
 
     def close(self) -> None:
         if self.snapshots is not None:
@@ -42,7 +45,8 @@ def open_console(console: ConsoleConfig, snapshots: SnapshotConfig, log: EventLo
     if snapshots.enabled:
         store = SnapshotStore(snapshots, snapshots.folder(log.path), log.retention_max_age_s, on_snapshot)
         store.start()
-    routes = console_routes(console, frames, store)
+    history = DriftHistory(console.max_trace_points) if console.enabled else None
+    routes = console_routes(console, frames, store, history)
     if not console.enabled:  # snapshots stay reachable for other clients; the page does not
         routes = [r for r in routes if r.path == "/snapshots/"]
-    return ConsoleParts(tuple(routes), frames, store)
+    return ConsoleParts(tuple(routes), frames, store, history)

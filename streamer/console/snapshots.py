@@ -27,6 +27,7 @@ import heapq
 import logging
 import os
 import re
+import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -114,12 +115,19 @@ class SnapshotStore:
 
     def read(self, url_path: str) -> bytes | None:
         """The JPEG at ``url_path`` (``/snapshots/<source>/<name>.jpg``), or None when the path is
-        not one of that form or the file is gone. (The HTTP handler's half: any thread.)"""
+        not one of that form, the file is gone, or it is not a regular file right inside its
+        source's folder under :attr:`folder` (a symbolic link anywhere below the folder is never
+        followed, so nothing outside it is ever served). (The HTTP handler's half: any thread.)"""
         match = _URL.fullmatch(url_path)
         if match is None:
             return None
+        root = self.folder.resolve()
+        path = root / match.group(1) / f"{match.group(2)}.jpg"
         try:
-            return (self.folder / match.group(1) / f"{match.group(2)}.jpg").read_bytes()
+            if path.resolve(strict=True) != path:  # a link in the source's folder or the file's name
+                return None
+            with os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW), "rb") as file:
+                return file.read() if stat.S_ISREG(os.fstat(file.fileno()).st_mode) else None
         except OSError:
             return None
 

@@ -46,7 +46,7 @@ class EventBus:
         read at start. None (the default): each publish appends and waits.
     """
 
-    def __init__(self, log: SqliteEventLog, *, sources: Iterable[str] = (), profile: str | None = None,
+    def __init__(self, log: EventLog, *, sources: Iterable[str] = (), profile: str | None = None,
                  outbox_max: int | None = None, retry_s: float = 0.5) -> None:
         self.log = log
         self.profile = profile
@@ -113,7 +113,12 @@ class EventBus:
             self.outbox.put(draft)
             return {k: v for k, v in draft.message.items() if k != "seq"}
         with self._lock:
-            out = with_seq(draft, self.log.append(draft))
+            try:
+                seq = self.log.append(draft)
+            except KeyboardInterrupt:  # a stop signal (StopSignals) can land before or after the row is committed
+                self._last_seq = self.log.last_seq  # what the log holds; the log numbers the next event itself
+                raise
+            out = with_seq(draft, seq)
             self._last_seq = out.seq
             self._hand_over(out)
         return out.message

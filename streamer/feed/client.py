@@ -92,9 +92,12 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                 raise
             where = "not connected yet" if state.seq is None else f"will resume after seq {state.seq}"
             logger.warning("feed %s: %s; reconnecting in %.2f s (%s)", url, exc or type(exc).__name__, state.delay, where)
-        else:
+        else:  # the server closed the feed (a run that ended or stopped)
             if not reconnect:
                 return
+            logger.warning("feed %s: closed by the server (%s); waiting for it to come back (%s)", url,
+                           ws.close_reason or ws.close_code,
+                           "nothing received yet" if state.seq is None else f"will resume after seq {state.seq}")
         await asyncio.sleep(state.delay)
         state.delay = min(state.delay * 2, max_backoff_s)
 

@@ -12,11 +12,16 @@ the same log gets a clear error naming that PID instead of racing for seqs.
 The lock goes with :meth:`SqliteEventLog.close` or the process. It is one of the two
 :class:`~streamer.feed.log_api.EventLog` implementations (the other: the JetStream stream).
 
-Exports: ``EventLogConfig``, ``SqliteEventLog``.
+Every SQLite error (a damaged page found at open or at any later read or write) is an
+:class:`EventLogError`: one line naming the file and saying how to go on (another log, or
+moving this one aside); nothing is ever deleted.
+
+Exports: ``EventLogConfig``, ``SqliteEventLog``, ``EventLogError``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
@@ -26,7 +31,10 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
+
+from configs.errors import UserError
+from configs.loader import check_range, invalid
 
 from streamer.feed.protocol import Outgoing, with_seq
 
@@ -74,13 +82,19 @@ class EventLogConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.path, str) or not self.path:
-            raise ValueError(f"event log path must be a non-empty string, got {self.path!r}")
-        if self.retention_max_age_s is not None and not self.retention_max_age_s > 0:
-            raise ValueError(f"event log retention_max_age_s must be > 0 or null, got {self.retention_max_age_s!r}")
-        for name in ("retention_max_events", "retention_max_bytes"):
-            value = getattr(self, name)
-            if value is not None and (type(value) is not int or value < 1):
-                raise ValueError(f"event log {name} must be an integer >= 1 or null, got {value!r}")
+            raise invalid("path", "must be a non-empty string", self.path)
+        check_range("retention_max_age_s", self.retention_max_age_s, 0.0, 10 * 365 * 86400.0, above=True, null=True)
+        check_range("retention_max_events", self.retention_max_events, 1, 10**10, null=True)
+        check_range("retention_max_bytes", self.retention_max_bytes, 1, 1 << 40, null=True)
+
+
+class EventLogError(UserError, ValueError):
+    """The log cannot be opened or used; the message is one line naming the file."""
+
+
+def _unusable(path: str, exc: sqlite3.DatabaseError) -> EventLogError:
+    return EventLogError(f"event log {path}: not a usable SQLite database ({exc}); nothing was deleted: "
+                         f"give another log (replay --event-log NEW.sqlite, run: feed.log.path) or move this file aside")
 
 
 def _hold_lock(path: Path, label: str) -> IO[str]:
@@ -95,7 +109,7 @@ def _hold_lock(path: Path, label: str) -> IO[str]:
         lock.seek(0)
         holder = lock.read().strip() or "unknown"
         lock.close()
-        raise ValueError(f"{label}: in use by process {holder} (one process per event log: stop that one, "
+        raise EventLogError(f"{label}: in use by process {holder} (one process per event log: stop that one, "
                          f"or give this one another log path)") from None
     lock.seek(0)
     lock.truncate()
@@ -109,11 +123,11 @@ class SqliteEventLog:
 
     All methods hold one lock around one SQLite connection, so an append from
     the pipeline thread and a resume read from the server thread never
-    interleave inside a transaction. Opening raises ValueError with a one-line
-    message (``event log PATH: problem``) when the folder cannot be made, another
+    interleave inside a transaction. Opening raises :class:`EventLogError` (a ValueError)
+    with a one-line message (``event log PATH: problem``) when the folder cannot be made, another
     process holds the log, or the file is not a usable SQLite database (including
-    damaged pages found while applying retention). A zero-byte file is taken as
-    a new log, with a warning saying so.
+    damaged pages found while applying retention); any method raises it for a damaged page
+    found later. A zero-byte file is taken as a new log, with a warning saying so.
     """
 
     def __init__(self, config: EventLogConfig) -> None:
@@ -124,7 +138,7 @@ class SqliteEventLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._lock_file = _hold_lock(path, label)
         except OSError as exc:
-            raise ValueError(f"{label}: cannot create it ({exc.strerror or exc})") from None
+            raise EventLogError(f"{label}: cannot create it ({exc.strerror or exc})") from None
         if path.exists() and path.stat().st_size == 0:
             logger.warning("%s: the file is empty (0 bytes); starting a new log in it", label)
         self._lock = threading.Lock()
@@ -142,30 +156,38 @@ class SqliteEventLog:
             if self._db is not None:
                 self._db.close()
             self._lock_file.close()
-            raise ValueError(f"{label}: not a usable SQLite database ({exc}); move it away to start a new log"
-                             ) from None
+            raise _unusable(config.path, exc) from None
+
+    @contextlib.contextmanager
+    def _using(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock; a SQLite error in the block becomes :class:`EventLogError`."""
+        with self._lock:
+            try:
+                yield self._db
+            except sqlite3.DatabaseError as exc:
+                raise _unusable(self.config.path, exc) from None
 
     @property
     def last_seq(self) -> int:
         """The largest seq ever stored (0 for a new log); retention does not lower it."""
-        with self._lock:
-            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        with self._using() as db:
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
         return 0 if row is None else int(row[0])
 
     @property
     def first_seq(self) -> int | None:
         """The oldest seq still stored, or None when the log is empty."""
-        with self._lock:
-            return self._db.execute("SELECT MIN(seq) FROM events").fetchone()[0]
+        with self._using() as db:
+            return db.execute("SELECT MIN(seq) FROM events").fetchone()[0]
 
     def append(self, event: Outgoing) -> int:
         """Store ``event`` (its wire JSON, numbered with the next seq) durably; return that seq."""
-        with self._lock:
-            row = self._db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+        with self._using() as db:
+            row = db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
             seq = 1 if row is None else int(row[0]) + 1
             out = with_seq(event, seq)
-            self._db.execute("INSERT INTO events (seq, type, source, wall_time, body) VALUES (?, ?, ?, ?, ?)",
-                             (seq, out.type.value, out.source, out.wall_time, out.text))
+            db.execute("INSERT INTO events (seq, type, source, wall_time, body) VALUES (?, ?, ?, ?, ?)",
+                       (seq, out.type.value, out.source, out.wall_time, out.text))
             self._appends += 1
             due = self._appends % PRUNE_EVERY == 0
         if due:
@@ -191,18 +213,18 @@ class SqliteEventLog:
                 args += values
         query += " ORDER BY seq LIMIT ?"
         args.append(limit)
-        with self._lock:
-            return self._db.execute(query, args).fetchall()
+        with self._using() as db:
+            return db.execute(query, args).fetchall()
 
     def sources(self) -> list[str]:
         """Names of the sources with events in the log."""
-        with self._lock:
-            return [name for (name,) in self._db.execute("SELECT DISTINCT source FROM events ORDER BY source")]
+        with self._using() as db:
+            return [name for (name,) in db.execute("SELECT DISTINCT source FROM events ORDER BY source")]
 
     def prune(self, now: float | None = None) -> int:
         """Apply retention now (``now``: Unix seconds, default the clock); return how many events went."""
         removed = 0
-        with self._lock:
+        with self._using():
             if self.config.retention_max_age_s is not None:
                 cutoff = (time.time() if now is None else now) - self.config.retention_max_age_s
                 removed += self._db.execute("DELETE FROM events WHERE wall_time < ?", (cutoff,)).rowcount
@@ -216,7 +238,7 @@ class SqliteEventLog:
 
     def used_bytes(self) -> int:
         """Bytes of the database's pages that hold data (what ``retention_max_bytes`` bounds)."""
-        with self._lock:
+        with self._using():
             return self._used_bytes()
 
     def _used_bytes(self) -> int:

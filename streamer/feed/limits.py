@@ -4,7 +4,7 @@ Each takes the current time (where it needs one) as an argument, so the rules
 are tested without sockets or clocks. :mod:`streamer.feed.server` applies them to
 each connection; ``docs/PROTOCOL.md`` states them for client authors.
 
-Exports: ``ClientQueue``, ``RateLimiter``, ``StrikeCounter``, ``PeerLogLimiter``.
+Exports: ``ClientQueue``, ``RateLimiter``, ``StrikeCounter``, ``PeerLogLimiter``, ``HttpSlots``.
 """
 
 from __future__ import annotations
@@ -146,3 +146,37 @@ class PeerLogLimiter:
                 del self._peers[next(iter(self._peers))]
             bucket = self._peers[peer] = RateLimiter(self.rate, self.burst, now)
         return bucket.allow(now)
+
+
+class HttpSlots:
+    """Plain HTTP requests in flight: at most ``per_client`` from one address, ``total`` in all.
+
+    :meth:`take` is asked when a request arrives; each True must be followed by one
+    :meth:`release` when its connection closes. One thread (the server's loop) uses it.
+    """
+
+    def __init__(self, total: int, per_client: int) -> None:
+        if total < 1 or per_client < 1:
+            raise ValueError(f"HTTP slots must be at least 1, got total {total} and per_client {per_client}")
+        self.total, self.per_client = total, per_client
+        self._held: dict[str, int] = {}
+        self.in_flight = 0
+        self.refused = 0  # requests answered 503, since the start
+
+    def take(self, client: str) -> bool:
+        """Hold a slot for ``client`` (an address); False, counted in :attr:`refused`, when none is free."""
+        if self.in_flight >= self.total or self._held.get(client, 0) >= self.per_client:
+            self.refused += 1
+            return False
+        self._held[client] = self._held.get(client, 0) + 1
+        self.in_flight += 1
+        return True
+
+    def release(self, client: str) -> None:
+        """Give back a slot that :meth:`take` gave ``client``."""
+        left = self._held[client] - 1
+        if left:
+            self._held[client] = left
+        else:
+            del self._held[client]
+        self.in_flight -= 1

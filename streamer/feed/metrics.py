@@ -1,7 +1,7 @@
 """Prometheus metrics of a run, read from live state at scrape time: nothing on the hot path.
 
 Exports :class:`FeedStats`, :class:`HistogramCounts`, :class:`SourceMetrics`,
-:class:`RunCollector` and :func:`metrics_route`.
+:class:`RunCollector`, :data:`METRICS_CACHE_S` and :func:`metrics_route`.
 
 :class:`RunCollector` is a ``prometheus_client`` custom collector: each scrape calls its two
 callables, one for a :class:`SourceMetrics` snapshot per source and one for the feed's :class:`FeedStats`
@@ -30,6 +30,8 @@ sources, about 2 ms for 16 on a 2-core CPU (``benchmarks/bench_metrics.py``).
 
 from __future__ import annotations
 
+import math
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -158,12 +160,23 @@ def _le(bound: float) -> str:
     return repr(float(bound))  # "0.005", "1.0": the form Prometheus' own clients write
 
 
-def metrics_route(collector: RunCollector, path: str = "/metrics") -> HttpRoute:
-    """``collector`` in a registry of its own, served at ``path`` (behind the feed's token)."""
+#: Seconds a run serves the same rendered ``/metrics`` body: a scrape storm renders it once per interval.
+METRICS_CACHE_S = 1.0
+
+
+def metrics_route(collector: RunCollector, path: str = "/metrics", cache_s: float = 0.0,
+                  clock: Callable[[], float] = time.monotonic) -> HttpRoute:
+    """``collector`` in a registry of its own, served at ``path`` (behind the feed's token).
+    A body rendered less than ``cache_s`` seconds ago (by ``clock``) is served again instead
+    of rendering a new one (0: every scrape renders). The handler runs on one thread (the loop)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(collector)
+    rendered: list = [b"", -math.inf]  # body, when
 
     def handler(_path: str, _query: Mapping[str, Sequence[str]]) -> HttpReply:
-        return HttpReply(HTTPStatus.OK, generate_latest(registry), CONTENT_TYPE)
+        now = clock()
+        if cache_s <= 0 or now - rendered[1] >= cache_s:
+            rendered[:] = [generate_latest(registry), now]
+        return HttpReply(HTTPStatus.OK, rendered[0], CONTENT_TYPE)
 
     return HttpRoute(path, handler)

@@ -19,17 +19,20 @@ themselves are in :mod:`streamer.feed.protocol`, a connection's queue and sender
 :mod:`streamer.feed.session`, the handshake checks and HTTP routes in :mod:`streamer.feed.handshake`. :meth:`FeedServer.stats` gives
 a :class:`~streamer.feed.metrics.FeedStats` snapshot (clients, lagging clients, events sent) for metrics.
 
-Exports: ``FeedServer`` (and ``ServerConfig``, from :mod:`streamer.feed.server_config`).
+Exports: ``FeedServer``, ``check_port_free`` (and ``ServerConfig``, from :mod:`streamer.feed.server_config`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from http import HTTPStatus
 from importlib.metadata import PackageNotFoundError, version
 
 from websockets.asyncio.server import ServerConnection, serve
@@ -39,7 +42,7 @@ from websockets.http11 import Request, Response
 from streamer.feed.bus import EventBus
 from streamer.feed.handshake import Gate, select_subprotocol
 from streamer.feed.http import HttpRoute
-from streamer.feed.limits import PeerLogLimiter
+from streamer.feed.limits import HttpSlots, PeerLogLimiter
 from streamer.feed.log_api import LogUnavailable
 from streamer.feed.metrics import FeedStats
 from streamer.feed.protocol import CloseCode, ErrorReason, Outgoing, ProtocolError, hello_message, parse_client_message
@@ -66,6 +69,7 @@ class _Feed:
         self.last_seq = 0
         self.replay_slots = asyncio.Semaphore(config.max_replays)
         self.notice: str | None = None  # sent to each new client after hello (see FeedServer.notify)
+        self.http = HttpSlots(config.max_http_requests, config.max_http_per_client)
 
     def stats(self) -> FeedStats:
         """A snapshot of the counters (loop thread)."""
@@ -99,7 +103,16 @@ class _Feed:
             return None
 
     def check_request(self, ws: ServerConnection, request: Request) -> Response | None:
-        """The handshake checks (:class:`~streamer.feed.handshake.Gate`) against the open sessions."""
+        """The handshake checks (:class:`~streamer.feed.handshake.Gate`) against the open sessions;
+        a plain HTTP request first takes one of the :class:`~streamer.feed.limits.HttpSlots` until
+        its connection closes, or gets 503 with ``Retry-After: 1`` at once."""
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            client = str(ws.remote_address[0]) if ws.remote_address else ""
+            if not self.http.take(client):
+                response = ws.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many HTTP requests at once; retry later\n")
+                response.headers["Retry-After"] = "1"
+                return response
+            ws.connection_lost_waiter.add_done_callback(lambda _: self.http.release(client))
         return self.gate.check(ws, request, len(self.sessions))
 
     async def handle(self, ws: ServerConnection) -> None:
@@ -242,8 +255,7 @@ class FeedServer:
         if self._error is not None:
             self._thread.join()
             error, self._error = self._error, None
-            detail = getattr(error, "strerror", None) or error
-            raise OSError(f"cannot serve the feed on {self.config.host}:{self.config.port}: {detail}") from error
+            raise _cannot_serve(self.config, error) from error
         logger.info("feed listening on %s", self.url)
 
     def stop(self) -> None:
@@ -299,3 +311,30 @@ class FeedServer:
         for task in leftovers:
             task.cancel()
         await asyncio.gather(*leftovers, return_exceptions=True)
+
+
+def check_port_free(config: ServerConfig) -> None:
+    """Raise :meth:`FeedServer.start`'s OSError now if the port of ``config`` is taken, so that a
+    run names it before the slow part of its start (port 0 is always free). The port is only
+    tried (bound with ``SO_REUSEADDR``, as the server binds, then closed), not held."""
+    if config.port == 0:
+        return
+    try:
+        addresses = socket.getaddrinfo(config.host, config.port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError:
+        return  # a bad host is start()'s to report
+    for family, kind, proto, _, address in addresses:
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                raise _cannot_serve(config, error) from None
+
+
+def _cannot_serve(config: ServerConfig, error: BaseException) -> OSError:
+    """The one-line error of a feed that cannot listen; a taken port says how to choose another."""
+    detail = getattr(error, "strerror", None) or error
+    if getattr(error, "errno", None) == errno.EADDRINUSE:
+        detail = "address already in use (another run? pass --port N, or --port 0 for a free one)"
+    return OSError(f"cannot serve the feed on {config.host}:{config.port}: {detail}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import asdict, dataclass, field
 
+from configs.loader import check_range, invalid
 from streamer.feed.protocol import TOKEN_ENV
 
 #: Fewest characters of a token for a feed that listens beyond loopback.
@@ -17,7 +18,7 @@ MIN_TOKEN_CHARS = 16
 _INT_MAXIMA = {
     "max_connections": 10_000, "max_message_bytes": 2**20, "max_frame_bytes": 2**24, "client_queue": 65_536,
     "client_message_burst": 1000, "max_strikes": 1000, "write_limit_bytes": 2**24, "replay_page": 10_000,
-    "max_replays": 1000, "peer_log_burst": 10_000,
+    "max_replays": 1000, "peer_log_burst": 10_000, "max_http_requests": 10_000, "max_http_per_client": 10_000,
 }
 #: Largest value of each rate (per second) or duration (seconds) setting (each must be > 0).
 _FLOAT_MAXIMA = {
@@ -80,6 +81,11 @@ class ServerConfig:
     peer_log_lines_per_s: Average log records per second the ``websockets`` library
         may write about one peer address (handshake failures, debug traces); the rest
         are dropped. It defaults to 1.0, with bursts of ``peer_log_burst`` (default 20).
+    max_http_requests: Plain HTTP requests (page, frames, snapshots, ``/metrics``) answered at
+        the same time, over all clients; more get 503 with ``Retry-After: 1``, so that a burst of
+        them cannot starve the feed's subscribers. It defaults to 32.
+    max_http_per_client: The same bound for one client address. It defaults to 8 (a browser
+        opens at most 6 connections to one host).
 
     Each integer setting is at least 1 and at most its entry in ``_INT_MAXIMA``
     (``max_connections`` 10,000, ``client_queue`` 65,536, ``max_message_bytes`` 1 MiB,
@@ -109,34 +115,31 @@ class ServerConfig:
     max_replays: int = 2
     peer_log_lines_per_s: float = 1.0
     peer_log_burst: int = 20
+    max_http_requests: int = 32
+    max_http_per_client: int = 8
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "allowed_origins", tuple(self.allowed_origins))
         if not isinstance(self.host, str) or not self.host:
-            raise ValueError(f"server host must be a non-empty string, got {self.host!r}")
-        if type(self.port) is not int or not 0 <= self.port <= 65535:
-            raise ValueError(f"server port must be an integer in 0..65535, got {self.port!r}")
+            raise invalid("host", "must be a non-empty string", self.host)
+        check_range("port", self.port, 0, 65535)
         if self.token is not None and (not isinstance(self.token, str) or not self.token):
-            raise ValueError("server token must be a non-empty string or unset")
+            raise ValueError("token: must be a non-empty string or unset")  # the value is a secret: not shown
         if self.token is None and not is_loopback(self.host):
-            raise ValueError(f"refusing to serve the feed on {self.host} without a token: anyone who reaches it "
+            raise ValueError(f"host: refusing to serve the feed on {self.host} without a token: anyone who reaches it "
                              f"could read it; set {TOKEN_ENV}, or bind to 127.0.0.1")
         if self.token is not None and not is_loopback(self.host) and len(self.token) < MIN_TOKEN_CHARS:
-            raise ValueError(f"refusing to serve the feed on {self.host} with a token of {len(self.token)} "
+            raise ValueError(f"token: refusing to serve the feed on {self.host} with a token of {len(self.token)} "
                              f"characters: it needs at least {MIN_TOKEN_CHARS} beyond loopback")
         if not all(isinstance(o, str) and o for o in self.allowed_origins):
-            raise ValueError(f"server allowed_origins must be non-empty strings, got {self.allowed_origins!r}")
+            raise invalid("allowed_origins", "must be non-empty strings", self.allowed_origins)
         for name, most in _INT_MAXIMA.items():
-            value = getattr(self, name)
-            if type(value) is not int or not 1 <= value <= most:
-                raise ValueError(f"server {name} must be an integer >= 1 and <= {most}, got {value!r}")
+            check_range(name, getattr(self, name), 1, most)
         for name, most in _FLOAT_MAXIMA.items():
-            value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not 0 < value <= most:  # also refuses NaN
-                raise ValueError(f"server {name} must be a number > 0 and <= {most:g}, got {value!r}")
+            check_range(name, getattr(self, name), 0.0, most, above=True)
         if self.max_frame_bytes < self.max_message_bytes:
-            raise ValueError(f"server max_frame_bytes ({self.max_frame_bytes}) must be >= "
-                             f"max_message_bytes ({self.max_message_bytes})")
+            raise invalid("max_frame_bytes", f"must be at least max_message_bytes ({self.max_message_bytes})",
+                          self.max_frame_bytes)
 
     def client_limits(self) -> dict[str, float]:
         """The limits announced to clients in ``hello``."""

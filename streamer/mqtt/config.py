@@ -10,6 +10,8 @@ import socket
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from configs.loader import check_range, invalid
+
 __all__ = ["MqttTlsConfig", "MqttConfig"]
 
 _TOPIC_PART = re.compile(r"[A-Za-z0-9_\-.]+(/[A-Za-z0-9_\-.]+)*")
@@ -29,7 +31,7 @@ class MqttTlsConfig:
 
     def __post_init__(self) -> None:
         if bool(self.cert_file) != bool(self.key_file):
-            raise ValueError("cert_file: a client certificate needs both cert_file and key_file")
+            raise invalid("cert_file", "a client certificate needs both cert_file and key_file", self.cert_file)
 
 
 @dataclass(frozen=True)
@@ -61,27 +63,23 @@ class MqttConfig:
     max_stats_queue: int = 64
 
     def __post_init__(self) -> None:
-        if self.url:
+        if self.url:  # a bad one is shown by its scheme only: the rest may hold a secret
             parts = urlsplit(self.url)
             if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname or parts.username or parts.path not in ("", "/"):
-                raise ValueError(f"url: must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT] (got scheme {parts.scheme!r})")
+                raise invalid("url", "must be mqtt://HOST[:PORT] or mqtts://HOST[:PORT]; only its scheme is shown", parts.scheme)
             try:
                 parts.port
             except ValueError:
-                raise ValueError("url: bad port (a number within 1..65535)") from None
+                raise invalid("url", "bad port, must be within 1..65535; only its scheme is shown", parts.scheme) from None
         for name in ("prefix", "discovery_prefix"):
             if not _TOPIC_PART.fullmatch(getattr(self, name)):
-                raise ValueError(f"{name}: topic levels of letters, digits, _ - . joined by / (got {getattr(self, name)!r})")
+                raise invalid(name, "topic levels of letters, digits, _ - . joined by /", getattr(self, name))
         if self.password and not self.username:
-            raise ValueError("password: needs a username")
-        if not 5 <= self.keepalive_s <= 3600:
-            raise ValueError(f"keepalive_s: must be within 5..3600 (got {self.keepalive_s})")
-        if not 0 < self.scene_changed_s <= 3600:
-            raise ValueError(f"scene_changed_s: must be within (0, 3600] (got {self.scene_changed_s})")
-        if not 0.1 <= self.ack_timeout_s <= 600:
-            raise ValueError(f"ack_timeout_s: must be within 0.1..600 (got {self.ack_timeout_s})")
-        if not 1 <= self.max_stats_queue <= 65536:
-            raise ValueError(f"max_stats_queue: must be within 1..65536 (got {self.max_stats_queue})")
+            raise ValueError("password: needs a username")  # the value is a secret: not shown
+        check_range("keepalive_s", self.keepalive_s, 5, 3600)
+        check_range("scene_changed_s", self.scene_changed_s, 0.0, 3600.0, above=True)
+        check_range("ack_timeout_s", self.ack_timeout_s, 0.1, 600.0)
+        check_range("max_stats_queue", self.max_stats_queue, 1, 65536)
 
     @property
     def host(self) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from configs.loader import check_range, invalid
+
 __all__ = ["SIGNATURE_HEADER", "WebhookConfig"]
 
 #: The header holding ``sha256=<hex HMAC-SHA256 of the body with the secret>``.
@@ -34,18 +36,18 @@ class WebhookConfig:
     backoff_max_s: float = 60.0
 
     def __post_init__(self) -> None:
-        for i, url in enumerate(self.urls):
+        for i, url in enumerate(self.urls):  # a bad one is shown by its scheme only: the rest may hold a token
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise ValueError(f"urls: item {i} must be an http:// or https:// URL with a host (got scheme {parts.scheme!r}; "
-                                 "the URL itself is not shown: it may hold a token)")
+                raise invalid("urls", f"item {i} must be an http:// or https:// URL with a host; only its scheme is shown",
+                              parts.scheme)
         if self.urls and not self.secret:
             raise ValueError("secret: needed to sign the POSTs (write secret: ${A_VARIABLE})")
         unknown = [t for t in self.types if t not in _TYPES]
         if unknown or not self.types:
-            raise ValueError(f"types: each one of {', '.join(_TYPES)} (got {list(self.types)})")
-        if not 0.1 <= self.timeout_s <= 300:
-            raise ValueError(f"timeout_s: must be within 0.1..300 (got {self.timeout_s})")
-        if not 0.01 <= self.backoff_initial_s <= self.backoff_max_s <= 3600:
-            raise ValueError(f"backoff_initial_s: need 0.01 <= backoff_initial_s <= backoff_max_s <= 3600 "
-                             f"(got {self.backoff_initial_s}, {self.backoff_max_s})")
+            raise invalid("types", f"each one of {', '.join(_TYPES)}, at least one", list(self.types))
+        check_range("timeout_s", self.timeout_s, 0.1, 300.0)
+        check_range("backoff_initial_s", self.backoff_initial_s, 0.01, 3600.0)
+        check_range("backoff_max_s", self.backoff_max_s, 0.01, 3600.0)
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise invalid("backoff_max_s", f"must be at least backoff_initial_s ({self.backoff_initial_s:g})", self.backoff_max_s)

@@ -3,7 +3,7 @@
 import pytest
 
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
-from streamer.redact import redact
+from streamer.secrets import redact
 
 
 def test_kinds_and_default_ids(tmp_path):

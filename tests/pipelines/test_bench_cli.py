@@ -97,6 +97,12 @@ def test_the_terminal_shows_a_summary_and_stderr_the_progress(bench):
     assert "fewer decodes than uniform 1 Hz" in result.stdout and "report:" in result.stdout
     assert "scenes:" in result.stderr and "baseline VLM (random weights)" in result.stderr
     assert "peers pyscenedetect_content" in result.stderr
+    for i, name in enumerate(("pyscenedetect_content", "pyscenedetect_adaptive", "transnetv2"), 1):
+        assert f": running peer {name} ({i}/3)\n" in result.stderr  # each peer says when it starts: they take time
+    assert "pyscenedetect:" not in result.stderr and "[PySceneDetect]" not in result.stderr  # its INFO lines stay out
+    rows = [line for line in result.stdout.splitlines() if " decodes (" in line]
+    assert len(rows) >= 5 and len({line.index(": ") for line in rows}) == 1  # the names line up
+    assert len({line.index(" F1 ") for line in rows}) == 1 and len({line.index(" lag ") for line in rows}) == 1
 
 
 def test_user_errors_are_one_line_and_exit_2(tmp_path, scene_video):

@@ -46,7 +46,7 @@ def long_video(tmp_path_factory, photos):
         (("replay", "--quiet"), 1.0, INTERRUPTED),  # importing torch
         (("replay", "--quiet"), 2.5, INTERRUPTED),  # loading the models
         (("replay", "--quiet"), 5.0, INTERRUPTED),  # analysing
-        (("run", "--no-feed", "--source"), 5.0, (0, *INTERRUPTED)),  # 0 once analysing: Ctrl-C is how run ends
+        (("run", "--no-feed", "--source"), 5.0, INTERRUPTED),  # analysing: Ctrl-C is 130 for run too (SIGTERM is 0)
     ],
 )
 def test_ctrl_c_at_any_moment_ends_cleanly(command, after_s, status, tmp_path, long_video):
@@ -63,5 +63,5 @@ def test_ctrl_c_at_any_moment_ends_cleanly(command, after_s, status, tmp_path, l
     out, err = proc.communicate(timeout=TIMEOUT_S)
     assert proc.returncode in status, err
     assert "Traceback" not in err, err
-    if status == INTERRUPTED:
+    if command[0] == "replay":  # (run prints its sources' status lines on stderr too)
         assert err.strip() in ("", "jepa-stream: interrupted"), err

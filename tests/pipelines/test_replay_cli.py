@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from logkit import damage_table_pages
 from testlimits import TIMEOUT_S
 from pipelines.bench import match_boundaries
 from videokit import Shot, write_video
@@ -164,6 +165,20 @@ def test_a_damaged_event_log_is_one_line(scene_video, tmp_path):
     assert result.returncode == 2
     assert result.stderr.startswith(f"jepa-stream: error: event log {log}: not a usable SQLite database")
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("command", ["replay", "run"])
+def test_a_log_damaged_inside_its_pages_is_one_line_for_replay_and_run(command, scene_video, tmp_path):
+    log = tmp_path / "e.sqlite"
+    damage_table_pages(log)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"feed:\n  log:\n    path: {log}\n")
+    args = ["--event-log", log] if command == "replay" else ["--no-feed", "--config", config, "--source"]
+    result = jepa_stream(command, *args, scene_video[0]) if command == "run" else jepa_stream(command, scene_video[0], *args)
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"jepa-stream: error: event log {log}: not a usable SQLite database")
+    assert "move this file aside" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert log.stat().st_size > 200 * 1000, "nothing was deleted"
 
 
 def test_an_existing_events_file_is_kept_unless_overwrite_is_given(photos, tmp_path):

@@ -17,7 +17,8 @@ import torch
 from models.retrieval import RetrievalConfig
 from models.learned_predictor import LearnedPredictor, PredictorConfig, PredictorType, query_embeddings
 from models.vl_predictor import load_predictor
-from pipelines.config import ConfigError, load_config
+from pipelines.config import load_config
+from pipelines.errors import DataError
 from pipelines.training.train_predictor import TrainOptions, read_pairs, retrieval_metrics, train_predictor
 
 SHOTS_PER_SCENE = 4  # the last shot of each scene is held out
@@ -175,7 +176,7 @@ def test_bad_pair_lines_are_named(tmp_path, line, message):
     (tmp_path / "x.mp4").write_bytes(b"")
     path = tmp_path / "p.jsonl"
     path.write_text(line + "\n")
-    with pytest.raises(ConfigError, match=message) as err:
+    with pytest.raises(DataError, match=message) as err:
         read_pairs(path)
     assert "p.jsonl:1" in str(err.value)
 

@@ -21,8 +21,9 @@ const state = {
   stats: new Map(),  // source → newest stats event
   selected: null,
 };
-// Read by the browser tests: when each live caption was on screen, against its wall_time.
-window.consoleMetrics = { captionLatencyMs: [] };
+// Read by the browser tests: when each live caption was on screen, against its wall_time; where
+// a source's drift trace starts (media seconds).
+window.consoleMetrics = { captionLatencyMs: [], traceFirstT: (source) => state.tiles.get(source)?.trace.points[0]?.t };
 
 function authHeaders() {
   return state.token ? { Authorization: `Bearer ${state.token}` } : {};
@@ -117,7 +118,7 @@ function addCaption(event, live) {
   el.dataset.source = event.source;
   const img = document.createElement("img");
   img.className = "thumb";
-  img.alt = "snapshot";
+  img.alt = "";  // until its snapshot is there; none shows as a neutral box (console.css)
   const body = document.createElement("div");
   const text = document.createElement("div");
   text.className = "text";
@@ -168,7 +169,8 @@ async function loadThumb(entry) {
   const img = entry.el.querySelector(".thumb");
   const url = entry.event.snapshot ? await fetchBlobUrl(entry.event.snapshot).catch(() => null) : null;
   if (!state.captions.has(entry.event.seq)) { if (url) URL.revokeObjectURL(url); return; }
-  if (!url) { img.classList.add("missing"); img.alt = "no snapshot"; return; }
+  if (!url) { img.classList.add("missing"); img.title = "no snapshot"; return; }
+  img.alt = "snapshot";
   entry.thumbUrl = img.src = url;
   if (state.selected === entry.event.seq) $("d-snapshot").src = url;
 }
@@ -290,8 +292,15 @@ function onState(feedState, detail) {
   setText(el, detail ? `feed ${feedState} (${detail})` : `feed ${feedState}`);
 }
 
+/** Each source's drift of the last minute (embeddings are not logged: no replay brings them back). */
+async function loadDriftHistory() {
+  const response = await fetch("/drift.json", { headers: authHeaders(), cache: "no-store" }).catch(() => null);
+  if (!response?.ok) return;
+  for (const [source, samples] of Object.entries(await response.json())) tile(source).trace.prefill(samples);
+}
+
 const feed = new FeedConnection(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/`, TYPES, 0, {
-  onHello: (hello) => hello.sources.forEach(tile), onEvent, onState, refused: tokenRefused,
+  onHello: (hello) => { hello.sources.forEach(tile); loadDriftHistory(); }, onEvent, onState, refused: tokenRefused,
 });
 
 /** Whether the server refuses our token (a private route answers 401); asks for one if so.

@@ -27,6 +27,14 @@ export class DriftTrace {
     this.schedule();
   }
 
+  /** Earlier samples ([t, drift, threshold], oldest first) put before those already drawn. */
+  prefill(samples) {
+    const first = this.points.length ? this.points[0].t : Infinity;
+    const earlier = samples.filter(([t]) => t < first).map(([t, drift, threshold]) => ({ t, drift, threshold }));
+    this.points = [...earlier, ...this.points].slice(-this.maxPoints);
+    this.schedule();
+  }
+
   decide(t, reason) {
     this.decisions.push({ t, reason });
     if (this.decisions.length > this.maxPoints) this.decisions.shift();

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from browserkit import Analyzer, browser, canvas_drawn, chromium_unavailable, free_port, wait_js
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 from videokit import Shot, write_video
 
 pytestmark = [pytest.mark.skipif(chromium_unavailable() is not None, reason=str(chromium_unavailable())),
@@ -216,3 +216,49 @@ def test_the_page_joins_the_vlm_decoders_enrichments_to_their_captions(photos_vi
     state, latency, lag = re.fullmatch(r"(\w+) · ([\d.]+) ms · lag ([\d.]+) s · .*", details["vlm"]).groups()
     assert state == enrichment["state"] == "done"
     assert abs(float(latency) - enrichment["latency_ms"]) <= 0.051 and abs(float(lag) - enrichment["lag_s"]) <= 0.051
+
+
+def test_a_caption_without_a_snapshot_shows_a_neutral_box_not_a_broken_image(photos_video, tmp_path):
+    analyzer = Analyzer(run_args(tmp_path, f"photos={photos_video}", console="  snapshots:\n    enabled: false\n"))
+    try:
+        with browser() as page:
+            page.get(analyzer.page_url)
+            wait_js(page, "return document.querySelector('.entry .thumb.missing')", "a caption without a snapshot")
+            page.find_elements("css selector", ".entry")[-1].click()
+            wait_js(page, "return !document.getElementById('details').hidden", "the caption's details")
+            looks = page.execute_script("""
+                return [document.querySelector('.entry .thumb.missing'), document.getElementById('d-snapshot')].map(i => {
+                  const s = getComputedStyle(i), r = i.getBoundingClientRect();
+                  return [i.hasAttribute('src'), i.alt, s.fontSize, s.backgroundImage.startsWith('repeating-linear-gradient'),
+                          Math.round(r.width / r.height * 9)];
+                });""")
+    finally:
+        analyzer.stop()
+    # No picture, no alt text to spill, the patterned box at the picture's 16:9 shape.
+    assert looks == [[False, "", "0px", True, 16], [False, "", "0px", True, 16]]
+
+
+def test_a_page_that_connects_late_starts_its_drift_trace_with_the_last_minute(photos_video, tmp_path):
+    import http.client
+    from urllib.parse import urlsplit
+
+    analyzer = Analyzer(run_args(tmp_path, f"photos={photos_video}"))
+    port = urlsplit(analyzer.page_url).port
+
+    def history() -> list:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=TIMEOUT_S)
+        try:
+            conn.request("GET", "/drift.json")
+            return json.loads(conn.getresponse().read()).get("photos", [])
+        finally:
+            conn.close()
+
+    try:
+        samples = wait_for(lambda: len(h := history()) >= 8 and h, "eight drift samples of the run")
+        with browser() as page:
+            page.get(analyzer.page_url)
+            first = wait_js(page, "return window.consoleMetrics.traceFirstT('photos') ?? false", "the drift trace")
+    finally:
+        analyzer.stop()
+    assert first <= samples[-1][0]  # it begins with samples from before the page connected, not only live ones
+    assert [len(s) for s in samples] == [3] * len(samples) and [s[0] for s in samples] == sorted(s[0] for s in samples)

@@ -13,7 +13,7 @@ from feedkit import running
 from streamer.feed.bus import EventBus
 from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.protocol import SUBPROTOCOL, token_subprotocol
-from streamer.redact import redact
+from streamer.secrets import redact
 from testlimits import TIMEOUT_S
 
 TOKEN = "a-token-of-16-chars+/é"  # not base64url-safe on purpose: it is encoded for the header

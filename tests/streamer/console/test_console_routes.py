@@ -55,6 +55,12 @@ def test_the_page_and_its_files_are_public_with_their_types_and_a_strict_policy(
             assert get(server.port, missing)[0] == 404, missing
 
 
+def test_the_favicon_is_a_real_answer_not_an_upgrade_demand(bus):
+    with running(bus, routes=console_routes(ConsoleConfig(), None, None), token=TOKEN) as server:
+        status, headers, body = get(server.port, "/favicon.ico")  # without the token: a browser asks for it unasked
+    assert (status, headers["Content-Type"]) == (200, "image/svg+xml") and body.startswith(b"<svg ")
+
+
 def test_newest_frames_need_the_token_and_are_encoded_only_when_asked(bus, photos):
     frames = NewestFrames(interval_s=3600, max_side=160, quality=80)
     with running(bus, routes=console_routes(ConsoleConfig(), frames, None), token=TOKEN) as server:
@@ -98,3 +104,29 @@ def test_snapshots_are_served_behind_the_token_and_a_missing_one_is_a_404(bus, t
         status, _, body = get(server.port, "/snapshots/cam0/1.jpg", TOKEN)
         assert status == 404 and b"no such snapshot" in body
         assert get(server.port, "/snapshots/../events.sqlite", TOKEN)[0] == 404
+
+
+def test_the_drift_history_keeps_each_sources_last_minute_behind_the_token(bus):
+    from streamer.console.history import DriftHistory
+
+    history = DriftHistory(max_points=1000)
+    for i in range(200):  # 100 s of media, a clip every 0.5 s
+        history.add("cam0", 2.0 + i * 0.5, 0.1, 1.5)
+    history.add("cam1", 2.0, None, 1.5)
+    history.add("cam2", 2.0, float("nan"), 1.5)  # not finite: null, so /drift.json stays JSON
+    kept = history.snapshot()
+    assert [p[0] for p in kept["cam0"]] == [41.5 + 0.5 * i for i in range(121)]  # the last 60 s of media, both ends in
+    assert kept["cam0"][-1] == (101.5, 0.1, 1.5) and kept["cam1"] == kept["cam2"] == [(2.0, None, 1.5)]
+    with running(bus, routes=console_routes(ConsoleConfig(), None, None, history), token=TOKEN) as server:
+        assert get(server.port, "/drift.json")[0] == 401
+        status, _, body = get(server.port, "/drift.json", TOKEN)
+    assert status == 200 and json.loads(body)["cam0"][-1] == [101.5, 0.1, 1.5]
+
+
+def test_a_restarted_source_starts_its_drift_history_again():
+    from streamer.console.history import DriftHistory
+
+    history = DriftHistory(max_points=3)
+    for t in (10.0, 10.5, 11.0, 11.5, 1.0):
+        history.add("cam0", t, 0.2, 1.0)
+    assert history.snapshot() == {"cam0": [(1.0, 0.2, 1.0)]}

@@ -127,8 +127,24 @@ def test_a_folder_that_cannot_be_made_is_named(tmp_path):
 def test_the_config_names_a_bad_key():
     from pipelines.config import ConfigError, load_config
 
-    with pytest.raises(ConfigError, match=r"feed\.snapshots\.quality: must be an integer within 1\.\.100, got 0"):
+    with pytest.raises(ConfigError, match=r"feed\.snapshots\.quality: must be an integer within 1\.\.100 \(got 0\)"):
         load_config(overrides={"feed": {"snapshots": {"quality": 0}}})
     with pytest.raises(ConfigError, match=r"feed\.console\.max_captions"):
         load_config(overrides={"feed": {"console": {"max_captions": 0}}})
     assert SnapshotConfig().folder("~/state/events.sqlite").name == "snapshots"
+
+
+def test_no_snapshot_path_leaves_the_folder_through_a_link(tmp_path, photos):
+    outside = tmp_path / "secret.jpg"
+    outside.write_bytes(b"\xff\xd8 not for the web")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "7.jpg").write_bytes(b"\xff\xd8 not for the web either")
+    store = SnapshotStore(SnapshotConfig(), tmp_path / "snaps", max_age_s=None)
+    reference = store.submit("cam0", 1_700_000_000.0, frames(photos["coffee"]))
+    store.start()
+    store.stop()
+    (tmp_path / "snaps" / "cam0" / "5.jpg").symlink_to(outside)  # a linked file in a source's folder
+    (tmp_path / "snaps" / "linked").symlink_to(tmp_path / "elsewhere")  # a linked source folder
+    (tmp_path / "snaps" / "cam0" / "6.jpg").mkdir()  # not a regular file
+    assert store.read(reference)[:2] == b"\xff\xd8"  # a real snapshot still reads
+    assert [store.read(p) for p in ("/snapshots/cam0/5.jpg", "/snapshots/linked/7.jpg", "/snapshots/cam0/6.jpg")] == [None] * 3

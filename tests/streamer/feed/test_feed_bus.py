@@ -49,6 +49,32 @@ def test_a_bad_event_raises_and_uses_up_no_seq(bus):
     assert bus.publish(caption(1))["seq"] == 1
 
 
+@pytest.mark.parametrize("committed", [True, False])
+def test_a_stop_signal_inside_a_log_write_leaves_the_seq_where_the_log_is(log_config, committed):
+    class Interrupted(SqliteEventLog):  # the KeyboardInterrupt of StopSignals, landing just after (or before) the commit
+        armed = True
+
+        def append(self, event) -> int:
+            if self.armed and not committed:
+                Interrupted.armed = False
+                raise KeyboardInterrupt
+            seq = super().append(event)
+            if self.armed:
+                Interrupted.armed = False
+                raise KeyboardInterrupt
+            return seq
+
+    bus = EventBus(Interrupted(log_config))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            bus.publish(caption(1))
+        assert bus.last_seq == (1 if committed else 0), "the bus says what the log holds"
+        assert bus.publish(status("ended"))["seq"] == (2 if committed else 1)  # the stop's status goes out
+        assert [e["seq"] for e in bus.log.read_after(0)] == ([1, 2] if committed else [1])
+    finally:
+        bus.close()
+
+
 def test_several_publishing_threads_get_unique_growing_seqs_in_log_and_sink_order(bus):
     sink = Collect(lambda out: out.seq)
     bus.add_sink(sink)

@@ -188,3 +188,22 @@ def test_verbose_output_never_shows_the_token_and_the_command_line_one_is_warned
     assert "Authorization: Bearer ***" in done.stderr, "the headers were logged, redacted"
     assert token not in done.stderr
     assert "jepa-stream: warning: --token is visible to other users in the process list" in done.stderr
+
+
+def test_subscribe_with_a_limit_says_it_waits_when_the_feed_it_follows_ends(bus):
+    with running(bus) as server:
+        proc = subprocess.Popen([sys.executable, *SUBSCRIBE_CLI, "subscribe", server.url, "--limit", "5"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+        try:
+            deadline = time.monotonic() + TIMEOUT_S
+            while server.connections == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            bus.publish(caption(1))
+            assert json.loads(proc.stdout.readline())["seq"] == 1
+            server.stop()  # the run ended: 1001, and nothing more will come until one starts again
+            line = proc.stderr.readline()
+        finally:
+            proc.kill()
+            proc.wait(TIMEOUT_S)
+    assert f"feed {server.url}: closed by the server (" in line
+    assert line.rstrip().endswith("; waiting for it to come back (will resume after seq 1)")

@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from feedkit import caption, status
-from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
+from logkit import damage_table_pages
+from streamer.feed.eventlog import EventLogConfig, EventLogError, SqliteEventLog
 from streamer.feed.protocol import prepare_event
 from testlimits import TIMEOUT_S
 
@@ -104,7 +105,7 @@ def test_config_rejects_bad_values_naming_them():
         EventLogConfig(retention_max_events=0)
     with pytest.raises(ValueError, match="retention_max_age_s"):
         EventLogConfig(retention_max_age_s=-1)
-    with pytest.raises(ValueError, match="retention_max_bytes must be an integer >= 1 or null"):
+    with pytest.raises(ValueError, match=r"^retention_max_bytes: must be an integer within 1\.\.1099511627776 or null \(got 1\.5\)$"):
         EventLogConfig(retention_max_bytes=1.5)
 
 
@@ -130,6 +131,19 @@ def test_a_log_with_damaged_pages_is_a_one_line_error(tmp_path):
     message = str(error.value)
     assert message.startswith(f"event log {path}: not a usable SQLite database") and "malformed" in message
     assert "\n" not in message
+
+
+def test_damage_found_after_opening_is_the_same_one_line_error(tmp_path):
+    path = tmp_path / "e.sqlite"
+    damage_table_pages(path)
+    log = SqliteEventLog(EventLogConfig(path=str(path)))  # the header and the index pass the open check
+    with pytest.raises(EventLogError) as error:
+        log.sources()
+    message = str(error.value)
+    assert message.startswith(f"event log {path}: not a usable SQLite database (database disk image is malformed)")
+    assert "--event-log NEW.sqlite" in message and "move this file aside" in message and "\n" not in message
+    log.close()
+    assert path.stat().st_size > 200 * 1000, "nothing was deleted"
 
 
 def test_a_zero_byte_file_is_a_new_log_and_says_so(tmp_path, caplog):

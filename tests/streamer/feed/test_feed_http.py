@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import socket
+import time
 from http import HTTPStatus
 
 import pytest
@@ -11,6 +13,7 @@ from feedkit import running
 from streamer.feed.bus import EventBus
 from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
 from streamer.feed.http import HttpReply, HttpRoute, find_route
+from streamer.feed.limits import HttpSlots
 from testlimits import TIMEOUT_S
 
 TOKEN = "a-token-of-16-chars+"
@@ -81,3 +84,27 @@ def test_private_routes_need_the_token_public_ones_do_not(bus):
         assert get(server.port, "/files/a", {"Authorization": f"Bearer {TOKEN}"})[0] == HTTPStatus.OK
         assert get(server.port, "/")[0] == HTTPStatus.OK
         assert get(server.port, "/", {"Authorization": "Bearer a", "authorization": "Bearer b"})[0] == HTTPStatus.BAD_REQUEST
+
+
+def test_http_past_the_bound_gets_503_with_retry_after_and_the_slot_comes_back(bus):
+    big = HttpRoute("/big", lambda path, query: HttpReply(HTTPStatus.OK, b"x" * (32 << 20)), public=True)
+    with running(bus, [big, HttpRoute("/echo", echo, public=True)], max_http_requests=4, max_http_per_client=1) as server:
+        stuck = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT_S)
+        stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stuck.sendall(b"GET /big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        stuck.recv(1)  # the 32 MiB answer has begun, and waits on a reader that reads no more
+        status, headers, body = get(server.port, "/echo")
+        assert (status, headers.get("Retry-After"), body) == (503, "1", b"too many HTTP requests at once; retry later\n")
+        stuck.close()  # its slot is given back when the server sees the connection go
+        deadline = time.monotonic() + TIMEOUT_S
+        while get(server.port, "/echo")[0] != 200:
+            assert time.monotonic() < deadline, "the slot never came back"
+            time.sleep(0.05)
+
+
+def test_http_slots_bound_each_client_and_all():
+    slots = HttpSlots(total=3, per_client=2)
+    assert [slots.take("a"), slots.take("a"), slots.take("a"), slots.take("b"), slots.take("c")] == [True, True, False, True, False]
+    assert (slots.in_flight, slots.refused) == (3, 2)
+    slots.release("a")
+    assert slots.take("c") and not slots.take("d")

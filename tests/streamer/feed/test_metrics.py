@@ -69,3 +69,14 @@ def test_two_runs_in_one_process_keep_their_own_registries():
     b = metrics_route(RunCollector(lambda: {"b": source()}, FeedStats)).handler("/metrics", {}).body
     assert b'source="a"' in a and b'source="b"' not in a
     assert b'source="b"' in b and b'source="a"' not in b
+
+
+def test_a_cached_body_is_rendered_once_per_interval():
+    renders, now = [], [100.0]
+    route = metrics_route(RunCollector(lambda: renders.append(1) or {"cam0": source(analysed=len(renders))}, FeedStats),
+                          cache_s=1.0, clock=lambda: now[0])
+    first = [route.handler("/metrics", {}).body for _ in range(200)]  # a scrape storm within one interval
+    assert len(renders) == 1 and len(set(first)) == 1
+    now[0] += 1.0
+    later = route.handler("/metrics", {}).body
+    assert len(renders) == 2 and b'stage="analysed"} 2.0' in later

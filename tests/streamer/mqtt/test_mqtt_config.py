@@ -18,6 +18,9 @@ from pipelines.config import ConfigError, load_config
     ("webhooks:\n  urls: [http://127.0.0.1:9/hook]\n", "webhooks.secret: needed to sign the POSTs"),
     ("webhooks:\n  urls: [ftp://host/x]\n  secret: s\n", "webhooks.urls: item 0 must be an http:// or https:// URL"),
     ("webhooks:\n  types: [caption, stats]\n", "webhooks.types: each one of"),
+    ("mqtt:\n  keepalive_s: 2\n", "mqtt.keepalive_s: must be an integer within 5..3600 (got 2)"),
+    ("webhooks:\n  backoff_initial_s: 10\n  backoff_max_s: 1\n",
+     "webhooks.backoff_max_s: must be at least backoff_initial_s (10) (got 1.0)"),
 ])
 def test_a_bad_value_is_one_line_naming_the_key(tmp_path, monkeypatch, yaml, message):
     monkeypatch.setenv("MQTT_TEST_PASSWORD", "hunter2-secret")
@@ -27,6 +30,16 @@ def test_a_bad_value_is_one_line_naming_the_key(tmp_path, monkeypatch, yaml, mes
         load_config(path)
     assert message in str(caught.value) and "\n" not in str(caught.value)
     assert "hunter2-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("yaml", ["mqtt:\n  url: http://u:hook-token-abc@broker/x\n",
+                                  "webhooks:\n  urls: [ftp://host/hook-token-abc]\n  secret: a-long-secret\n"])
+def test_a_bad_url_is_shown_by_its_scheme_only(tmp_path, yaml):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    assert "only its scheme is shown" in str(caught.value) and "hook-token-abc" not in str(caught.value)
 
 
 def test_the_defaults_are_off_and_a_url_sets_host_port_and_tls():
