@@ -341,7 +341,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         overrides["feed"]["bus"] = {"url": args.bus}
     config = apply_model_options(load_config(args.config, overrides), args)
     for secret, what in ((config.feed.server.token, "the feed token"), (config.mqtt.password, "mqtt.password"),
-                         (config.webhooks.secret, "webhooks.secret")):
+                         (config.webhooks.secret, "webhooks.secret"), (config.feed.bus.password, "feed.bus.password")):
         hide(secret, what)
     specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models

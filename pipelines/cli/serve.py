@@ -18,7 +18,7 @@ import os
 import sys
 import time
 
-from pipelines.cli.common import REDACT
+from pipelines.cli.common import hide
 from pipelines.config import load_config
 from pipelines.errors import UsageError
 from streamer.feed.protocol import TOKEN_ENV
@@ -55,10 +55,8 @@ def _config(args: argparse.Namespace):
     if args.bus:
         feed["bus"] = {"url": args.bus}
     config = load_config(args.config, {"feed": feed})
-    if config.feed.server.token:
-        REDACT.add(config.feed.server.token)
-    if config.feed.bus.password:
-        REDACT.add(config.feed.bus.password)
+    hide(config.feed.server.token, "the feed token")
+    hide(config.feed.bus.password, "feed.bus.password")
     if not config.feed.bus.url:
         raise UsageError("serve reads the event engine: give --bus nats://HOST:4222, or feed.bus.url in --config")
     return config
@@ -70,7 +68,6 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from streamer.feed.gateway_app import start_gateway
     from streamer.feed.log_api import LogUnavailable
     from streamer.feed.snapshot_bucket import SnapshotBucket
-    from streamer.capture.signals import sigterm_as_interrupt
 
     config = _config(args)
     bus_config = config.feed.bus
@@ -92,6 +89,5 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         stack.callback(gateway.close)
         print(f"jepa-stream: serving events on {gateway.server.url} from stream {bus_config.stream} "
               f"(seq {gateway.bus.last_seq})", file=sys.stderr, flush=True)
-        with sigterm_as_interrupt():
-            while True:
-                time.sleep(3600)
+        while True:  # until SIGTERM or Ctrl-C (StopSignals, installed by main, raises KeyboardInterrupt)
+            time.sleep(3600)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from configs.loader import check_range, invalid
+
 __all__ = ["ClusterConfig"]
 
 _BUCKET = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -35,16 +37,14 @@ class ClusterConfig:
     MAX_LEASE_TIMEOUT_S = 600.0
 
     def __post_init__(self) -> None:
-        if not self.MIN_LEASE_TIMEOUT_S <= self.lease_timeout_s <= self.MAX_LEASE_TIMEOUT_S:
-            raise ValueError(f"lease_timeout_s: must be within [{self.MIN_LEASE_TIMEOUT_S:g}, "
-                             f"{self.MAX_LEASE_TIMEOUT_S:g}] s (got {self.lease_timeout_s})")
+        check_range("lease_timeout_s", self.lease_timeout_s, self.MIN_LEASE_TIMEOUT_S, self.MAX_LEASE_TIMEOUT_S)
         for key in ("leases_bucket", "workers_bucket"):
-            if not _BUCKET.match(getattr(self, key)):
-                raise ValueError(f"{key}: must be 1 to 64 letters, digits, _ or - (got {getattr(self, key)!r})")
+            if not isinstance(getattr(self, key), str) or not _BUCKET.match(getattr(self, key)):
+                raise invalid(key, "must be 1 to 64 letters, digits, _ or -", getattr(self, key))
         if self.leases_bucket == self.workers_bucket:
-            raise ValueError(f"workers_bucket: must differ from leases_bucket (got {self.workers_bucket!r})")
-        if self.worker is not None and not _WORKER.match(self.worker):
-            raise ValueError(f"worker: must be 1 to 64 letters, digits or _=.- (got {self.worker!r})")
+            raise invalid("workers_bucket", "must differ from leases_bucket", self.workers_bucket)
+        if self.worker is not None and (not isinstance(self.worker, str) or not _WORKER.match(self.worker)):
+            raise invalid("worker", "must be 1 to 64 letters, digits or _=.-", self.worker)
 
     @property
     def renew_s(self) -> float:

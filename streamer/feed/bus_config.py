@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from configs.loader import build
+from configs.loader import build, check_range, invalid
+from streamer.secrets import display_url
 
 __all__ = ["BusConfig", "subject_token"]
 
@@ -69,24 +70,29 @@ class BusConfig:
     duplicate_window_s: float = 120.0
     reconnect_wait_s: float = 0.5
 
+    #: Most ``stream_replicas``: JetStream keeps at most five copies of a stream.
+    MAX_REPLICAS = 5
+    #: Most ``outbox_max``: a million events of about a kilobyte each held in memory.
+    MAX_OUTBOX = 1_000_000
+    #: Most seconds of ``ack_timeout_s``, ``duplicate_window_s`` and ``reconnect_wait_s``.
+    MAX_WAIT_S = 3600.0
+
     def __post_init__(self) -> None:
-        if self.url is not None:
+        if self.url is not None:  # shown with any credentials in it as ***
             bad = [part for part in self.url.split(",") if not _URL.fullmatch(part.strip())]
             if bad or not self.url.strip():
-                raise ValueError(f"url: expected nats://host:port (comma-separated for a cluster) (got {self.url!r})")
+                raise invalid("url", "must be nats://HOST:PORT or tls://HOST:PORT, comma-separated for a cluster",
+                              display_url(self.url))
         if not isinstance(self.site, str) or not _SITE.fullmatch(self.site):
-            raise ValueError(f"site: must be 1-64 letters, digits, '_' or '-' (got {self.site!r})")
-        if not 1 <= self.stream_replicas <= 5:
-            raise ValueError(f"stream_replicas: must be 1..5 (got {self.stream_replicas})")
-        if not 1 <= self.outbox_max <= 1_000_000:
-            raise ValueError(f"outbox_max: must be 1..1000000 (got {self.outbox_max})")
+            raise invalid("site", "must be 1-64 letters, digits, '_' or '-'", self.site)
+        check_range("stream_replicas", self.stream_replicas, 1, self.MAX_REPLICAS)
+        check_range("outbox_max", self.outbox_max, 1, self.MAX_OUTBOX)
         for name in ("ack_timeout_s", "duplicate_window_s", "reconnect_wait_s"):
-            if not 0 < getattr(self, name) <= 3600:
-                raise ValueError(f"{name}: must be > 0 and at most 3600 s (got {getattr(self, name)})")
+            check_range(name, getattr(self, name), 0.0, self.MAX_WAIT_S, above=True)
         if (self.tls_cert is None) != (self.tls_key is None):
-            raise ValueError("tls_cert: tls_cert and tls_key go together (got only one)")
+            raise invalid("tls_cert", "goes with tls_key: give both or neither", self.tls_cert)
         if self.password is not None and self.user is None:
-            raise ValueError("password: needs user (got a password without a user)")
+            raise ValueError("password: needs user")  # the value is a secret: not shown
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any] | str, where: str = "feed.bus") -> "BusConfig":

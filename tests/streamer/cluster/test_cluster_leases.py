@@ -131,7 +131,8 @@ def test_fair_share_is_the_ceiling(cameras, workers, share):
 
 
 @pytest.mark.parametrize("values, message", [
-    ({"lease_timeout_s": 0.5}, r"lease_timeout_s: must be within \[1, 600\] s \(got 0.5\)"),
+    ({"lease_timeout_s": 0.5}, r"^lease_timeout_s: must be a number within \[1, 600\] \(got 0.5\)$"),
+    ({"lease_timeout_s": float("nan")}, r"^lease_timeout_s: must be a number within \[1, 600\] \(got nan\)$"),
     ({"leases_bucket": "a.b"}, r"leases_bucket: must be 1 to 64 letters, digits, _ or - \(got 'a.b'\)"),
     ({"workers_bucket": "jepa_leases"}, r"workers_bucket: must differ from leases_bucket"),
     ({"worker": "w 1"}, r"worker: must be 1 to 64 letters, digits or _=.- \(got 'w 1'\)"),

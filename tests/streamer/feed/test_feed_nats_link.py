@@ -49,10 +49,16 @@ def link_lines(caplog) -> list[str]:
 
 
 def test_bad_bus_settings_name_the_key():
-    with pytest.raises(ValueError, match=r"^url: expected nats://host:port"):
+    with pytest.raises(ValueError, match=r"^url: must be nats://HOST:PORT or tls://HOST:PORT, .* \(got 'http://example'\)$"):
         BusConfig(url="http://example")
-    with pytest.raises(ValueError, match=r"^stream_replicas: must be 1..5 \(got 7\)"):
+    with pytest.raises(ValueError, match=r"^url: must be .* \(got 'nats://jepa:\*\*\*@a:1,http://b'\)$"):
+        BusConfig(url="nats://jepa:s3cret-pass@a:1,http://b")  # a bad URL never shows its password
+    with pytest.raises(ValueError, match=r"^stream_replicas: must be an integer within 1..5 \(got 7\)$"):
         BusConfig(url="nats://127.0.0.1:4222", stream_replicas=7)
+    with pytest.raises(ValueError, match=r"^outbox_max: must be an integer within 1..1000000 \(got 0\)$"):
+        BusConfig(outbox_max=0)
+    with pytest.raises(ValueError, match=r"^ack_timeout_s: must be a number within \(0, 3600\] \(got inf\)$"):
+        BusConfig(ack_timeout_s=float("inf"))
     assert BusConfig(url="nats://a:1, nats://b:2").servers == ["nats://a:1", "nats://b:2"]
     assert BusConfig(site="s1").subject("cam.1", "caption") == "jepa.s1.cam%2E1.caption"
 
