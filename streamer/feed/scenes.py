@@ -15,6 +15,9 @@ returns the ``scene`` events that follow from it:
   source (any event's ``t``); :meth:`SceneTracker.close` ends every open scene (run's end).
 
 Scenes are identified by ``<source>-<seq of the opening caption>``, unique in the durable log.
+A caption published without its seq yet (queued in a ``run --bus`` worker's outbox: the engine
+numbers it later, which is also why the ``vlm`` decoder does not run there) opens and updates no
+scene, so a worker on the engine publishes no scene events.
 The tracker holds at most two scenes per source (the open one and the one that ended last).
 :class:`ScenePublisher` wraps the bus's ``publish`` with a tracker, so a ``scene`` event is in
 the log right after the caption that made it (and an ``end`` right before the ``status`` that
@@ -51,7 +54,7 @@ class SceneTracker:
             self._last_t[source] = max(self._last_t.get(source, float("-inf")), float(event["t"]))
         kind = event.get("type")
         if kind == EventType.CAPTION.value:
-            return self._caption(event)
+            return self._caption(event) if event.get("seq") is not None else []  # not numbered yet: no scene id
         if kind == EventType.ENRICHMENT.value and event.get("state") == "done":
             return self._enrichment(event)
         return []

@@ -3,6 +3,8 @@
 import jsonschema
 
 import feedkit
+from streamer.feed.bus import EventBus
+from streamer.feed.eventlog import SqliteEventLog
 from streamer.feed.events import EnrichmentEvent
 from streamer.feed.protocol import load_schema
 from streamer.feed.scenes import ScenePublisher
@@ -57,3 +59,21 @@ def test_the_end_of_a_run_ends_every_open_scene_at_the_last_media_time_seen(bus)
     assert (ends["b"]["start_time"], ends["b"]["end_time"]) == (3.0, 3.0)
     publish.close()  # nothing open any more: nothing more
     assert len([e for e in logged(bus) if e["type"] == "scene"]) == 5
+
+
+def test_captions_numbered_later_by_a_workers_outbox_open_no_scene(log_config):
+    bus = EventBus(SqliteEventLog(log_config), sources=["cam0"], outbox_max=16)  # as on the engine (run --bus)
+    publish = ScenePublisher(bus.publish)
+    try:
+        sent = publish(caption(1.0, "cat", "start"))
+        publish(caption(4.0, "cat again", "heartbeat"))
+        publish(feedkit.status("ended"))
+        publish.close()
+        assert "seq" not in sent, "the outbox numbers it later"
+    finally:
+        bus.close()  # sends what the outbox holds
+    log = SqliteEventLog(log_config)
+    try:
+        assert [e["type"] for e in log.read_after(0)] == ["caption", "caption", "status"]
+    finally:
+        log.close()
