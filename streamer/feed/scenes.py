@@ -105,8 +105,10 @@ class ScenePublisher:
 
     Each event is published, then the scene events it implies (a ``status`` that ends a source
     is published after its scene's ``end``); one lock keeps each group together and in order.
-    Returns what ``publish`` returned for the event itself (None, from a worker's lease fence, for
-    an event held back: it implies no scene).
+    Returns what ``publish`` returned for the event itself. A scene names the seq of its captions,
+    so an event that comes back without one implies no scene: one held back by a worker's lease
+    fence (None), or queued for a JetStream engine that has not acknowledged it yet (a ``--bus``
+    worker learns seqs only from the engine, so it makes no scenes; docs/SCALING.md).
     """
 
     def __init__(self, publish: Callable[[Mapping[str, Any]], Mapping[str, Any]]) -> None:
@@ -119,7 +121,7 @@ class ScenePublisher:
             for scene in self._tracker.before_status(event):
                 self._publish(scene)
             sent = self._publish(event)
-            for scene in self._tracker.feed(sent) if sent is not None else ():  # None: held back (a worker's lease fence)
+            for scene in self._tracker.feed(sent) if sent is not None else ():  # None: held back by a lease fence
                 self._publish(scene)
             return sent
 
