@@ -12,6 +12,9 @@ The rules, applied to every sample in media-time order:
    ``alpha = 2 / (smoothing_window + 1)``, a mean of the last ``smoothing_window`` samples, or
    none.
 2. **Start.** The first sample always fires (``reason="start"``); it is not a scene boundary.
+   **Resume.** After :meth:`DriftDetector.resume` (a live source came back after a gap in
+   coverage: the scene may have changed meanwhile) the detector starts afresh, as at the start,
+   and its next sample fires with ``reason="resume"``.
 3. **Drift** is one of two statistics (``statistic``):
 
    * ``segment`` (default): scene-relative contrast between the newest ``recent_s`` seconds of
@@ -103,6 +106,7 @@ class Reason(str, Enum):
     START = "start"
     CHANGE = "change"
     HEARTBEAT = "heartbeat"
+    RESUME = "resume"
 
 
 class State(str, Enum):
@@ -221,18 +225,17 @@ class DriftDetector:
     ``state`` describe the sample just seen (the bench draws them).
     """
 
-    def __init__(self, config: DriftConfig = DriftConfig()):
+    def __init__(self, config: DriftConfig = DriftConfig(), contrast=None):
+        """``contrast``: a frame statistic with :class:`SegmentContrast`'s interface to run in
+        place of the configured one (the bench compares candidates this way)."""
         self.config = config
         self._recent: deque[np.ndarray] = deque(maxlen=config.smoothing_window)
         self._history: deque[float] = deque(maxlen=config.adaptive_window)  # recent drifts, for the adaptive threshold
-        self._contrast = (
-            SegmentContrast(config.recent_s, config.spread_floor, config.max_segment_s, config.max_segment_frames)
-            if config.statistic is Statistic.SEGMENT
-            else None
-        )
+        self._contrast = contrast or self._new_contrast()
         self._smoothed: np.ndarray | None = None
         self._reference: np.ndarray | None = None
         self._current: np.ndarray | None = None
+        self._first_reason = Reason.START
         self._last_t = -np.inf
         self._last_fire_t = 0.0
         self._above = 0
@@ -247,6 +250,22 @@ class DriftDetector:
     @property
     def state(self) -> State:
         return self._state
+
+    def _new_contrast(self) -> SegmentContrast | None:
+        cfg = self.config
+        if cfg.statistic is not Statistic.SEGMENT:
+            return None
+        return SegmentContrast(cfg.recent_s, cfg.spread_floor, cfg.max_segment_s, cfg.max_segment_frames)
+
+    def resume(self) -> None:
+        """The stream comes back after a gap: forget the reference, the smoothing and the
+        statistic's segment; the next sample fires ``reason="resume"``. (A statistic given to
+        the constructor is replaced by the configured one.)"""
+        self._recent.clear()
+        self._contrast = self._new_contrast()
+        self._smoothed = self._reference = self._current = None
+        self._first_reason = Reason.RESUME
+        self._set_state(State.ARMED, self._last_t, "resume")
 
     def _set_state(self, state: State, t: float, why: str) -> None:
         if state is not self._state:
@@ -296,7 +315,7 @@ class DriftDetector:
         self._current = raw if current is None else _unit(c)
         contrast = self._contrast.update(t, f) if self._contrast is not None else 0.0
         if self._reference is None:
-            return self._fire(t, Reason.START, 0.0)
+            return self._fire(t, self._first_reason, 0.0)
         if self._contrast is not None:
             drift, self.last_step = contrast, self._contrast.step
         else:

@@ -9,6 +9,8 @@ frames the buffer policy dropped.
 
 from __future__ import annotations
 
+import dataclasses
+
 import logging
 import queue
 import threading
@@ -64,6 +66,7 @@ class CaptureThread:
         self.policy = BufferPolicy(policy)
         self.realtime = realtime
         self.dropped = 0
+        self._resume_dropped = False  # the last dropped frame was the first after a reconnect
         self.captured = 0  # frames put in the buffer (dropped ones included)
         self._on_ready = on_ready
         self._queue: queue.Queue[Frame | EndOfStream] = queue.Queue(maxsize=buffer_size)
@@ -128,6 +131,8 @@ class CaptureThread:
     def _put(self, frame: Frame) -> None:
         if self.policy is BufferPolicy.DROP_OLDEST:
             while True:
+                if self._resume_dropped:  # a dropped frame marked a gap in coverage: this one carries the mark
+                    frame, self._resume_dropped = dataclasses.replace(frame, resumed=True), False
                 try:
                     self._queue.put_nowait(frame)
                     break
@@ -151,8 +156,9 @@ class CaptureThread:
 
     def _drop_oldest(self) -> None:
         try:
-            self._queue.get_nowait()
+            dropped = self._queue.get_nowait()
             self.dropped += 1
+            self._resume_dropped |= getattr(dropped, "resumed", False)
         except queue.Empty:
             pass
 

@@ -60,7 +60,7 @@ class StageLatency:
 @dataclass(frozen=True)
 class CaptionEvent:
     """A ``caption``: the selective path decoded text for ``[t_start, t_end]`` at ``t``, for
-    ``reason`` (``start``, ``change``, ``heartbeat``), ``drift`` against ``threshold``."""
+    ``reason`` (``start``, ``change``, ``heartbeat``, ``resume``), ``drift`` against ``threshold``."""
 
     source: str
     t: float

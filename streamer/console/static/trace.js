@@ -4,7 +4,7 @@
 // Exports DriftTrace. Bounded: at most maxPoints samples and maxPoints decisions are kept.
 
 const WINDOW_S = 60, MIN_SPAN_S = 10;
-const COLORS = { drift: "#58a6ff", threshold: "#d29922", start: "#3fb950", change: "#f85149", heartbeat: "#a371f7", grid: "#2c333d", text: "#9aa4b1" };
+const COLORS = { drift: "#58a6ff", threshold: "#d29922", start: "#3fb950", change: "#f85149", heartbeat: "#a371f7", resume: "#39c5cf", grid: "#2c333d", text: "#9aa4b1" };
 
 export class DriftTrace {
   constructor(canvas, maxPoints) {
