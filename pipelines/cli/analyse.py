@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -184,7 +185,7 @@ def _analyse(
         if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
             stack.callback(finish_decoder)
         with sigterm_as_interrupt(), capture:
-            return run_sources(
+            summaries = run_sources(
                 capture,
                 pipelines,
                 models.encode_frames,
@@ -197,6 +198,7 @@ def _analyse(
                 on_frame=console.frames.offer if console and console.frames else None,
                 snapshot=console.snapshots.submit if console and console.snapshots else None,
             )
+        return [dataclasses.replace(s, encoder=models.encoder_info()) for s in summaries]
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -204,6 +206,7 @@ def _print_summary(summary: RunSummary) -> None:
         f"{summary.source}: {summary.media_s:.1f} s analysed in {summary.wall_s:.1f} s "
         f"({summary.realtime_factor:.1f}x real time); {count_of(summary.clips, 'clip')}, {count_of(summary.captions, 'caption')} "
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
+        + (f"; encoder {e['network']}/{e['runtime']} on {e['provider']}" if (e := summary.encoder) else "")
         + (f"; {count_of(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
     )
 
