@@ -1,7 +1,7 @@
 """Arrangements of the bench's real clips, and how a detector scores on them (a helper of
 ``bench_drift_arrangements.py``).
 
-Exports :data:`FAMILIES`, :func:`arrangement`, :func:`changes` and :func:`score`.
+Exports :data:`FAMILIES`, :func:`arrangement`, :func:`long_shots`, :func:`changes` and :func:`score`.
 
 An arrangement joins every clip of the cache once (the tree with its hand entering after 6–14 s
 of its still view), each 6–20 s long from its start, in an order of one of four families, chosen
@@ -27,11 +27,16 @@ from drift_footage import BUSY, FPS
 from pipelines.bench.metrics import match_boundaries
 from pipelines.drift import DriftConfig, DriftDetector, Reason
 
-__all__ = ["FAMILIES", "arrangement", "changes", "score"]
+__all__ = ["FAMILIES", "arrangement", "long_shots", "changes", "score"]
+
+# Megamind's shots in the cached excerpt (from 0.6 s): cuts at 3.0, 5.3 and 7.2 s; the shots
+# alternate between the two speakers (shot/reverse-shot).
+DIALOGUE_SHOTS_S = ((0.0, 3.0), (3.0, 5.3), (5.3, 7.2), (7.2, 10.48))
 
 FAMILIES = ("random", "busy_ends", "busy_block", "montage_static")
 SCENES = ("bigbuckbunny", "bikes", "carphone", "Megamind", "vtest", "box", "cup", "tree")
 MONTAGE = "bikes"
+SPANS = {"bigbuckbunny": 5.28, "bikes": 10.0, "carphone": 4.0, "Megamind": 10.48, "vtest": 20.0, "box": 15.18, "cup": 8.1}  # excerpt seconds
 _BUSY = [b for b in BUSY if b in SCENES]
 
 
@@ -55,8 +60,9 @@ def _order(rng: np.random.Generator, family: str) -> list[str]:
     return order
 
 
-def arrangement(seed: int, feats: dict[str, np.ndarray]) -> tuple[str, np.ndarray, list[float]]:
-    """``(family, frames (n, F), true change times)`` of arrangement ``seed``."""
+def arrangement(seed: int, feats: dict[str, np.ndarray], once: bool = False) -> tuple[str, np.ndarray, list[float]]:
+    """``(family, frames (n, F), true change times)`` of arrangement ``seed``; ``once``: no clip
+    longer than its excerpt (no ping-pong replay, which shows a scene's frames again)."""
     rng = np.random.default_rng(seed)
     family = FAMILIES[seed // 2 % len(FAMILIES)]
     parts, truth, n, previous = [], [], 0, None
@@ -69,12 +75,24 @@ def arrangement(seed: int, feats: dict[str, np.ndarray]) -> tuple[str, np.ndarra
             truth.append((n + lead) / FPS)
             n += lead + len(feats["tree_hand"])
         else:
-            take = int(rng.uniform(6, 20) * FPS)
-            start = int(rng.uniform(10, 30) * FPS) if name == previous else 0  # the repeat: elsewhere in it
+            longest = min(20.0, SPANS[name]) if once else 20.0
+            take = int(rng.uniform(min(6.0, longest), longest) * FPS)
+            start = int(rng.uniform(0.3, 0.6) * longest * FPS) if name == previous else 0  # the repeat: elsewhere in it
             parts.append(feats[name][start : start + take])
             n += take
         previous = name
     return family, np.concatenate(parts), truth
+
+
+def long_shots(feats: dict[str, np.ndarray], shot_s: float) -> np.ndarray:
+    """The dialogue with every shot held ``shot_s`` seconds (its frames played ping-pong), in
+    order: a scene whose first reverse shot comes after ``shot_s`` of the first speaker alone."""
+    parts = []
+    for start, end in DIALOGUE_SHOTS_S:
+        shot = feats["Megamind"][round(start * FPS) : round(end * FPS)]
+        loop = np.concatenate([shot, shot[::-1]])
+        parts.append(np.resize(loop, (round(shot_s * FPS), loop.shape[1])))
+    return np.concatenate(parts)
 
 
 def changes(frames: np.ndarray, drift: DriftConfig, contrast=None) -> list[float]:
