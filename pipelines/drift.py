@@ -96,7 +96,7 @@ class Statistic(str, Enum):
 
 
 # The enter threshold of each statistic when the configuration names none.
-DEFAULT_THRESHOLD = {Statistic.MEMORY: 2.0, Statistic.SEGMENT: 1.75, Statistic.COSINE: 0.12}
+DEFAULT_THRESHOLD = {Statistic.MEMORY: 2.25, Statistic.SEGMENT: 1.75, Statistic.COSINE: 0.12}
 _MAX_THRESHOLD = {Statistic.MEMORY: 100.0, Statistic.SEGMENT: 100.0, Statistic.COSINE: 2.0}
 # The range an adaptive threshold is clipped to when the configuration names none, in each
 # statistic's own units. Segment's is a guard, not a tuning: that statistic is already relative
@@ -129,7 +129,7 @@ class DriftConfig:
     """See the module docstring for how each setting acts.
 
     ``statistic``: ``memory`` (default), ``segment`` or ``cosine``. ``threshold``: enter
-    threshold on drift (default ``None``: 2.0 for ``memory``, 1.75 for ``segment``, 0.12 for
+    threshold on drift (default ``None``: 2.25 for ``memory``, 1.75 for ``segment``, 0.12 for
     ``cosine``). ``exit_threshold``: re-arm
     below this (default ``None`` = half the enter threshold; must not exceed it).
     ``smoothing`` applies to ``cosine`` only (``segment`` compares window means).
