@@ -4,14 +4,15 @@
 Exports :data:`FAMILIES`, :func:`arrangement`, :func:`long_shots`, :func:`changes` and :func:`score`.
 
 An arrangement joins every clip of the cache once (the tree with its hand entering after 6–14 s
-of its still view), each 6–20 s long from its start, in an order of one of four families, chosen
+of its still view), each 6–20 s long from its start (played ping-pong beyond its excerpt; with
+``once``, from 6 s or the excerpt's length up to the excerpt's length), in an order of one of four families, chosen
 by ``seed // 2 % 4`` so that both halves of the seeds (even: tuning, odd: held out) hold every
 family:
 
 * ``random``: a random order.
 * ``busy_ends``: a busy clip first and another last.
 * ``busy_block``: the busy clips next to each other, the montage (bikes) twice in a row (the
-  second copy from another point of the montage: a jump inside one scene, not a change).
+  second copy from 30–60 % of its longest length on: a jump inside one scene, not a change).
 * ``montage_static``: the montage twice in a row, then the tree's still view.
 
 A true change is every join except the montage's own repeat, and the hand entering the tree's
