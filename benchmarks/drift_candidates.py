@@ -82,9 +82,12 @@ def _trace_cov(x: np.ndarray) -> float:
     return float(((x - x.mean(axis=0)) ** 2).sum(axis=1).mean()) if len(x) > 1 else 0.0
 
 
-class Hotelling:
-    def __init__(self, recent_s=1.5, segment_s=6.0, floor=0.02, per_frame=True):
-        self.w, self.floor, self.per_frame = _Windows(recent_s, segment_s), floor, per_frame
+class _OnWindows:
+    """A statistic of the recent window R against the segment S: subclasses give
+    ``measure(r, s) -> (drift, scale)``; ``step`` is R's move on that scale."""
+
+    def __init__(self, recent_s: float, segment_s: float):
+        self.w = _Windows(recent_s, segment_s)
 
     @property
     def step(self):
@@ -94,40 +97,40 @@ class Hotelling:
         if not self.w.push(t, np.asarray(frames, dtype=np.float64)):
             return 0.0
         r, s = self.w.arrays()
+        drift, scale = self.measure(r, s)
+        self.w.moved(r.mean(axis=0), scale)
+        return drift
+
+    def rebase(self):
+        self.w.rebase()
+
+
+class Hotelling(_OnWindows):
+    def __init__(self, recent_s=1.5, segment_s=6.0, floor=0.02, per_frame=True):
+        super().__init__(recent_s, segment_s)
+        self.floor, self.per_frame = floor, per_frame
+
+    def measure(self, r, s):
         gap = r.mean(axis=0) - s.mean(axis=0)
         if self.per_frame:
             scale = _trace_cov(s) / len(s) + _trace_cov(r) / len(r) + self.floor
         else:
             scale = _trace_cov(s) + _trace_cov(r) + self.floor
-        self.w.moved(r.mean(axis=0), scale)
-        return float(gap @ gap) / scale
-
-    def rebase(self):
-        self.w.rebase()
+        return float(gap @ gap) / scale, scale
 
 
-class Mmd:
-    def __init__(self, recent_s=1.5, segment_s=6.0, floor=0.05, scale=1.0):
-        self.w, self.floor, self.scale = _Windows(recent_s, segment_s), floor, scale
+class Mmd(_OnWindows):
+    def __init__(self, recent_s=1.5, segment_s=6.0, floor=0.05):
+        super().__init__(recent_s, segment_s)
+        self.floor = floor
 
-    @property
-    def step(self):
-        return self.w.step
-
-    def update(self, t, frames):
-        if not self.w.push(t, np.asarray(frames, dtype=np.float64)):
-            return 0.0
-        r, s = self.w.arrays()
+    def measure(self, r, s):
         d_ss = np.maximum(2 - 2 * s @ s.T, 0)
         iu = np.triu_indices(len(s), 1)
         bw = max(float(np.median(d_ss[iu])) if len(iu[0]) else 0.0, self.floor)
         k = lambda d: np.exp(-d / bw)  # noqa: E731
         mmd = k(np.maximum(2 - 2 * r @ r.T, 0)).mean() + k(d_ss).mean() - 2 * k(np.maximum(2 - 2 * r @ s.T, 0)).mean()
-        self.w.moved(r.mean(axis=0), bw)
-        return float(mmd) / self.scale
-
-    def rebase(self):
-        self.w.rebase()
+        return float(mmd), bw
 
 
 class Bocpd:
