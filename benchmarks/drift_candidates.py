@@ -84,7 +84,8 @@ def _trace_cov(x: np.ndarray) -> float:
 
 class _OnWindows:
     """A statistic of the recent window R against the segment S: subclasses give
-    ``measure(r, s) -> (drift, scale)``; ``step`` is R's move on that scale."""
+    ``measure(r, s) -> (drift, scale)`` (scale ``None``: not measured yet, drift 0); ``step`` is
+    R's move on that scale; ``now`` is the sample's media time."""
 
     def __init__(self, recent_s: float, segment_s: float):
         self.w = _Windows(recent_s, segment_s)
@@ -96,9 +97,11 @@ class _OnWindows:
     def update(self, t, frames):
         if not self.w.push(t, np.asarray(frames, dtype=np.float64)):
             return 0.0
+        self.now = t
         r, s = self.w.arrays()
         drift, scale = self.measure(r, s)
-        self.w.moved(r.mean(axis=0), scale)
+        if scale is not None:
+            self.w.moved(r.mean(axis=0), scale)
         return drift
 
     def rebase(self):
@@ -175,7 +178,7 @@ class Bocpd:
         pass  # the run-length posterior already restarted
 
 
-class NearestSet:
+class NearestSet(_OnWindows):
     """The segment remembered as a set, over a longer memory: the ``q_recent`` quantile over
     the recent frames of their distance ``‖r − s‖²`` to the nearest remembered frame, divided
     by how far remembered frames sit from their nearest frame of another moment (``apart_s``
@@ -184,36 +187,24 @@ class NearestSet:
     long), at most ``segment_s`` seconds of them."""
 
     def __init__(self, recent_s=1.0, segment_s=30.0, floor=0.1, apart_s=1.0, quantile=0.75, gap_s=1.0, q_recent=0.5, learn_s=0.0):
-        self.w, self.floor, self.apart_s, self.q = _Windows(recent_s, segment_s), floor, apart_s, quantile
+        super().__init__(recent_s, segment_s)
+        self.floor, self.apart_s, self.q = floor, apart_s, quantile
         self.gap_s, self.q_recent, self.learn_s = gap_s, q_recent, learn_s
 
-    @property
-    def step(self):
-        return self.w.step
-
-    def update(self, t, frames):
-        if not self.w.push(t, np.asarray(frames, dtype=np.float64)):
-            return 0.0
-        r, s = self.w.arrays()
+    def measure(self, r, s):
         ts = np.array([x for x, _ in self.w.segment])
-        old = ts <= t - self.w.recent_s - self.gap_s
-        if not old.any():
-            return 0.0
+        old = ts <= self.now - self.w.recent_s - self.gap_s
+        if not old.any() or ts[old][-1] - ts[old][0] < self.learn_s:
+            return 0.0, None
         s, ts = s[old], ts[old]
-        if ts[-1] - ts[0] < self.learn_s:
-            return 0.0
         d_ss = np.maximum(2 - 2 * s @ s.T, 0)
         d_ss[np.abs(ts[:, None] - ts[None]) < self.apart_s] = np.inf
         nn = d_ss.min(axis=1)
         nn = nn[np.isfinite(nn)]
         if not len(nn):
-            return 0.0
+            return 0.0, None
         scale = float(np.quantile(nn, self.q)) + self.floor
-        self.w.moved(r.mean(axis=0), scale)
-        return float(np.quantile(np.maximum(2 - 2 * r @ s.T, 0).min(axis=1), self.q_recent)) / scale
-
-    def rebase(self):
-        self.w.rebase()
+        return float(np.quantile(np.maximum(2 - 2 * r @ s.T, 0).min(axis=1), self.q_recent)) / scale, scale
 
 
 class Variant:
