@@ -30,7 +30,8 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videokit, the tests' video maker
 
-from streamer.capture.thread import BufferPolicy, CaptureThread  # noqa: E402
+from streamer.capture.thread import CaptureThread  # noqa: E402
+from streamer.worker import OverflowPolicy  # noqa: E402
 from streamer.capture.capture_config import CaptureConfig  # noqa: E402
 from streamer.capture.frames import Frame  # noqa: E402
 from streamer.capture.sources import frame_to_rgb  # noqa: E402
@@ -55,7 +56,7 @@ def raw(path: Path, sample_fps: float, max_side: int) -> int:
 
 def capture_thread(path: Path, sample_fps: float, max_side: int, buffer_size: int) -> int:
     source = VideoFileSource(path, "bench", sample_fps=sample_fps, max_side=max_side)
-    thread = CaptureThread(source, buffer_size=buffer_size, policy=BufferPolicy.WAIT).start()
+    thread = CaptureThread(source, buffer_size=buffer_size, policy=OverflowPolicy.WAIT).start()
     kept = sum(isinstance(item, Frame) for item in thread.frames())
     thread.stop()
     return kept

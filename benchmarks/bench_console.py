@@ -42,13 +42,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
-from pipelines.runner import run_sources  # noqa: E402
-from pipelines.selective import SelectivePipeline  # noqa: E402
+from pipelines.core.observers import ConsoleObserver, EmbeddingPublisher, StatsPublisher  # noqa: E402
+from pipelines.core.runner import run_sources  # noqa: E402
+from pipelines.core.selective import SelectivePipeline  # noqa: E402
 from streamer.capture.multicapture import MultiCapture  # noqa: E402
 from streamer.capture.source_spec import parse_sources  # noqa: E402
 from streamer.console.parts import open_console  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.events import status_event  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
 
 SOURCE = "bench"
@@ -111,7 +113,7 @@ def page(port: int, frame_interval_s: float, stop, counts) -> None:
 def one_run(models, config, video: Path, console: bool, folder: Path) -> dict:
     log_config = EventLogConfig(str(folder / "events.sqlite"))
     log = EventLog(log_config)
-    bus = EventBus(log, sources=[SOURCE], profile=config.model.profile)
+    bus = EventBus(log, sources=[SOURCE], profile=config.model.encoder.network)
     parts = open_console(config.feed.console, config.feed.snapshots, log_config) if console else None
     server = FeedServer(dataclasses.replace(config.feed.server, port=0), bus, parts.routes if parts else ())
     server.start()
@@ -126,11 +128,10 @@ def one_run(models, config, video: Path, console: bool, folder: Path) -> dict:
     capture_config = dataclasses.replace(config.capture, realtime=True)
     start_cpu = cpu_s()
     with MultiCapture(parse_sources([f"{SOURCE}={video}"]), capture_config, sample_fps=config.sampling.fps,
-                      max_side=config.sampling.max_side, on_status=bus.publish) as capture:
-        (summary,) = run_sources(capture, {SOURCE: pipeline}, models.encode_frames, bus.publish, embeddings=True,
-                                 stats_interval_s=config.feed.stats_interval_s,
-                                 on_frame=parts.frames.offer if parts else None,
-                                 snapshot=parts.snapshots.submit if parts else None)
+                      max_side=config.sampling.max_side, on_status=lambda status: bus.publish(status_event(status))) as capture:
+        observers = [EmbeddingPublisher(bus.publish), *([ConsoleObserver(parts)] if parts else []),
+                     StatsPublisher(bus.publish, config.feed.stats_interval_s)]
+        (summary,) = run_sources(capture, {SOURCE: pipeline}, models.encode_frames, bus.publish, observers)
     time.sleep(0.5)  # the last caption's snapshot is written, the page has fetched it
     threads = thread_cpu_s()  # before they end; the feed server's started with the run's first frames
     if parts:

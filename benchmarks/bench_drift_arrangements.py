@@ -5,7 +5,7 @@ parameters chosen on one half of the orders and reported on the other.
 
 The clips of ``scripts/make_real_bench.py`` are encoded once into frame features and cached in
 ``bench-out/drift_features.npz`` (:mod:`drift_footage`; delete it to re-encode); every
-statistic is then replayed offline through :class:`~pipelines.drift.DriftDetector` (the same
+statistic is then replayed offline through :class:`~pipelines.core.drift.DriftDetector` (the same
 hysteresis, cooldown and 0.5 s stride) on the cached streams. ``--arrangements`` orders are
 built by :mod:`drift_arrangements` in four families (random; a busy clip first and last; the
 busy clips next to each other with the montage twice in a row, which is no change; the montage
@@ -39,7 +39,7 @@ from drift_arrangements import FAMILIES, arrangement, changes, long_shots, score
 from drift_candidates import CANDIDATES, GRIDS  # noqa: E402
 from drift_footage import load_features  # noqa: E402
 
-from pipelines.drift import DriftConfig  # noqa: E402
+from pipelines.core.drift import DriftConfig  # noqa: E402
 
 ALONE = ("bigbuckbunny", "bikes", "carphone", "Megamind", "vtest", "box", "cup", "tree", "handheld", "exposure")
 MIN_PRECISION = 0.95

@@ -33,10 +33,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from pipelines.clips import ClipConfig  # noqa: E402
-from pipelines.drift import DriftConfig  # noqa: E402
+from pipelines.core.clips import ClipConfig  # noqa: E402
+from pipelines.core.drift import DriftConfig  # noqa: E402
 from pipelines.run_metrics import run_metrics_route, source_metrics  # noqa: E402
-from pipelines.selective import SelectivePipeline  # noqa: E402
+from pipelines.core.selective import SelectivePipeline  # noqa: E402
 from streamer.capture.multicapture import MultiCapture  # noqa: E402
 from streamer.capture.source_spec import parse_sources  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402

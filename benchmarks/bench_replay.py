@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videok
 
 from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
-from pipelines.runner import run_sources  # noqa: E402
-from pipelines.selective import SelectivePipeline  # noqa: E402
+from pipelines.core.runner import run_sources  # noqa: E402
+from pipelines.core.selective import SelectivePipeline  # noqa: E402
 from streamer.capture.multicapture import MultiCapture  # noqa: E402
 from streamer.capture.source_spec import parse_sources  # noqa: E402
 

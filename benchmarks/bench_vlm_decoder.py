@@ -10,7 +10,7 @@ with the default ``lite`` stack and the SmolVLM-256M architecture with **random 
 latency stand-in: the text is token ids; no weights can be fetched here):
 
 * ``cost``: VLM-on-drift against VLM-on-every-clip, the same frames and the same model. The
-  selective side runs the real :class:`~pipelines.enrichment.EnrichmentWorker` (default budget,
+  selective side runs the real :class:`~pipelines.vlm.enrichment.EnrichmentWorker` (default budget,
   "what changed" prompt over two frames) on every decision of a stream pass, one at a time (the
   pace of real time, where the changes of this video are 10 s or more apart). The every-clip
   side captions ``--every-clip-sample`` clips spread evenly (the newest frame, one-frame prompt)
@@ -59,6 +59,7 @@ from pipelines.percentiles import percentiles  # noqa: E402
 from streamer.capture.sources import VideoFileSource  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.eventlog import EventLog, EventLogConfig  # noqa: E402
+from streamer.feed.events import caption_event  # noqa: E402
 
 
 def rss_mb() -> float:
@@ -108,7 +109,7 @@ def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=No
     """One selective pass; returns per-step figures. ``follow(sent, result)`` gets each caption
     (the vlm decoder's hand-over); ``keep(i, result, frame)`` sees every clip. ``keep_decisions``
     keeps each caption with its clip result (and so its frames: only for short passes)."""
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
 
     pipeline = SelectivePipeline("real", models, config.clip, config.drift)
     step_ms, first_event_ms, follow_ms, rss, decisions = [], [], [], [], []
@@ -118,7 +119,7 @@ def stream_pass(video, config, models, publish, *, loops=1, follow=None, keep=No
         results = pipeline.feed(frame)
         for result in results:
             if result.caption is not None:
-                sent = publish(result.caption.to_dict())
+                sent = publish(caption_event(result.caption))
                 first_event_ms.append((time.perf_counter() - start) * 1e3)
                 decisions.append((sent, result) if keep_decisions else sent)
                 if follow:
@@ -141,7 +142,7 @@ def new_bus(folder: str, name: str) -> EventBus:
 
 
 def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
-    from pipelines.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     spread: dict[int, np.ndarray] = {}
     bus = new_bus(folder, "cost.sqlite")
@@ -217,7 +218,7 @@ def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
 
 
 def part_latency(video, config, models, vlm, vlm_config, folder, loops) -> dict:
-    from pipelines.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     without = stream_pass(video, config, models, new_bus(folder, "lat0.sqlite").publish, loops=loops)
     collector = Collector(new_bus(folder, "lat1.sqlite"))
@@ -256,11 +257,12 @@ def calibrate_tokens(vlm, image, seconds: float) -> tuple[int, dict]:
 
 
 def part_soak(video, config, models, args, folder) -> dict:
-    from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
-    from pipelines.enrichment import EnrichmentWorker
+    from models.vlm import VLMConfig
+    from pipelines.vlm.loader import open_vlm
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     probe = next(frames_of(video, config))
-    vlm = load_baseline_vlm(BaselineVLMConfig(weights="random", preset="smolvlm-256m", frames=2))
+    vlm = open_vlm(VLMConfig(weights="random", preset="smolvlm-256m", frames=2))
     tokens, fit = calibrate_tokens(vlm, probe.image, args.vlm_seconds)
     vlm_config = VLMDecoderConfig(max_new_tokens=tokens, timeout_s=max(30.0, 4 * args.vlm_seconds))
     vlm.config = dataclasses.replace(vlm.config, max_new_tokens=tokens)
@@ -341,7 +343,8 @@ def main() -> int:
         return 2
     import torch
 
-    from models.baseline_vlm import BaselineVLMConfig, load_baseline_vlm
+    from models.vlm import VLMConfig
+    from pipelines.vlm.loader import open_vlm
     from pipelines.profiles import build_models
 
     config = load_config()
@@ -352,7 +355,7 @@ def main() -> int:
               "vlm": "smolvlm-256m architecture, random weights (latency stand-in)", "decoder_config": dataclasses.asdict(vlm_config)}
     with tempfile.TemporaryDirectory(prefix="bench-vlm-") as folder:
         if {"cost", "latency"} & set(args.parts):
-            vlm = load_baseline_vlm(BaselineVLMConfig(weights="random", preset="smolvlm-256m", frames=2))
+            vlm = open_vlm(VLMConfig(weights="random", preset="smolvlm-256m", frames=2))
             if "cost" in args.parts:
                 report["cost"] = part_cost(args.video, config, models, vlm, vlm_config, args, folder)
             if "latency" in args.parts:

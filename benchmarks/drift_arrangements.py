@@ -26,7 +26,7 @@ import numpy as np
 
 from drift_footage import BUSY, FPS
 from pipelines.bench.metrics import match_boundaries
-from pipelines.drift import DriftConfig, DriftDetector, Reason
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason
 
 __all__ = ["FAMILIES", "arrangement", "long_shots", "changes", "score"]
 

@@ -2,21 +2,21 @@
 
 Exports :data:`CANDIDATES` and :data:`GRIDS`.
 
-Each candidate has the interface of :class:`pipelines.segment_contrast.SegmentContrast`, so
-:class:`pipelines.drift.DriftDetector` runs it with the same hysteresis and cooldown:
+Each candidate has the interface of :class:`pipelines.core.segment_contrast.SegmentContrast`, so
+:class:`pipelines.core.drift.DriftDetector` runs it with the same hysteresis and cooldown:
 ``update(t, frames) -> drift`` (0 while it learns), ``step`` (how far the recent window moved
 since the last sample, on the statistic's scale) and ``rebase()`` (a decision fired: the recent
 window starts a new segment). Frames are unit vectors; every memory is bounded.
 
-* ``memory``: the default, :class:`pipelines.scene_memory.MemoryContrast` (the segment
+* ``memory``: the default, :class:`pipelines.core.scene_memory.MemoryContrast` (the segment
   statistic, and the novelty against a 30 s memory of the scene as a set; the novelty's own
   threshold stays ``memory_threshold`` = 3.0 as the enter threshold varies).
-* ``segment``: the previous default, :class:`pipelines.segment_contrast.SegmentContrast`.
+* ``segment``: the previous default, :class:`pipelines.core.segment_contrast.SegmentContrast`.
 * ``hotelling``: ``‖μ_R − μ_S‖² / (tr Σ_S / |S| + tr Σ_R / |R| + floor)``, the two-sample
   statistic of the notes (frames treated as independent).
 * ``pooled``: the segment's contrast over a pooled within-window spread (:class:`Variant`).
 * ``nearest``: that memory alone (:class:`NearestSet`, the bench's slower form of
-  :class:`pipelines.scene_memory.SceneMemory`), at its own threshold.
+  :class:`pipelines.core.scene_memory.SceneMemory`), at its own threshold.
 * ``mmd``: the biased MMD² between R and S with a Gaussian kernel whose bandwidth is the median
   squared distance between the segment's frames (at least ``floor``).
 * ``bocpd``: Bayesian online change-point detection (Adams & MacKay 2007) on the mean of each
@@ -33,8 +33,8 @@ from collections import deque
 import numpy as np
 from scipy.special import gammaln
 
-from pipelines.drift import DriftDetector, Statistic
-from pipelines.segment_contrast import SegmentContrast
+from pipelines.core.drift import DriftDetector, Statistic
+from pipelines.core.segment_contrast import SegmentContrast
 
 __all__ = ["CANDIDATES", "GRIDS"]
 

@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, per_frame_clip, resolve_device
+from models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from models.text_bank import imagenet_class_names
 
 __all__ = ["NETWORK", "LiteFrameEncoder", "LiteClipEncoder", "LiteOnnxEncoder", "export_lite"]
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 class LiteFrameEncoder:

@@ -18,10 +18,10 @@ import importlib.util
 import hashlib
 import json
 import logging
-import os
 from pathlib import Path
 
 from models import lite_encoder, vjepa2_encoder
+from models.cache import cache_root
 from models.encoders import ClipEncoder, EncoderConfig, NetworkSpec, Runtime
 
 __all__ = ["register", "network", "names", "build_encoder", "open_onnx", "export_onnx", "onnx_cache_path"]
@@ -60,7 +60,7 @@ def onnx_cache_path(config: EncoderConfig) -> Path:
     from models.onnx_runtime import OPSET
 
     spec = network(config.network)
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "jepa-stream" / "onnx"
+    root = cache_root() / "onnx"
     ident = {"network": spec.name, **spec.export_key(config), "opset": OPSET}
     key = hashlib.sha256(json.dumps(ident, sort_keys=True).encode()).hexdigest()[:16]
     return root / f"{spec.name}-{key}.onnx"

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from models.cache import cache_root
+
 __all__ = ["ImagenetClass", "imagenet_classes", "ClassNames", "imagenet_class_names", "TextBank", "EmbeddingCache"]
 
 
@@ -102,10 +104,7 @@ class EmbeddingCache:
     """``get(identity, texts, compute)`` returns ``compute(texts)``, from disk when seen before."""
 
     def __init__(self, directory: str | Path | None = None, max_files: int = 32):
-        if directory is None:
-            base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-            directory = Path(base) / "jepa-stream"
-        self.directory = Path(directory)
+        self.directory = Path(cache_root() if directory is None else directory)
         self.max_files = max_files
 
     def get(self, identity: str, texts: Sequence[str], compute: Callable[[list[str]], np.ndarray]) -> np.ndarray:

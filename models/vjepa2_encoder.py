@@ -29,13 +29,13 @@ torch loads when an encoder is built, not when this file is imported (the config
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from models.encoders import EncodedClip, EncoderConfig, NetworkSpec, Runtime, resolve_device, resolve_dtype
+from models.imagenet import IMAGENET_MEAN, IMAGENET_STD
 from models.vjepa2_classifier import DEFAULT_VJEPA2_CLASSIFIER, VJEPA2ClassHead, is_classifier
 
 __all__ = [
@@ -44,8 +44,6 @@ __all__ = [
 ]
 
 DEFAULT_VJEPA2 = "facebook/vjepa2-vitl-fpc64-256"
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
 
 
 class ModelLoadError(ValueError):
@@ -77,35 +75,19 @@ def load_vjepa2(model: str):
         return _from_pretrained(model, local_files_only=True)
     except OSError:
         pass
-    if os.environ.get("HF_HUB_OFFLINE") in ("1", "true", "TRUE"):
-        raise ModelLoadError(f"vjepa2 checkpoint {model}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
-                             f"download it on a connected machine or pass --model DIR")
-    if not _hub_reachable():
-        raise ModelLoadError(
-            f"vjepa2 checkpoint {model}: weights are not in the local Hugging Face cache and the hub cannot be reached; "
-            f"download them with `hf download {model}` on a connected machine, or pass --model DIR"
-        )
-    try:
+    try:  # transformers and the hub library decide: HF_HUB_OFFLINE, HF_ENDPOINT, their own timeouts
         return _from_pretrained(model)
     except OSError as exc:
+        from huggingface_hub import constants
+
+        if constants.HF_HUB_OFFLINE:
+            raise ModelLoadError(f"vjepa2 checkpoint {model}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set; "
+                                 f"download it on a connected machine or pass --model DIR") from None
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ModelLoadError(
             f"vjepa2 checkpoint {model}: weights are not in the local cache and the hub cannot be reached ({first}); "
             f"download them with `hf download {model}` on a connected machine, or pass --model DIR"
         ) from None
-
-
-def _hub_reachable(timeout_s: float = 3.0) -> bool:
-    """One TCP connection to the hub (``HF_ENDPOINT``), so that no network fails in seconds, not after retries."""
-    import socket
-    from urllib.parse import urlparse
-
-    url = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
-    try:
-        socket.create_connection((url.hostname, url.port or (443 if url.scheme == "https" else 80)), timeout=timeout_s).close()
-        return True
-    except OSError:
-        return False
 
 
 def resample_indices(n: int, frames: int) -> np.ndarray:

@@ -28,14 +28,16 @@ from configs.loader import ConfigError, build
 from models import registry
 from models.encoders import EncoderConfig, Runtime
 from models.predictor_config import PredictorConfig, PredictorType
-from pipelines.clips import ClipConfig
+from pipelines.core.clips import ClipConfig
 from pipelines.decoder_config import DecoderConfig
-from pipelines.drift import DriftConfig
+from pipelines.core.drift import DriftConfig
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.source_config import SourceEntry, split_sources
 from streamer.console.console_config import ConsoleConfig, SnapshotConfig
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.server_config import ServerConfig
+from streamer.mqtt.config import MqttConfig
+from streamer.webhook.config import WebhookConfig
 
 __all__ = ["ConfigError", "SamplingConfig", "ModelConfig", "FeedConfig", "Config", "load_config", "build"]
 
@@ -88,11 +90,6 @@ class ModelConfig:
                 raise ValueError(f"predictor.type label-bridge needs the classifier head, which the {spec.name} ONNX export "
                                  f"does not hold: use encoder.runtime torch (or auto) or predictor.type learned")
 
-    @property
-    def profile(self) -> str:
-        """The name outputs give the model stack (the feed's ``hello``, bench reports): its network's."""
-        return self.encoder.network
-
 
 @dataclass(frozen=True)
 class FeedConfig:
@@ -130,6 +127,8 @@ class Config:
     drift: DriftConfig = field(default_factory=DriftConfig)
     capture: CaptureConfig = field(default_factory=CaptureConfig)
     feed: FeedConfig = field(default_factory=FeedConfig)
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    webhooks: WebhookConfig = field(default_factory=WebhookConfig)
 
 
 def _merge(base: dict, over: Mapping) -> dict:

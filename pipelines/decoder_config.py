@@ -4,9 +4,9 @@ Exports :class:`DecoderType`, :class:`VLMDecoderConfig` and :class:`DecoderConfi
 
 ``retrieval`` (the default) is the nearest texts of a bank (:mod:`models.retrieval`): instant,
 one noun or phrase. ``vlm`` keeps that as the fast first event (the ``caption``) and adds a
-worker that asks an image-text-to-text model (SmolVLM, :mod:`models.baseline_vlm`) for a
+worker that asks an image-text-to-text model (SmolVLM, :mod:`models.vlm`) for a
 sentence, published later as an ``enrichment`` event linked to the caption
-(:mod:`pipelines.enrichment`). The retrieval keys (``top_k``, ``phrases``, ``imagenet_labels``)
+(:mod:`pipelines.vlm.enrichment`). The retrieval keys (``top_k``, ``phrases``, ``imagenet_labels``)
 therefore apply with both types. This module imports no torch: the model loads only when the
 ``vlm`` decoder starts.
 """

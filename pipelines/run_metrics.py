@@ -2,7 +2,7 @@
 
 Exports :func:`source_metrics` and :func:`run_metrics_route`.
 
-The glue between what a run keeps anyway (:class:`~pipelines.selective.PipelineStats`,
+The glue between what a run keeps anyway (:class:`~pipelines.core.selective.PipelineStats`,
 :meth:`~streamer.capture.multicapture.MultiCapture.counters`, the feed's
 :class:`~streamer.feed.metrics.FeedStats`) and :mod:`streamer.feed.metrics`, which knows the
 Prometheus side. Everything is read when a scrape asks, on the feed's thread: plain ints and
@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from pipelines.drift import Reason
-from pipelines.selective import SelectivePipeline
+from pipelines.core.drift import Reason
+from pipelines.core.selective import SelectivePipeline
 from streamer.capture.multicapture import MultiCapture
 from streamer.feed.http import HttpRoute
 from streamer.feed.metrics import FeedStats, HistogramCounts, RunCollector, SourceMetrics, metrics_route

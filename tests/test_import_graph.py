@@ -51,3 +51,29 @@ def test_no_module_imports_another_that_imports_it_back():
 def test_every_installed_module_says_what_it_is():
     missing = [str(p.relative_to(ROOT)) for p in _modules().values() if not ast.get_docstring(ast.parse(p.read_text()))]
     assert missing == []
+
+
+def _importers_of(target_prefix: str, among_prefixes: tuple[str, ...]) -> list[str]:
+    """``module -> imported`` for every module named by ``among_prefixes`` that imports under ``target_prefix``."""
+    modules = _modules()
+    return sorted(
+        f"{name} -> {dep}"
+        for name, path in modules.items()
+        if name.startswith(among_prefixes)
+        for dep in _imports(path, modules)
+        if dep == target_prefix or dep.startswith(target_prefix + ".")
+    )
+
+
+def test_capture_never_imports_the_feed():
+    """Capture says what happened as a SourceStatus; the wiring turns it into a feed event."""
+    assert _importers_of("streamer.feed", ("streamer.capture",)) == []
+
+
+def test_nothing_below_the_wiring_imports_a_feed_event_type():
+    """The networks, the capture edge and the sans-I/O selective core return domain values
+    (a Caption, a SourceStatus); only the wiring turns them into protocol events."""
+    below = ("models", "streamer.capture", "pipelines.core.selective", "pipelines.core.clips", "pipelines.core.drift",
+             "pipelines.core.segment_contrast", "pipelines.core.scene_memory", "pipelines.core.decode_budget",
+             "pipelines.core.caption")
+    assert _importers_of("streamer.feed.events", below) == []

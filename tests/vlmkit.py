@@ -5,7 +5,7 @@ Exports :func:`save_tiny_pretrained_vlm`.
 
 import copy
 
-from models.baseline_vlm import PRESETS
+from models.vlm import PRESETS
 
 
 def save_tiny_pretrained_vlm(path):

@@ -2,7 +2,7 @@
 
 Exports :func:`load_vlm`, :func:`baseline_pass` and :func:`baseline_report`.
 
-The VLM (``--baseline vlm``, :mod:`models.baseline_vlm`) is loaded before the stream pass, so
+The VLM (``--baseline vlm``, :mod:`models.vlm`) is loaded before the stream pass, so
 weights that cannot load fail before any video is analysed. It then captions the few clips the
 trace kept (``BenchOptions.baseline_clips`` per video, spread evenly), one at a time after every
 stream pass, so its CPU use is not mixed into the selective path's timings. From those timings
@@ -23,16 +23,13 @@ __all__ = ["load_vlm", "baseline_pass", "baseline_report"]
 
 
 def load_vlm(baseline) -> tuple[object, float]:
-    """Load the VLM of ``baseline`` (a :class:`~models.baseline_vlm.BaselineVLMConfig`);
-    returns it and its load time in s. Weights that cannot load are a ConfigError."""
-    from models.baseline_vlm import load_baseline_vlm
-    from pipelines.config import ConfigError
+    """Load the VLM of ``baseline`` (a :class:`~models.vlm.VLMConfig`);
+    returns it and its load time in s. Weights that cannot load are a
+    :class:`~pipelines.errors.UsageError` (:func:`pipelines.vlm.loader.open_vlm`)."""
+    from pipelines.vlm.loader import open_vlm
 
     t0 = time.perf_counter()
-    try:
-        vlm = load_baseline_vlm(baseline)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    vlm = open_vlm(baseline)
     return vlm, time.perf_counter() - t0
 
 

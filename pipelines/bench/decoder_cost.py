@@ -2,7 +2,7 @@
 
 Exports :func:`realtime_lags` and :func:`decoder_cost`.
 
-Both sides run the same model through the same :class:`~pipelines.enrichment.EnrichmentWorker`
+Both sides run the same model through the same :class:`~pipelines.vlm.enrichment.EnrichmentWorker`
 (``model.decoder.vlm``), after every stream pass, so their CPU use is not mixed into the
 selective path's timings; the CPU clock is the worker thread's (``time.thread_time``):
 
@@ -75,7 +75,7 @@ class _Texts:
 
 def _run(vlm, config, requests, timeout: float) -> list[dict]:
     """Hand ``requests`` ((caption dict, ClipResult)) to a fresh worker one at a time; their events."""
-    from pipelines.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentWorker
 
     texts = _Texts()
     worker = EnrichmentWorker(vlm, texts, config).start()
@@ -88,7 +88,7 @@ def _run(vlm, config, requests, timeout: float) -> list[dict]:
 
 
 def _request(source: str, seq: int, t: float, drift: float, image: np.ndarray):
-    from pipelines.selective import ClipResult
+    from pipelines.core.selective import ClipResult
     from streamer.capture.frames import Frame
 
     frame = Frame(source, seq, t, time.time(), image)

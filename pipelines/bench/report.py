@@ -51,6 +51,48 @@ def summary_lines(report: dict) -> list[str]:
     return lines
 
 
+def _baseline_lines(b: dict | None) -> list[str]:
+    """The report's "Baseline VLM" section (none without a baseline)."""
+    if not b:
+        return []
+    return [
+        "",
+        "## Baseline VLM",
+        "",
+        f"- weights: **{b['weights']}** ({b['source']}){' — ' + b['note'] if b['note'] else ''}",
+        f"- {b['parameters']:,} parameters; {b['max_new_tokens']} new tokens per caption; {b['image_tokens_per_frame']} image tokens per frame",
+        f"- per caption: p50 {_f(b['latency_ms']['total']['p50'], '{:.0f}')} ms (prefill {_f(b['latency_ms']['prefill']['p50'], '{:.0f}')}, "
+        f"decode {_f(b['latency_ms']['decode']['p50'], '{:.0f}')}), timed on {b['captions_timed']} clips",
+        f"- captioning every clip ({b['decodes']}) would take {_f(b['compute_s_every_clip'])} s of compute; "
+        f"keeps up with the stream: {b['keeps_up_with_stream']} (live coverage {_f(b['live_clip_coverage'])} of clips)",
+        f"- the selective path is **{_f(b['selective_cheaper_per_caption'])}× cheaper per caption** and "
+        f"{_f(b['selective_cheaper_whole_stream'])}× cheaper over the whole stream",
+    ]
+
+
+def _decoder_cost_lines(d: dict | None) -> list[str]:
+    """The report's "VLM decoder cost" section (none without the vlm decoder)."""
+    if not d:
+        return []
+    rows = (("VLM on drift", d["on_drift"], d["on_drift"]["texts"]), ("VLM on every clip", d["every_clip"], d["every_clip"]["captions_timed"]))
+    return [
+        "",
+        "## VLM decoder cost (`--decoder vlm`)",
+        "",
+        f"The same model ({d['weights']} weights, {d['source']}; {d['max_new_tokens']} new tokens"
+        f"{'; ' + d['note'] if d['note'] else ''}) on the same videos. CPU: {d['cpu_clock']}; every clip: "
+        "CPU per caption (timed on the baseline's clips) times the clip count. Lag: decision to text at real time, "
+        "simulated from the measured latencies with one pending slot (newest wins).",
+        "",
+        "| strategy | texts per min of video | decoder CPU-s per min of video | latency p50 ms | lag p50 / p95 s | timed |",
+        "|---|---|---|---|---|---|",
+        *[f"| {name} | {_f(x['captions_per_min'])} | {_f(x['cpu_s_per_min'])} | {_f(x['latency_ms']['p50'], '{:.0f}')} | "
+          f"{_f(x['realtime_lag_s']['p50'])} / {_f(x['realtime_lag_s']['p95'])} | {n} |" for name, x, n in rows],
+        "",
+        f"VLM on every clip spends **{_f(d['cpu_ratio'])}×** the decoder CPU of VLM on drift.",
+    ]
+
+
 def write_markdown(report: dict, path: Path) -> None:
     """``report.md``: the pooled strategy table, the baseline VLM, then each video's table and captions."""
     out = ["# jepa-stream bench", ""]
@@ -82,40 +124,7 @@ def write_markdown(report: dict, path: Path) -> None:
     out += ["", f"Selective per-sample step (encode + predict + drift): p50 {_f(sel['step_ms']['p50'])}, "
             f"p95 {_f(sel['step_ms']['p95'])}, p99 {_f(sel['step_ms']['p99'])} ms; a caption costs "
             f"{_f(sel['caption_total_ms_p50'])} ms (p50, its clip's step plus the decode)."]
-    b = report.get("baseline_vlm")
-    if b:
-        out += [
-            "",
-            "## Baseline VLM",
-            "",
-            f"- weights: **{b['weights']}** ({b['source']}){' — ' + b['note'] if b['note'] else ''}",
-            f"- {b['parameters']:,} parameters; {b['max_new_tokens']} new tokens per caption; {b['image_tokens_per_frame']} image tokens per frame",
-            f"- per caption: p50 {_f(b['latency_ms']['total']['p50'], '{:.0f}')} ms (prefill {_f(b['latency_ms']['prefill']['p50'], '{:.0f}')}, "
-            f"decode {_f(b['latency_ms']['decode']['p50'], '{:.0f}')}), timed on {b['captions_timed']} clips",
-            f"- captioning every clip ({b['decodes']}) would take {_f(b['compute_s_every_clip'])} s of compute; "
-            f"keeps up with the stream: {b['keeps_up_with_stream']} (live coverage {_f(b['live_clip_coverage'])} of clips)",
-            f"- the selective path is **{_f(b['selective_cheaper_per_caption'])}× cheaper per caption** and "
-            f"{_f(b['selective_cheaper_whole_stream'])}× cheaper over the whole stream",
-        ]
-    d = report.get("decoder_cost")
-    if d:
-        rows = (("VLM on drift", d["on_drift"], d["on_drift"]["texts"]), ("VLM on every clip", d["every_clip"], d["every_clip"]["captions_timed"]))
-        out += [
-            "",
-            "## VLM decoder cost (`--decoder vlm`)",
-            "",
-            f"The same model ({d['weights']} weights, {d['source']}; {d['max_new_tokens']} new tokens"
-            f"{'; ' + d['note'] if d['note'] else ''}) on the same videos. CPU: {d['cpu_clock']}; every clip: "
-            "CPU per caption (timed on the baseline's clips) times the clip count. Lag: decision to text at real time, "
-            "simulated from the measured latencies with one pending slot (newest wins).",
-            "",
-            "| strategy | texts per min of video | decoder CPU-s per min of video | latency p50 ms | lag p50 / p95 s | timed |",
-            "|---|---|---|---|---|---|",
-            *[f"| {name} | {_f(x['captions_per_min'])} | {_f(x['cpu_s_per_min'])} | {_f(x['latency_ms']['p50'], '{:.0f}')} | "
-              f"{_f(x['realtime_lag_s']['p50'])} / {_f(x['realtime_lag_s']['p95'])} | {n} |" for name, x, n in rows],
-            "",
-            f"VLM on every clip spends **{_f(d['cpu_ratio'])}×** the decoder CPU of VLM on drift.",
-        ]
+    out += _baseline_lines(report.get("baseline_vlm")) + _decoder_cost_lines(report.get("decoder_cost"))
     out += ["", "## Videos", ""]
     for v in report["videos"]:
         s = v["strategies"]

@@ -72,11 +72,9 @@ def _video_report(trace: VideoTrace, raw: dict, extras: dict, statistic: str) ->
 
 def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, config, options: BenchOptions, baseline=None, stream=None) -> dict:
     """Bench ``videos`` (with their ground truths, or None) and write the report files to
-    ``out_dir``. ``baseline`` is a :class:`~models.baseline_vlm.BaselineVLMConfig` or None."""
+    ``out_dir``. ``baseline`` is a :class:`~models.vlm.VLMConfig` or None."""
     from pipelines.bench.report import write_markdown, write_timeline
     from pipelines.profiles import build_models
-    from pipelines.progress import Progress
-    from streamer.capture.sources import VideoFileSource
 
     stream = stream or sys.stderr
     load = _loadavg()
@@ -85,6 +83,54 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     t_models = time.perf_counter()
     models = build_models(config.model)
     models_s = time.perf_counter() - t_models
+    traces = _trace_all(videos, truths, config, models, options, stream)
+    raws, reports = [], []
+    for trace in traces:
+        raw, extras = strategy_records(models, trace, options, config.drift)
+        raws.append(raw)
+        reports.append(_video_report(trace, raw, extras, config.drift.statistic.value))
+    media = sum(t.media_s for t in traces)
+    wall = sum(t.wall_s for t in traces)
+    overall = pooled_metrics(traces, raws)
+    sel_decodes = overall["selective"]["decodes"]
+    report = {
+        "version": REPORT_VERSION,
+        "generated_by": "jepa-stream bench",
+        "machine": {"cpus": os.cpu_count(), "torch_threads": _torch_threads(), "loadavg_start": load, "loadavg_end": _loadavg()},
+        "profile": config.model.encoder.network,
+        "encoder": getattr(models, "encoder", config.model.encoder.network),
+        "model_load_s": round(models_s, 3),
+        "settings": _settings(config, options, traces),
+        "media_s": round(media, 3),
+        "wall_s": round(wall, 3),
+        "realtime_factor": round(media / wall, 3) if wall > 0 else None,
+        "decode_reduction": round(overall.get("uniform_1hz", {}).get("decodes", 0) / sel_decodes, 3) if sel_decodes else None,
+        "strategies": overall,
+        "videos": reports,
+        "baseline_vlm": None,
+        "decoder_cost": None,
+    }
+    selective = report["strategies"]["selective"]
+    selective.update(selective_costs(traces))
+    selective["compute_ms"] = round(sum(r["strategies"]["selective"]["compute_ms"] for r in reports), 3)
+    if vlm is not None:
+        report["baseline_vlm"] = _baseline(vlm, vlm_load_s, traces, reports, selective, stream)
+    if decoder_vlm is not None:
+        from pipelines.bench.decoder_cost import decoder_cost
+
+        report["decoder_cost"] = decoder_cost(decoder_vlm, config.model.decoder.vlm, traces, stream)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_markdown(report, out_dir / "report.md")
+    write_timeline(traces, reports, out_dir / "timeline.png")
+    return report
+
+
+def _trace_all(videos: list[str], truths: list[dict | None], config, models, options: BenchOptions, stream) -> list:
+    """The selective pass over each video (with its progress line), then the peers' passes."""
+    from pipelines.progress import Progress
+    from streamer.capture.sources import VideoFileSource
+
     traces = []
     for path, truth in zip(videos, truths):
         probe = VideoFileSource(path, sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
@@ -99,69 +145,41 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
             trace.peers = run_peers(trace.path)
             stream.write(f"{trace.name}: peers " + ", ".join(f"{p.name} {len(p.cuts)} cuts in {p.wall_s:.1f} s" if p.skipped is None else f"{p.name} skipped ({p.skipped})" for p in trace.peers) + "\n")
             stream.flush()
-    raws, reports = [], []
-    for trace in traces:
-        raw, extras = strategy_records(models, trace, options, config.drift)
-        raws.append(raw)
-        reports.append(_video_report(trace, raw, extras, config.drift.statistic.value))
-    media = sum(t.media_s for t in traces)
-    wall = sum(t.wall_s for t in traces)
-    overall = pooled_metrics(traces, raws)
-    sel_decodes = overall["selective"]["decodes"]
-    report = {
-        "version": REPORT_VERSION,
-        "generated_by": "jepa-stream bench",
-        "machine": {"cpus": os.cpu_count(), "torch_threads": _torch_threads(), "loadavg_start": load, "loadavg_end": _loadavg()},
-        "profile": config.model.profile,
-        "encoder": getattr(models, "encoder", config.model.profile),
-        "model_load_s": round(models_s, 3),
-        "settings": {
-            "sampling": dataclasses.asdict(config.sampling),
-            "clip": dataclasses.asdict(config.clip),
-            "drift": {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(config.drift).items()},
-            "uniform_rates_hz": list(options.uniform_rates_hz),
-            "ward_smooth": options.ward_smooth,
-            "ward_segments": "as many as the selective path decoded (same budget)",
-            "boundary_match_s": [-MATCH_BEFORE_S, MATCH_AFTER_S],
-            "peers": {p.name: (p.skipped or "ran") for p in traces[0].peers} if traces else {},
-        },
-        "media_s": round(media, 3),
-        "wall_s": round(wall, 3),
-        "realtime_factor": round(media / wall, 3) if wall > 0 else None,
-        "decode_reduction": round(overall.get("uniform_1hz", {}).get("decodes", 0) / sel_decodes, 3) if sel_decodes else None,
-        "strategies": overall,
-        "videos": reports,
-        "baseline_vlm": None,
-        "decoder_cost": None,
-    }
-    selective = report["strategies"]["selective"]
-    selective.update(selective_costs(traces))
-    selective["compute_ms"] = round(sum(r["strategies"]["selective"]["compute_ms"] for r in reports), 3)
-    if vlm is not None:
-        rows = baseline_pass(vlm, traces, stream)
-        for rep, trace in zip(reports, traces):
-            rep["baseline_vlm"] = baseline_report(vlm, rows[trace.name], len(trace.times), trace.media_s, trace.stride_s, rep["strategies"]["selective"])
-        all_rows = [r for t in traces for r in rows[t.name]]
-        report["baseline_vlm"] = {
-            **baseline_report(vlm, all_rows, sum(len(t.times) for t in traces), media, traces[0].stride_s, selective),
-            "load_s": round(vlm_load_s, 3),
-        }
-    if decoder_vlm is not None:
-        from pipelines.bench.decoder_cost import decoder_cost
+    return traces
 
-        report["decoder_cost"] = decoder_cost(decoder_vlm, config.model.decoder.vlm, traces, stream)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
-    write_markdown(report, out_dir / "report.md")
-    write_timeline(traces, reports, out_dir / "timeline.png")
-    return report
+
+def _settings(config, options: BenchOptions, traces: list) -> dict:
+    """The report's ``settings``: what the figures were measured with."""
+    return {
+        "sampling": dataclasses.asdict(config.sampling),
+        "clip": dataclasses.asdict(config.clip),
+        "drift": {k: (v.value if hasattr(v, "value") else v) for k, v in dataclasses.asdict(config.drift).items()},
+        "uniform_rates_hz": list(options.uniform_rates_hz),
+        "ward_smooth": options.ward_smooth,
+        "ward_segments": "as many as the selective path decoded (same budget)",
+        "boundary_match_s": [-MATCH_BEFORE_S, MATCH_AFTER_S],
+        "peers": {p.name: (p.skipped or "ran") for p in traces[0].peers} if traces else {},
+    }
+
+
+def _baseline(vlm, vlm_load_s: float, traces: list, reports: list[dict], selective: dict, stream) -> dict:
+    """The baseline VLM's pass over the kept clips: its figures per video (into ``reports``) and pooled."""
+    rows = baseline_pass(vlm, traces, stream)
+    for rep, trace in zip(reports, traces):
+        rep["baseline_vlm"] = baseline_report(vlm, rows[trace.name], len(trace.times), trace.media_s, trace.stride_s, rep["strategies"]["selective"])
+    all_rows = [r for t in traces for r in rows[t.name]]
+    media = sum(t.media_s for t in traces)
+    return {
+        **baseline_report(vlm, all_rows, sum(len(t.times) for t in traces), media, traces[0].stride_s, selective),
+        "load_s": round(vlm_load_s, 3),
+    }
 
 
 def _decoder_vlm(config):
     """The VLM of ``model.decoder.vlm`` when the decoder is ``vlm`` (else None), as a run loads it."""
     if config.model.decoder.type.value != "vlm":
         return None
-    from pipelines.enrichment import load_decoder_vlm
+    from pipelines.vlm.loader import load_decoder_vlm
 
     return load_decoder_vlm(config.model.decoder.vlm)
 

@@ -31,7 +31,7 @@ import numpy as np
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.reference import Pick, uniform_picks, ward_picks
 from pipelines.bench.trace import VideoTrace
-from pipelines.drift import DriftConfig, DriftDetector, Reason, Statistic
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason, Statistic
 
 __all__ = ["detector_variants", "replay", "strategy_records"]
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.reference import MAX_WARD_CLIPS
+from streamer.feed.events import caption_event
 
 __all__ = ["VideoTrace", "trace_video"]
 
@@ -57,21 +58,10 @@ class VideoTrace:
     stride_s: float = 0.5
 
 
-def trace_video(path: str | Path, config, models, options: BenchOptions, truth: dict | None = None, progress=None) -> VideoTrace:
-    """Decode ``path`` once and run the selective pipeline over it, recording every clip."""
-    from pipelines.selective import SelectivePipeline
-    from streamer.capture.sources import VideoFileSource
-
-    path = Path(path)
-    name = path.stem or "video"
-    source = VideoFileSource(path, source_id=name, sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
-    source.open()
-    timer = {"encode": 0.0, "predict": 0.0}
+def _timed(models, timer: dict[str, float]):
+    """``models`` whose encoder and predictor add their milliseconds to ``timer`` (``encode``, ``predict``)."""
 
     def timed(fn, key):
-        if fn is None:
-            return None
-
         def wrapper(*args):
             t0 = time.perf_counter()
             out = fn(*args)
@@ -80,12 +70,50 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
 
         return wrapper
 
-    timed_models = dataclasses.replace(
+    return dataclasses.replace(
         models,
         encode_frames=timed(models.encode_frames, "encode") if models.encode_frames else None,
         predict=timed(models.predict, "predict"),
         **({"encode_clip": timed(models.encode_clip, "encode")} if getattr(models, "encode_clip", None) else {}),
     )
+
+
+def _record(trace: VideoTrace, r, detector, share: dict[str, float], keep_caption_images: bool, path: Path) -> int:
+    """Add clip result ``r`` (with the detector's thresholds then and its ``share`` of the timings) to ``trace``; its index."""
+    i = len(trace.times)
+    if i >= MAX_WARD_CLIPS:
+        from pipelines.config import ConfigError
+
+        raise ConfigError(f"{path}: more than {MAX_WARD_CLIPS} clips; bench a shorter video")
+    trace.times.append(r.t_end)
+    trace.embeddings.append(r.embedding.astype(np.float32))
+    trace.currents.append(r.current.astype(np.float32))
+    trace.new_frames.append(r.new_frames.astype(np.float32))
+    trace.drift.append(r.drift)
+    trace.enter.append(detector.enter_threshold)
+    trace.exit.append(detector.exit_threshold)
+    trace.encode_ms.append(share["encode"])
+    trace.predict_ms.append(share["predict"])
+    trace.step_ms.append(r.step_ms)
+    if r.caption is not None:
+        trace.captions.append(caption_event(r.caption))
+        trace.caption_clip.append(i)
+        if keep_caption_images:
+            trace.caption_images.append(r.caption_frames[-1].image)
+    return i
+
+
+def trace_video(path: str | Path, config, models, options: BenchOptions, truth: dict | None = None, progress=None) -> VideoTrace:
+    """Decode ``path`` once and run the selective pipeline over it, recording every clip."""
+    from pipelines.core.selective import SelectivePipeline
+    from streamer.capture.sources import VideoFileSource
+
+    path = Path(path)
+    name = path.stem or "video"
+    source = VideoFileSource(path, source_id=name, sample_fps=config.sampling.fps, max_side=config.sampling.max_side)
+    source.open()
+    timer = {"encode": 0.0, "predict": 0.0}
+    timed_models = _timed(models, timer)
     pipeline = SelectivePipeline(name, timed_models, config.clip, config.drift)
     keep_caption_images = config.model.decoder.type.value == "vlm"  # for the decoder cost (few frames: one per caption)
     trace = VideoTrace(name, str(path), truth, stride_s=config.clip.stride_s)
@@ -100,26 +128,7 @@ def trace_video(path: str | Path, config, models, options: BenchOptions, truth: 
                 share = {k: v / len(results) for k, v in timer.items()}
                 timer.update(encode=0.0, predict=0.0)
                 for r in results:
-                    i = len(trace.times)
-                    if i >= MAX_WARD_CLIPS:
-                        from pipelines.config import ConfigError
-
-                        raise ConfigError(f"{path}: more than {MAX_WARD_CLIPS} clips; bench a shorter video")
-                    trace.times.append(r.t_end)
-                    trace.embeddings.append(r.embedding.astype(np.float32))
-                    trace.currents.append(r.current.astype(np.float32))
-                    trace.new_frames.append(r.new_frames.astype(np.float32))
-                    trace.drift.append(r.drift)
-                    trace.enter.append(pipeline.detector.enter_threshold)
-                    trace.exit.append(pipeline.detector.exit_threshold)
-                    trace.encode_ms.append(share["encode"])
-                    trace.predict_ms.append(share["predict"])
-                    trace.step_ms.append(r.step_ms)
-                    if r.caption is not None:
-                        trace.captions.append(r.caption.to_dict())
-                        trace.caption_clip.append(i)
-                        if keep_caption_images:
-                            trace.caption_images.append(r.caption_frames[-1].image)
+                    i = _record(trace, r, pipeline.detector, share, keep_caption_images, path)
                     if options.baseline_clips and i % every == every // 2 and last_frame is not None and len(trace.baseline_images) < options.baseline_clips:
                         trace.baseline_images[i] = last_frame.image
             last_frame = frame

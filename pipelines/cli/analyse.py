@@ -33,7 +33,7 @@ from streamer.feed.sinks import ConsoleSink, JsonlSink, Sink
 from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
 
 if TYPE_CHECKING:
-    from pipelines.runner import RunSummary
+    from pipelines.core.runner import RunSummary
 
 __all__ = ["add_parsers"]
 
@@ -82,6 +82,7 @@ def add_parsers(sub) -> None:
     run.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}, which other users cannot see in the process list (at least 16 characters beyond loopback)")
     run.add_argument("--no-feed", action="store_true", help="serve nothing: no WebSocket feed, console, snapshots or /metrics")
     run.add_argument("--no-realtime", action="store_true", help="read files as fast as possible instead of at their pace")
+    run.add_argument("--mqtt", metavar="URL", help="also publish to this MQTT broker (mqtt://host:1883; the mqtt: section of --config has the rest, docs/MQTT.md)")
     add_baseline_options(run)
     add_model_options(run)
     run.set_defaults(handler=_cmd_run)
@@ -124,81 +125,109 @@ def _analyse(
     print_captions: bool,
     progress: Progress | None,
 ) -> list[RunSummary]:
-    from pipelines.baseline import start_baseline
-    from pipelines.cli.options import announce
+    from pipelines.vlm.baseline import start_baseline
+    from pipelines.cli.options import announce, baseline_config
     from pipelines.decoder_config import DecoderType
-    from pipelines.enrichment import start_enrichment
+    from pipelines.vlm.enrichment import start_enrichment
+    from pipelines.core.observers import EmbeddingPublisher, PauseObserver, ProgressObserver, StatsPublisher
     from pipelines.profiles import build_models  # torch loads only when there is work to do
-    from pipelines.run_metrics import run_metrics_route
-    from pipelines.runner import run_sources
-    from pipelines.selective import SelectivePipeline
-    from streamer.feed.bus import EventBus
+    from pipelines.core.runner import run_sources
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.multicapture import MultiCapture
-    from streamer.console.parts import open_console
-    from streamer.feed.server import FeedServer
     from streamer.capture.signals import sigterm_as_interrupt
+    from streamer.feed.events import status_event
+    from streamer.feed.scenes import ScenePublisher
 
     with contextlib.ExitStack() as stack:
-        outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
-        for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
-            stack.callback(sink.stop)
-        log = stack.enter_context(_event_log(log_config))
-        bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.profile)
-        for sink in outputs:
-            sink.start()
-            bus.add_sink(sink)
+        bus = _open_bus(args, specs, config, log_config, stack, print_captions=print_captions, print_status=print_status)
+        publish = ScenePublisher(bus.publish)  # every event goes out through it: scenes follow the captions
         models = build_models(config.model)
         if INTERRUPTED.is_set():  # a Ctrl-C that a library's import turned into a fallback
             raise KeyboardInterrupt
         announce(models, config)
-        baseline, finish_baseline = start_baseline(args, bus.publish)  # --baseline vlm: a VLM captions every clip in a worker
-        stack.callback(finish_baseline)
-        follow = decoder_stats = finish_decoder = None
-        if config.model.decoder.type is DecoderType.VLM:  # retrieval captions at once, a VLM's text later (enrichment events)
-            follow, decoder_stats, finish_decoder = start_enrichment(config.model.decoder.vlm, bus.publish)
-        observers = [baseline] if baseline else []
-        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift, observers) for s in specs}
-        capture = MultiCapture(  # its threads start below, after the feed
-            specs,
-            config.capture,
-            sample_fps=config.sampling.fps,
-            max_side=config.sampling.max_side,
-            on_status=bus.publish,
-        )
-        console = None
-        if serve:  # the WebSocket feed: a sink that registers itself, from the seq it starts at
-            try:  # the browser page, newest frames and caption snapshots on the feed's port
-                console = open_console(config.feed.console, config.feed.snapshots, log_config)
-            except ValueError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(console.close)
-            routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
-            server = FeedServer(config.feed.server, bus, routes)
-            try:
-                server.start()
-            except OSError as exc:
-                raise UsageError(str(exc)) from None
-            stack.callback(server.stop)
-            print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
-            if console.frames is not None:
-                print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
-        if finish_decoder:  # registered after the feed, so it ends first: the last texts still reach subscribers
-            stack.callback(finish_decoder)
+        baseline = start_baseline(baseline_config(args), publish)  # --baseline vlm: a VLM captions every clip in a worker
+        if baseline:
+            stack.callback(baseline.close)
+        decoder = None  # vlm decoder: retrieval captions at once, a VLM's text later (enrichment events)
+        if config.model.decoder.type is DecoderType.VLM:
+            decoder = start_enrichment(config.model.decoder.vlm, publish)
+        pipelines = {s.id: SelectivePipeline(s.id, models, config.clip, config.drift) for s in specs}
+        capture = MultiCapture(specs, config.capture, sample_fps=config.sampling.fps, max_side=config.sampling.max_side,
+                               on_status=lambda status: publish(status_event(status)))  # threads start after the feed
+        console, read_snapshot = _serve(config, bus, log_config, pipelines, capture, stack) if serve else (None, None)
+        paused = _integrate(config, bus, specs, read_snapshot, stack)
+        stack.callback(publish.close)  # the open scenes end when the run does, before the integrations stop
+        if decoder:  # closed after the feed is up, so it ends first: the last texts still reach subscribers
+            stack.callback(decoder.close)
+        observers = [  # everything attached to the run, in the order it is called
+            baseline,
+            EmbeddingPublisher(publish) if serve and config.feed.embeddings else None,
+            console,
+            decoder,
+            ProgressObserver(progress) if progress else None,
+            StatsPublisher(publish, config.feed.stats_interval_s) if serve and config.feed.stats_interval_s else None,
+            PauseObserver(paused),  # MQTT's detect/set: a paused source's frames are dropped before encoding
+        ]
         with sigterm_as_interrupt(), capture:
-            summaries = run_sources(
-                capture,
-                pipelines,
-                models.encode_frames,
-                bus.publish,
-                embeddings=serve and config.feed.embeddings,
-                stats_interval_s=config.feed.stats_interval_s if serve else 0.0,
-                progress=progress,
-                follow=follow,
-                decoder_stats=decoder_stats,
-                on_frame=console.frames.offer if console and console.frames else None,
-                snapshot=console.snapshots.submit if console and console.snapshots else None,
-            )
+            summaries = run_sources(capture, pipelines, models.encode_frames, publish, [o for o in observers if o])
         return [dataclasses.replace(s, encoder=models.encoder_info()) for s in summaries]
+
+
+def _open_bus(args, specs, config, log_config, stack, *, print_captions: bool, print_status: bool):
+    """The event bus with its durable log and the outputs, each stopped by ``stack`` when the run ends."""
+    from streamer.feed.bus import EventBus
+
+    outputs = _outputs(args, print_captions=print_captions, print_status=print_status)  # before models: a bad path is named first
+    for sink in outputs:  # stopped (everything taken is written) when the run ends, however it ends
+        stack.callback(sink.stop)
+    log = stack.enter_context(_event_log(log_config))
+    bus = EventBus(log, sources=[s.id for s in specs], profile=config.model.encoder.network)
+    for sink in outputs:
+        sink.start()
+        bus.add_sink(sink)
+    return bus
+
+
+def _integrate(config, bus, specs, read_snapshot, stack):
+    """Start the MQTT and webhook sinks that ``config`` turns on (:mod:`pipelines.cli.integrations`),
+    each stopped by ``stack``; return the set of sources MQTT's ``detect/set`` wants paused."""
+    from pipelines.cli.integrations import open_integrations
+    from streamer.feed.controls import PausedSources
+
+    paused = PausedSources()
+    for sink in open_integrations(config, bus.log, [s.id for s in specs], paused, read_snapshot):
+        stack.callback(sink.stop)  # after the scenes' last ends (_analyse)
+        sink.start()
+        bus.add_sink(sink)
+    return paused
+
+
+def _serve(config, bus, log_config, pipelines, capture, stack):
+    """Start the WebSocket feed (a sink that registers itself) with the browser console, the
+    caption snapshots and ``/metrics`` on its port; return the console's run observer and the
+    snapshot reader (None when snapshots are off)."""
+    from pipelines.core.observers import ConsoleObserver
+    from pipelines.run_metrics import run_metrics_route
+    from streamer.console.parts import open_console
+    from streamer.feed.server import FeedServer
+
+    try:
+        console = open_console(config.feed.console, config.feed.snapshots, log_config)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    observer = ConsoleObserver(console)
+    stack.callback(observer.close)
+    routes = [*console.routes, run_metrics_route(pipelines, capture, lambda: server.stats())]  # /metrics: read at each scrape
+    server = FeedServer(config.feed.server, bus, routes)
+    try:
+        server.start()
+    except OSError as exc:
+        raise UsageError(str(exc)) from None
+    stack.callback(server.stop)
+    print(f"jepa-stream: serving events on {server.url}", file=sys.stderr, flush=True)
+    if console.frames is not None:
+        print(f"jepa-stream: console on {server.url.replace('ws://', 'http://', 1)}", file=sys.stderr, flush=True)
+    return observer, console.snapshots.read if console.snapshots else None
 
 
 def _print_summary(summary: RunSummary) -> None:
@@ -304,9 +333,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if token:
         server["token"] = token
     overrides = {"capture": {"realtime": not args.no_realtime}, "feed": {"server": server}}
+    if args.mqtt:
+        overrides["mqtt"] = {"url": args.mqtt}
     config = apply_model_options(load_config(args.config, overrides), args)
-    if config.feed.server.token:
-        REDACT.add(config.feed.server.token)
+    for secret in (config.feed.server.token, config.mqtt.password, config.webhooks.secret):
+        if secret:
+            REDACT.add(secret)
     specs = _run_sources(config, args.source or [])
     for spec in specs:  # fail on an unreadable file before loading models
         if spec.kind is SourceKind.FILE:

@@ -10,6 +10,7 @@ import dataclasses
 from pathlib import Path
 
 from models import registry
+from pipelines.cli.common import add_renamed
 from pipelines.config import ConfigError, load_config
 
 __all__ = ["add_parsers"]
@@ -22,7 +23,7 @@ def add_parsers(sub) -> None:
 
 
 def _add_train_parser(sub) -> argparse.ArgumentParser:
-    """``train-predictor``; defaults are :class:`pipelines.train_predictor.TrainOptions`'s (torch loads only on use)."""
+    """``train-predictor``; defaults are :class:`pipelines.training.train_predictor.TrainOptions`'s (torch loads only on use)."""
     p = sub.add_parser(
         "train-predictor", help="train the learned predictor on (video span, caption) pairs",
         description="Train the learned VL-JEPA predictor on (video span, caption) pairs with the X- and Y-encoders "
@@ -49,7 +50,7 @@ def _add_train_parser(sub) -> argparse.ArgumentParser:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from pipelines.train_predictor import run_train
+    from pipelines.training.train_predictor import run_train
 
     return run_train(args)
 
@@ -61,7 +62,8 @@ def _add_export_parser(sub) -> argparse.ArgumentParser:
                     "that --runtime onnx (and auto) reads ($XDG_CACHE_HOME/jepa-stream/onnx, by default "
                     "~/.cache/jepa-stream/onnx), so later runs skip the export.")
     p.add_argument("--config", metavar="FILE", help="YAML laid over the defaults: model.encoder.network names the network")
-    p.add_argument("--network", "--encoder", dest="network", choices=registry.names(), help="network to export (default: the configured one)")
+    p.add_argument("--network", choices=registry.names(), help="network to export (default: the configured one)")
+    add_renamed(p, "--encoder", "--network")
     p.add_argument("--model", metavar="ID_OR_DIR", help="vjepa2 checkpoint (HF id or local dir)")
     p.add_argument("--out", metavar="FILE.onnx", help="where to write (default: the cache that --runtime onnx reads)")
     p.set_defaults(handler=_run_export)

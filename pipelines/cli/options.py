@@ -23,6 +23,7 @@ import sys
 
 from models import registry
 from models.encoders import Runtime
+from pipelines.cli.common import add_renamed
 from pipelines.config import Config, ConfigError
 from pipelines.errors import UsageError
 
@@ -36,7 +37,7 @@ def add_model_options(parser: argparse.ArgumentParser, decoder_help: str | None 
     group.add_argument("--runtime", choices=[r.value for r in Runtime],
                        help="run the encoder in torch or through onnxruntime (exported on first use); auto (the default): "
                             "the network's fastest, onnxruntime for lite")
-    group.add_argument("--backend", dest="runtime", choices=("torch", "onnx"), help=argparse.SUPPRESS)  # 0.1's name for --runtime
+    add_renamed(group, "--backend", "--runtime")
     group.add_argument("--predictor-random", action="store_true", help="run the learned predictor untrained (latency only; captions are meaningless)")
     group.add_argument("--decoder", choices=("retrieval", "vlm"),
                        help=decoder_help or "model.decoder.type: retrieval labels only, or retrieval labels at once and a VLM "
@@ -119,8 +120,8 @@ def add_baseline_options(parser: argparse.ArgumentParser, what: str = "also capt
 
 
 def baseline_config(args: argparse.Namespace):
-    """The :class:`~models.baseline_vlm.BaselineVLMConfig` the options ask for (``None`` for none)."""
-    from models.baseline_vlm import BaselineVLMConfig
+    """The :class:`~models.vlm.VLMConfig` the options ask for (``None`` for none)."""
+    from models.vlm import VLMConfig
 
     if getattr(args, "baseline", "none") != "vlm":
         return None
@@ -129,6 +130,6 @@ def baseline_config(args: argparse.Namespace):
     if weights.startswith("random:"):  # random:tiny is the toy architecture the tests use
         weights, preset = "random", weights.split(":", 1)[1]
     try:
-        return BaselineVLMConfig(weights=weights, preset=preset, max_new_tokens=args.baseline_max_new_tokens)
+        return VLMConfig(weights=weights, preset=preset, max_new_tokens=args.baseline_max_new_tokens)
     except ValueError as exc:
         raise UsageError(f"--baseline: {exc}") from None

@@ -22,7 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from configs.loader import ConfigError, build
-from streamer.capture.thread import BufferPolicy
+from streamer.worker import OverflowPolicy
 
 __all__ = ["RtspTransport", "CaptureConfig"]
 
@@ -51,7 +51,7 @@ class CaptureConfig:
 
     buffer_size: Frames held between a capture thread and the pipeline. Defaults to 8, at most
         ``MAX_BUFFER_SIZE`` (128).
-    policy: :class:`BufferPolicy` when the buffer is full; ``None`` (``auto`` in YAML, the
+    policy: :class:`OverflowPolicy` when the buffer is full; ``None`` (``auto`` in YAML, the
         default) means ``drop_oldest`` for live sources and ``--realtime`` files, ``wait`` otherwise.
     realtime: Pace files at their frame rate, as a camera would deliver them. Defaults to off.
     rtsp_transport: :class:`RtspTransport` for ``rtsp://`` sources. Defaults to ``tcp``.
@@ -82,7 +82,7 @@ class CaptureConfig:
     """
 
     buffer_size: int = 8
-    policy: BufferPolicy | None = None
+    policy: OverflowPolicy | None = None
     realtime: bool = False
     rtsp_transport: RtspTransport = RtspTransport.TCP
     open_timeout_s: float = 10.0
@@ -100,6 +100,8 @@ class CaptureConfig:
 
     def __post_init__(self) -> None:
         _check_int(self.buffer_size, "buffer_size", 1, MAX_BUFFER_SIZE)
+        if self.policy is OverflowPolicy.DROP_NEWEST:  # a camera's newest frames are the ones that matter
+            raise ValueError(f"policy: must be wait, drop_oldest or auto, got {self.policy.value}")
         _check_int(self.max_attempts, "max_attempts", 0, MAX_ATTEMPTS)
         for name in (
             "open_timeout_s",
@@ -121,17 +123,11 @@ class CaptureConfig:
                 f"backoff_max_s: must be at least backoff_initial_s ({self.backoff_initial_s}), got {self.backoff_max_s}"
             )
 
-    def buffer_policy(self, live: bool) -> BufferPolicy:
+    def buffer_policy(self, live: bool) -> OverflowPolicy:
         """The policy for a source: the configured one, else by liveness and ``realtime``."""
         if self.policy is not None:
             return self.policy
-        return BufferPolicy.DROP_OLDEST if live or self.realtime else BufferPolicy.WAIT
-
-    def updated(self, **changes: Any) -> CaptureConfig:
-        """This config with ``changes`` applied to it and to every per-source override (how a
-        command-line flag such as ``--realtime`` beats the YAML)."""
-        overrides = {sid: dataclasses.replace(cfg, **changes) for sid, cfg in self.overrides.items()}
-        return dataclasses.replace(self, **changes, overrides=MappingProxyType(overrides))
+        return OverflowPolicy.DROP_OLDEST if live or self.realtime else OverflowPolicy.WAIT
 
     def for_source(self, source_id: str) -> CaptureConfig:
         """The config for ``source_id``: its override if there is one, else this config."""

@@ -21,7 +21,7 @@ import numpy as np
 
 from streamer.capture.capture_config import RtspTransport
 from streamer.capture.frames import Frame, SourceError
-from streamer.capture.source_spec import redact
+from streamer.redact import redact
 from streamer.capture.sources import RateSampler, _reason, first_video_stream, frame_to_rgb
 
 __all__ = ["MediaClock", "StreamSource", "WebcamSource"]

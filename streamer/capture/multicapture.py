@@ -21,12 +21,13 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from streamer.capture.thread import BufferPolicy, CaptureThread, FrameSource
+from streamer.capture.thread import CaptureThread, FrameSource
+from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.live import StreamSource, WebcamSource
-from streamer.feed.events import status_event
-from streamer.capture.reconnect import ReconnectingSource, StatusCallback
+from streamer.capture.reconnect import ReconnectingSource
+from streamer.capture.status import SourceState, SourceStatus, StatusCallback
 from streamer.capture.source_spec import SourceKind, SourceSpec
 from streamer.capture.sources import VideoFileSource
 
@@ -109,7 +110,8 @@ class MultiCapture:
     the fan-in holds nothing of its own and takes sources in turn. Every source ends with
     exactly one :class:`EndOfStream` (live sources only end when stopped or out of attempts).
 
-    ``on_status`` receives protocol-v1 ``status`` events: ``connected``, ``disconnected`` and
+    ``on_status`` receives a :class:`~streamer.capture.status.SourceStatus` (the feed's ``status``
+    event is made of it by :func:`streamer.feed.events.status_event`): ``connected``, ``disconnected`` and
     ``reconnecting`` from live sources, ``connected`` when a file delivers its first frame, and
     ``ended`` or ``error`` when a source's stream ends (or ``ended`` when stopped). It is called
     from capture threads and the reader thread, one call at a time.
@@ -148,7 +150,7 @@ class MultiCapture:
                 on_ready=self._notify,
             )
         self._specs = {s.id: s for s in specs}
-        self._dropping = {sid: t.policy is BufferPolicy.DROP_OLDEST for sid, t in self._threads.items()}
+        self._dropping = {sid: t.policy is OverflowPolicy.DROP_OLDEST for sid, t in self._threads.items()}
         self._active = list(self._threads)  # round-robin order of sources not yet ended
         self._frames = dict.fromkeys(self._threads, 0)
         self._stale = dict.fromkeys(self._threads, 0)
@@ -230,7 +232,7 @@ class MultiCapture:
         with self._wake:
             for sid in self._active:
                 if self._started:
-                    self._emit(status_event(sid, "ended", f"{sid}: stopped"))
+                    self._emit(SourceStatus(sid, SourceState.ENDED, f"{sid}: stopped"))
             self._active.clear()
         alive = [sid for sid, t in self._threads.items() if t.is_alive()]
         if alive:
@@ -265,7 +267,7 @@ class MultiCapture:
     def _count(self, frame: Frame) -> None:
         sid = frame.source
         if self._frames[sid] == 0 and not self._specs[sid].live:
-            self._emit(status_event(sid, "connected", f"playing {self._specs[sid].label}"))
+            self._emit(SourceStatus(sid, SourceState.CONNECTED, f"playing {self._specs[sid].label}"))
         self._frames[sid] += 1
         stale_after = self._configs[sid].stale_after_s
         if stale_after and self._dropping[sid] and time.time() - frame.wall_time > stale_after:
@@ -274,19 +276,19 @@ class MultiCapture:
     def _finish(self, eos: EndOfStream) -> None:
         if eos.error:  # the status event carries it to the user; the log only with -v
             log.info("%s", eos.error)
-            self._emit(status_event(eos.source, "error", eos.error))
+            self._emit(SourceStatus(eos.source, SourceState.ERROR, eos.error))
         else:
-            self._emit(status_event(eos.source, "ended", f"{eos.source}: end of stream"))
+            self._emit(SourceStatus(eos.source, SourceState.ENDED, f"{eos.source}: end of stream"))
 
     def _notify(self) -> None:
         with self._wake:
             self._wake.notify_all()
 
-    def _emit(self, event: dict) -> None:
+    def _emit(self, status: SourceStatus) -> None:
         if self._on_status is None:
             return
         with self._status_lock:
             try:
-                self._on_status(event)
+                self._on_status(status)
             except Exception:
-                log.exception("status callback failed for %s", event.get("source"))
+                log.exception("status callback failed for %s", status.source)

@@ -22,15 +22,13 @@ from typing import Protocol
 
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import Frame, SourceError
-from streamer.capture.source_spec import redact
-from streamer.feed.events import status_event
+from streamer.redact import redact
+from streamer.capture.status import SourceState, SourceStatus, StatusCallback
 
-__all__ = ["Backoff", "ReconnectingSource", "StatusCallback"]
+__all__ = ["Backoff", "ReconnectingSource"]
 
 log = logging.getLogger(__name__)
 
-StatusCallback = Callable[[dict], None]
-"""Receives status events (see :func:`streamer.feed.events.status_event`); called on the capture thread, so keep it quick."""
 
 class Backoff:
     """Retry delays: ``initial * multiplier ** (attempt - 1)``, capped at ``maximum``, then scaled
@@ -118,7 +116,7 @@ class ReconnectingSource:
                 source.open()
                 connected = True
                 self.connections += 1
-                self._emit("connected", f"connected to {source.label}", **({"t": last[1]} if last else {}))
+                self._emit(SourceState.CONNECTED, f"connected to {source.label}", **({"t": last[1]} if last else {}))
                 healthy_at = time.monotonic() + self.config.backoff_reset_s
                 offset: tuple[int, float] | None = None
                 for frame in source.frames():
@@ -149,14 +147,14 @@ class ReconnectingSource:
                 return
             failures += 1
             if connected:
-                self._emit("disconnected", reason, **({"t": last[1]} if last else {}))
+                self._emit(SourceState.DISCONNECTED, reason, **({"t": last[1]} if last else {}))
             if self.config.max_attempts and failures >= self.config.max_attempts:
                 raise SourceError(f"{self.source_id}: giving up after {failures} failed attempts: {reason}")
             delay = self._backoff.delay(failures)
             log.info("%s: %s (retrying in %.1f s)", self.source_id, reason, delay)  # the status event tells the user
             self.reconnects += 1
             self._emit(
-                "reconnecting", f"{reason} (retrying in {delay:.1f} s)", attempt=failures, delay_s=round(delay, 3)
+                SourceState.RECONNECTING, f"{reason} (retrying in {delay:.1f} s)", attempt=failures, delay_s=round(delay, 3)
             )
             if self._cancel.wait(delay):
                 return
@@ -167,10 +165,10 @@ class ReconnectingSource:
             self._current.close()
             self._current = None
 
-    def _emit(self, state: str, detail: str, **extra: float | int) -> None:
+    def _emit(self, state: SourceState, detail: str, **extra: float | int) -> None:
         if self._on_status is None:
             return
         try:
-            self._on_status(status_event(self.source_id, state, detail, **extra))
+            self._on_status(SourceStatus(self.source_id, state, detail, **extra))
         except Exception:  # a broken listener must not take the camera down
             log.exception("status callback failed for %s", self.source_id)

@@ -28,7 +28,8 @@ from typing import Any
 
 from configs.loader import ConfigError
 from streamer.capture.capture_config import CaptureConfig
-from streamer.capture.source_spec import SourceSpec, make_spec, redact
+from streamer.capture.source_spec import SourceSpec, make_spec
+from streamer.redact import redact
 
 __all__ = ["SourceEntry", "split_sources"]
 

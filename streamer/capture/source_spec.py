@@ -1,7 +1,6 @@
 """Parse ``--source`` strings into validated :class:`SourceSpec` values.
 
-Exports :class:`SourceKind`, :class:`SourceSpec`, :func:`make_spec`, :func:`parse_sources` and
-:func:`redact`.
+Exports :class:`SourceKind`, :class:`SourceSpec`, :func:`make_spec` and :func:`parse_sources`.
 
 Accepted forms, each optionally prefixed by ``ID=`` (``ID`` is a letter or ``_`` then letters,
 digits, ``_``, ``-`` or ``.``)::
@@ -18,7 +17,7 @@ existing file is a file even if it contains ``=``. :func:`make_spec` checks one 
 pair the same way (the config file's ``sources:`` list).
 
 A URL may carry credentials (``rtsp://user:password@host/…``, or ``?password=…`` as some cameras
-take them): :func:`redact` hides them, and every message and label here goes through it.
+take them): :func:`streamer.redact.redact` hides them, and every message and label here goes through it.
 """
 
 from __future__ import annotations
@@ -28,16 +27,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+
+from streamer.redact import redact
 from urllib.parse import urlsplit
 
-__all__ = ["SourceKind", "SourceSpec", "make_spec", "parse_sources", "redact"]
+__all__ = ["SourceKind", "SourceSpec", "make_spec", "parse_sources"]
 
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,63}")
 _STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
 _DEVICE = re.compile(r"/dev/video\d+")
-_CREDENTIALS = re.compile(r"(://[^/@:\s]*:)[^/@\s]*@")
-# Query parameters that carry a secret in the URLs of common cameras (Dahua's ?password=, tokens).
-_SECRET_QUERY = re.compile(r"([?&](?:password|passwd|pwd|pass|token|key|secret|auth)=)[^&#\s]*", re.IGNORECASE)
 
 
 class SourceKind(str, Enum):
@@ -72,12 +70,6 @@ class SourceSpec:
     def label(self) -> str:
         """The target for messages, with any password in a URL replaced by ``***``."""
         return redact(str(self.target)) if self.kind is SourceKind.STREAM else str(self.target)
-
-
-def redact(text: str) -> str:
-    """``text`` with the password of every ``scheme://user:password@`` and the value of every
-    ``password=``, ``token=``, ``key=`` (and similar) query parameter replaced by ``***``."""
-    return _SECRET_QUERY.sub(r"\1***", _CREDENTIALS.sub(r"\1***@", text))
 
 
 def _split(spec: str) -> tuple[str | None, str]:

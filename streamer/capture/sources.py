@@ -19,7 +19,7 @@ import av
 import numpy as np
 
 from streamer.capture.frames import Frame, SourceError
-from streamer.capture.source_spec import redact
+from streamer.redact import redact
 
 __all__ = ["RateSampler", "VideoFileSource", "first_video_stream", "frame_to_rgb"]
 

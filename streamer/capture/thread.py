@@ -1,37 +1,31 @@
 """The capture thread: a source decoded on its own thread into a bounded buffer.
 
-Exports :class:`BufferPolicy` and :class:`CaptureThread`.
+Exports :class:`CaptureThread` and :class:`FrameSource`.
 
 The consumer iterates :meth:`CaptureThread.frames`; the stream always ends with exactly one
 :class:`~streamer.capture.frames.EndOfStream`, which carries the source's error (if any) and how many
-frames the buffer policy dropped.
+frames the buffer policy dropped. The buffer is a :class:`~streamer.worker.BoundedQueue` under an
+:class:`~streamer.worker.OverflowPolicy`: ``wait`` (file replay: nothing is lost) or
+``drop_oldest`` (live sources never fall behind; a dropped frame marked ``resumed`` hands
+the mark to the frame that displaced it).
 """
 
 from __future__ import annotations
 
 import dataclasses
-
 import logging
-import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from enum import Enum
 from typing import Protocol
 
 from streamer.capture.frames import EndOfStream, Frame, SourceError
-from streamer.capture.source_spec import redact
+from streamer.redact import redact
+from streamer.worker import BoundedQueue, OverflowPolicy
 
-__all__ = ["BufferPolicy", "CaptureThread", "FrameSource"]
+__all__ = ["CaptureThread", "FrameSource"]
 
 log = logging.getLogger(__name__)
-
-
-class BufferPolicy(str, Enum):
-    """What the capture thread does when the buffer is full."""
-
-    WAIT = "wait"  # the reader waits: nothing is lost (file replay)
-    DROP_OLDEST = "drop_oldest"  # the newest frame wins: live sources never fall behind
 
 
 class FrameSource(Protocol):
@@ -40,6 +34,14 @@ class FrameSource(Protocol):
     def frames(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
+
+
+def _carry_resumed(displaced: Frame | EndOfStream, frame: Frame) -> Frame:
+    """The frame that displaced a ``resumed`` one (the first after a reconnect) carries its mark:
+    the gap in coverage is still just before the frames the reader gets."""
+    if getattr(displaced, "resumed", False) and not frame.resumed:
+        return dataclasses.replace(frame, resumed=True)
+    return frame
 
 
 class CaptureThread:
@@ -56,22 +58,28 @@ class CaptureThread:
         source: FrameSource,
         *,
         buffer_size: int = 32,
-        policy: BufferPolicy = BufferPolicy.WAIT,
+        policy: OverflowPolicy = OverflowPolicy.WAIT,
         realtime: bool = False,
         on_ready: Callable[[], None] | None = None,
     ):
         if buffer_size < 1:
             raise ValueError(f"buffer_size must be at least 1, got {buffer_size}")
         self.source = source
-        self.policy = BufferPolicy(policy)
         self.realtime = realtime
-        self.dropped = 0
-        self._resume_dropped = False  # the last dropped frame was the first after a reconnect
         self.captured = 0  # frames put in the buffer (dropped ones included)
         self._on_ready = on_ready
-        self._queue: queue.Queue[Frame | EndOfStream] = queue.Queue(maxsize=buffer_size)
+        self._queue: BoundedQueue[Frame | EndOfStream] = BoundedQueue(buffer_size, policy, carry=_carry_resumed)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture-{source.source_id}", daemon=True)
+
+    @property
+    def policy(self) -> OverflowPolicy:
+        return self._queue.policy
+
+    @property
+    def dropped(self) -> int:
+        """Frames the policy dropped (the end marker displaces frames too, counted here)."""
+        return self._queue.dropped
 
     def start(self) -> "CaptureThread":
         self._thread.start()
@@ -79,11 +87,7 @@ class CaptureThread:
 
     def stop(self, timeout: float = 2.0) -> None:
         self._stopping.set()
-        while True:  # unblock a producer waiting on a full queue
-            try:
-                self._queue.get_nowait()
-            except queue.Empty:
-                break
+        self._queue.clear()  # unblock a producer waiting on a full queue
         self._thread.join(timeout)
 
     def is_alive(self) -> bool:
@@ -100,10 +104,7 @@ class CaptureThread:
 
     def get(self, timeout: float | None = None) -> Frame | EndOfStream | None:
         """The next item, waiting up to ``timeout`` seconds (``None``: forever); ``None`` if none came."""
-        try:
-            return self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
-        except queue.Empty:
-            return None
+        return self._queue.get(timeout)
 
     def _run(self) -> None:
         error: str | None = None
@@ -129,24 +130,9 @@ class CaptureThread:
             self._end(error)
 
     def _put(self, frame: Frame) -> None:
-        if self.policy is BufferPolicy.DROP_OLDEST:
-            while True:
-                if self._resume_dropped:  # a dropped frame marked a gap in coverage: this one carries the mark
-                    frame, self._resume_dropped = dataclasses.replace(frame, resumed=True), False
-                try:
-                    self._queue.put_nowait(frame)
-                    break
-                except queue.Full:
-                    self._drop_oldest()
-        else:
-            while True:
-                if self._stopping.is_set():
-                    return
-                try:
-                    self._queue.put(frame, timeout=0.1)
-                    break
-                except queue.Full:
-                    continue
+        if not self._queue.put(frame, abandon=self._stopping):
+            if self.policy is OverflowPolicy.WAIT:
+                return  # stopping: the reader is gone
         self.captured += 1
         self._notify()
 
@@ -154,23 +140,13 @@ class CaptureThread:
         if self._on_ready is not None:
             self._on_ready()
 
-    def _drop_oldest(self) -> None:
-        try:
-            dropped = self._queue.get_nowait()
-            self.dropped += 1
-            self._resume_dropped |= getattr(dropped, "resumed", False)
-        except queue.Empty:
-            pass
-
     def _end(self, error: str | None) -> None:
         """Queue the end marker, which is never dropped: it displaces the oldest frame when the
         policy drops frames or the reader has stopped; otherwise it waits for the reader."""
         while True:
             marker = EndOfStream(self.source.source_id, error=error, dropped=self.dropped)
-            try:
-                self._queue.put(marker, timeout=0.1)
+            if self._queue.put_wait(marker, timeout=0.1):
                 self._notify()
                 return
-            except queue.Full:
-                if self.policy is BufferPolicy.DROP_OLDEST or self._stopping.is_set():
-                    self._drop_oldest()
+            if (self.policy is OverflowPolicy.DROP_OLDEST or self._stopping.is_set()) and self._queue.drop_oldest():
+                self._queue.count_dropped()

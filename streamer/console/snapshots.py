@@ -26,9 +26,7 @@ from __future__ import annotations
 import heapq
 import logging
 import os
-import queue
 import re
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +35,7 @@ from pathlib import Path
 from streamer.capture.frames import Frame
 from streamer.console.console_config import SnapshotConfig
 from streamer.console.jpeg import encode_jpeg
+from streamer.worker import BoundedWorker, OverflowPolicy
 
 __all__ = ["SnapshotStore"]
 
@@ -44,7 +43,6 @@ logger = logging.getLogger(__name__)
 
 #: ``/snapshots/<source>/<wall µs>.jpg``; a source id as ``--source`` allows it (never ``..``, never ``/``).
 _URL = re.compile(r"/snapshots/([A-Za-z_][A-Za-z0-9_.\-]{0,63})/(\d{1,20})\.jpg")
-_STOP = object()  # queue sentinel: the writer ends after the snapshots queued before it
 
 
 @dataclass(frozen=True)
@@ -67,12 +65,12 @@ class SnapshotStore:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise ValueError(f"snapshots {self.folder}: cannot create the folder ({exc.strerror or exc})") from None
-        self._queue: queue.Queue = queue.Queue(config.queue)
+        self._writer: BoundedWorker[_Job] = BoundedWorker(self._write, max_queue=config.queue,
+                                                          policy=OverflowPolicy.DROP_NEWEST, name="snapshot-writer")
         self._index: list[tuple[int, Path, int]] = []  # heap of (wall µs, file, bytes): oldest first
         self._bytes = 0
         self._last_name: dict[str, int] = {}
-        self._thread: threading.Thread | None = None
-        self.written = self.skipped = self.failed = self.removed = 0
+        self.written = self.failed = self.removed = 0
         self._scan()
         self.prune()
 
@@ -85,15 +83,16 @@ class SnapshotStore:
     def files(self) -> int:
         return len(self._index)
 
+    @property
+    def skipped(self) -> int:
+        """Captions that went out without a snapshot because the writer was ``queue`` behind."""
+        return self._writer.dropped
+
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="snapshot-writer", daemon=True)
-            self._thread.start()
+        self._writer.start()
 
     def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(_STOP)  # blocks at most until the writer takes one job
-            self._thread.join()
+        self._writer.stop(drain=True)  # blocks at most until the writer takes one job
 
     def submit(self, source: str, wall_time: float, frames: Sequence[Frame]) -> str | None:
         """Queue a snapshot of ``frames`` (oldest first) for the caption made at ``wall_time``;
@@ -105,10 +104,7 @@ class SnapshotStore:
         count = min(self.config.frames, len(frames))
         picks = [round(i * (len(frames) - 1) / (count - 1)) for i in range(count)] if count > 1 else [len(frames) - 1]
         job = _Job(self.folder / source / f"{name}.jpg", tuple(frames[i] for i in picks))
-        try:
-            self._queue.put_nowait(job)
-        except queue.Full:
-            self.skipped += 1
+        if not self._writer.submit(job):
             return None
         self._last_name[source] = name
         return f"/snapshots/{source}/{name}.jpg"
@@ -154,22 +150,22 @@ class SnapshotStore:
                     self._last_name[source_dir.name] = max(self._last_name.get(source_dir.name, -1), int(entry.name[:-4]))
         heapq.heapify(self._index)
 
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not _STOP:
-            try:
-                data = encode_jpeg([f.image for f in job.frames if f.image.shape[0] == job.frames[-1].image.shape[0]],
-                                   self.config.max_side, self.config.quality)
-                job.path.parent.mkdir(exist_ok=True)
-                tmp = job.path.with_suffix(".tmp")
-                tmp.write_bytes(data)
-                os.replace(tmp, job.path)
-            except (OSError, ValueError) as exc:
-                self.failed += 1
-                if self.failed == 1 or self.failed % 100 == 0:  # a full disk must not flood the log
-                    logger.warning("snapshots: cannot write %s (%s); %d failed so far", job.path,
-                                   getattr(exc, "strerror", None) or exc, self.failed)
-                continue
-            self.written += 1
-            heapq.heappush(self._index, (int(job.path.stem), job.path, len(data)))
-            self._bytes += len(data)
-            self.prune()
+    def _write(self, job: _Job) -> None:
+        """Encode and write one snapshot, then apply retention (on the writer thread)."""
+        try:
+            data = encode_jpeg([f.image for f in job.frames if f.image.shape[0] == job.frames[-1].image.shape[0]],
+                               self.config.max_side, self.config.quality)
+            job.path.parent.mkdir(exist_ok=True)
+            tmp = job.path.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, job.path)
+        except (OSError, ValueError) as exc:
+            self.failed += 1
+            if self.failed == 1 or self.failed % 100 == 0:  # a full disk must not flood the log
+                logger.warning("snapshots: cannot write %s (%s); %d failed so far", job.path,
+                               getattr(exc, "strerror", None) or exc, self.failed)
+            return
+        self.written += 1
+        heapq.heappush(self._index, (int(job.path.stem), job.path, len(data)))
+        self._bytes += len(data)
+        self.prune()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from dataclasses import dataclass
 from typing import AsyncIterator, Iterable
 
 from websockets.asyncio.client import connect
@@ -69,38 +70,13 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
     sources = None if sources is None else list(sources)
     fmt = EmbeddingFormat(embedding_format)
     headers = {"Authorization": f"Bearer {token}"} if token else None
-    resume = from_seq
-    delay = RECONNECT_INITIAL_S
+    state = _Resume(from_seq, RECONNECT_INITIAL_S)
     while True:
         try:
             async with connect(url, additional_headers=headers, compression=None,
                                open_timeout=open_timeout_s, max_size=None) as ws:
-                hello = json.loads(await ws.recv())
-                if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL_VERSION:
-                    raise FeedRefused(f"{url}: does not speak jepa-stream protocol v{PROTOCOL_VERSION}: {hello!r:.200}")
-                if resume is None:
-                    resume = hello["last_seq"]
-                await ws.send(json.dumps({"v": PROTOCOL_VERSION, "type": "subscribe", "types": wanted,
-                                          "sources": sources,
-                                          "from_seq": resume, "embedding_format": fmt.value}))
-                subscribed = False
-                delay = RECONNECT_INITIAL_S
-                async for data in ws:
-                    if isinstance(data, bytes):
-                        if subscribed:
-                            header, vector = decode_embedding_frame(data)
-                            yield {**header, "embedding": vector}
-                        continue
-                    message = json.loads(data)
-                    kind = message.get("type")
-                    if kind == "subscribed":
-                        subscribed = True
-                    elif kind in ("error", "lagging"):
-                        logger.warning("feed %s: %s", kind, data)
-                    elif subscribed:
-                        if "seq" in message:
-                            resume = message["seq"]
-                        yield message
+                async for event in _session(ws, url, {"types": wanted, "sources": sources, "embedding_format": fmt.value}, state):
+                    yield event
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
@@ -108,16 +84,55 @@ async def subscribe(url: str = DEFAULT_URL, *, types: Iterable[str] = ("caption"
                                   f"{exc.response.body.decode(errors='replace').strip()}") from None
             if not reconnect:
                 raise
-            logger.warning("feed %s: HTTP %d; retrying in %.2f s", url, status, delay)
+            logger.warning("feed %s: HTTP %d; retrying in %.2f s", url, status, state.delay)
         except (ConnectionClosed, InvalidHandshake, OSError, asyncio.TimeoutError) as exc:
             if not reconnect:
                 if isinstance(exc, ConnectionClosed):
                     return
                 raise
-            where = "not connected yet" if resume is None else f"will resume after seq {resume}"
-            logger.warning("feed %s: %s; reconnecting in %.2f s (%s)", url, exc or type(exc).__name__, delay, where)
+            where = "not connected yet" if state.seq is None else f"will resume after seq {state.seq}"
+            logger.warning("feed %s: %s; reconnecting in %.2f s (%s)", url, exc or type(exc).__name__, state.delay, where)
         else:
             if not reconnect:
                 return
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, max_backoff_s)
+        await asyncio.sleep(state.delay)
+        state.delay = min(state.delay * 2, max_backoff_s)
+
+
+@dataclass
+class _Resume:
+    """Where :func:`subscribe` resumes: the newest seq yielded (None: the live edge) and the next reconnect delay."""
+
+    seq: int | None
+    delay: float
+
+
+async def _session(ws, url: str, subscription: dict, state: _Resume) -> AsyncIterator[dict]:
+    """One connection: check the hello, subscribe from ``state.seq``, yield what follows the
+    ``subscribed`` ack (``error`` and ``lagging`` logged), keeping ``state.seq`` up to date."""
+    hello = json.loads(await ws.recv())
+    if hello.get("type") != "hello" or hello.get("protocol") != PROTOCOL_VERSION:
+        raise FeedRefused(f"{url}: does not speak jepa-stream protocol v{PROTOCOL_VERSION}: {hello!r:.200}")
+    if state.seq is None:
+        state.seq = hello["last_seq"]
+    await ws.send(json.dumps({"v": PROTOCOL_VERSION, "type": "subscribe", "types": subscription["types"],
+                              "sources": subscription["sources"], "from_seq": state.seq,
+                              "embedding_format": subscription["embedding_format"]}))
+    subscribed = False
+    state.delay = RECONNECT_INITIAL_S
+    async for data in ws:
+        if isinstance(data, bytes):
+            if subscribed:
+                header, vector = decode_embedding_frame(data)
+                yield {**header, "embedding": vector}
+            continue
+        message = json.loads(data)
+        kind = message.get("type")
+        if kind == "subscribed":
+            subscribed = True
+        elif kind in ("error", "lagging"):
+            logger.warning("feed %s: %s", kind, data)
+        elif subscribed:
+            if "seq" in message:
+                state.seq = message["seq"]
+            yield message

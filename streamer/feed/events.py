@@ -1,8 +1,8 @@
 """Every event the analyzer emits, built in one place as protocol v1 dicts.
 
-Exports :class:`StageLatency`, :class:`CaptionEvent`, :class:`BaselineCaptionEvent`,
+Exports :class:`LatencySource`, :class:`CaptionSource`, :func:`caption_event`, :class:`BaselineCaptionEvent`,
 :data:`ENRICHMENT_STATES`, :class:`EnrichmentEvent`, :class:`StatsSource`, :func:`status_event`, :func:`uniform_decodes`, :func:`stats_event` and
-:func:`embedding_event`.
+:func:`embedding_event` and :func:`scene_event`.
 
 The types and their fields are the protocol's (:mod:`streamer.feed.protocol`, one JSON Schema per
 type in ``streamer/feed/schemas/``); this module is where a producer gets one, so the version
@@ -18,15 +18,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 import numpy as np
 
+from streamer.capture.status import SourceStatus
 from streamer.feed.protocol import PROTOCOL_VERSION, EventType
 
 __all__ = [
-    "StageLatency",
-    "CaptionEvent",
+    "LatencySource",
+    "CaptionSource",
+    "caption_event",
     "BaselineCaptionEvent",
     "ENRICHMENT_STATES",
     "EnrichmentEvent",
@@ -35,32 +38,24 @@ __all__ = [
     "uniform_decodes",
     "stats_event",
     "embedding_event",
+    "scene_event",
 ]
-
-STATUS_STATES = ("connected", "disconnected", "reconnecting", "ended", "error")
-
 
 def _head(kind: EventType, source: str, wall_time: float | None = None) -> dict:
     return {"v": PROTOCOL_VERSION, "type": kind.value, "source": source, "wall_time": round(time.time() if wall_time is None else wall_time, 6)}
 
 
-@dataclass(frozen=True)
-class StageLatency:
-    """Milliseconds spent on one clip per stage; ``total`` covers the whole step, drift included."""
+class LatencySource(Protocol):
+    """What :func:`caption_event` reads of a caption's per-stage milliseconds."""
 
     encode: float
     predict: float
     decode: float
     total: float
 
-    def to_dict(self) -> dict:
-        return {k: round(v, 3) for k, v in vars(self).items()}
 
-
-@dataclass(frozen=True)
-class CaptionEvent:
-    """A ``caption``: the selective path decoded text for ``[t_start, t_end]`` at ``t``, for
-    ``reason`` (``start``, ``change``, ``heartbeat``, ``resume``), ``drift`` against ``threshold``."""
+class CaptionSource(Protocol):
+    """What :func:`caption_event` reads of a caption (:class:`pipelines.core.caption.Caption`)."""
 
     source: str
     t: float
@@ -72,23 +67,27 @@ class CaptionEvent:
     drift: float
     reason: str
     threshold: float
-    latency: StageLatency
-    dropped_frames: int = 0
+    latency: LatencySource
+    dropped_frames: int
 
-    def to_dict(self) -> dict:
-        return {
-            **_head(EventType.CAPTION, self.source, self.wall_time),
-            "t": round(self.t, 6),
-            "t_start": round(self.t_start, 6),
-            "t_end": round(self.t_end, 6),
-            "text": self.text,
-            "labels": [{"text": text, "score": score} for text, score in self.labels],
-            "drift": self.drift,
-            "reason": self.reason,
-            "threshold": self.threshold,
-            "dropped_frames": self.dropped_frames,
-            "latency_ms": self.latency.to_dict(),
-        }
+
+def caption_event(caption: CaptionSource) -> dict:
+    """A ``caption`` event: the selective path decoded text for ``[t_start, t_end]`` at ``t``, for
+    ``reason`` (``start``, ``change``, ``heartbeat``, ``resume``), ``drift`` against ``threshold``."""
+    c = caption
+    return {
+        **_head(EventType.CAPTION, c.source, c.wall_time),
+        "t": round(c.t, 6),
+        "t_start": round(c.t_start, 6),
+        "t_end": round(c.t_end, 6),
+        "text": c.text,
+        "labels": [{"text": text, "score": score} for text, score in c.labels],
+        "drift": c.drift,
+        "reason": c.reason,
+        "threshold": c.threshold,
+        "dropped_frames": c.dropped_frames,
+        "latency_ms": {k: round(getattr(c.latency, k), 3) for k in ("encode", "predict", "decode", "total")},
+    }
 
 
 @dataclass(frozen=True)
@@ -185,12 +184,11 @@ class EnrichmentEvent:
         }
 
 
-def status_event(source: str, state: str, detail: str, **extra: float | int) -> dict:
-    """A ``status`` event: a source's connection ``state`` changed. ``extra`` may hold
-    ``attempt`` and ``delay_s`` (for ``reconnecting``) and ``t`` (media seconds)."""
-    if state not in STATUS_STATES:
-        raise ValueError(f"status state must be one of {', '.join(STATUS_STATES)}, got {state!r}")
-    return {**_head(EventType.STATUS, source), "state": state, "detail": detail, **extra}
+def status_event(status: SourceStatus) -> dict:
+    """The ``status`` event of what capture said (:class:`~streamer.capture.status.SourceStatus`):
+    a source's connection ``state`` changed; ``attempt``, ``delay_s`` and ``t`` only when known."""
+    extra = {k: getattr(status, k) for k in ("t", "attempt", "delay_s") if getattr(status, k) is not None}
+    return {**_head(EventType.STATUS, status.source, status.wall_time), "state": status.state.value, "detail": status.detail, **extra}
 
 
 class StatsSource(Protocol):
@@ -233,7 +231,7 @@ def stats_event(
     per-clip step (``step``: encode + predict + drift) and of the decode when it fired
     (``decode``), and top-level ``p50``/``p95`` of the step for clients that read one figure.
     ``decoder`` (with the ``vlm`` decoder) is its budget spent against the budget and its counts
-    (:meth:`pipelines.enrichment.EnrichmentWorker.stats`).
+    (:meth:`pipelines.vlm.enrichment.EnrichmentWorker.stats`).
     """
     media_s = stats.media_s
     extra = {"decoder": decoder} if decoder is not None else {}
@@ -269,3 +267,15 @@ def embedding_event(source: str, t_start: float, t_end: float, embedding: np.nda
     drift = round(float(drift), 6) if drift is not None and math.isfinite(drift) else None
     return {**_head(EventType.EMBEDDING, source), "t": t_end, "t_start": t_start, "t_end": t_end,
             "drift": drift, "threshold": round(float(threshold), 6), "embedding": embedding}
+
+
+_SCENE_FIELDS = ("id", "start_time", "end_time", "caption_seq", "caption", "labels", "snapshot", "description")
+
+
+def scene_event(scene: Mapping[str, Any], state: str, t: float) -> dict:
+    """A ``scene`` event: ``state`` (``new``, ``update``, ``end``) of the scene whose whole state is
+    ``scene`` (``source`` and the schema's scene fields), caused at media time ``t``
+    (:mod:`streamer.feed.scenes` keeps the scenes)."""
+    if state not in ("new", "update", "end"):
+        raise ValueError(f"scene state must be new, update or end, got {state!r}")
+    return {**_head(EventType.SCENE, scene["source"]), "state": state, "t": t, **{k: scene[k] for k in _SCENE_FIELDS}}

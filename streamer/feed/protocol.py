@@ -55,11 +55,12 @@ class EventType(str, Enum):
     EMBEDDING = "embedding"
     BASELINE_CAPTION = "baseline_caption"
     ENRICHMENT = "enrichment"
+    SCENE = "scene"
 
 
 #: Event types appended to the durable log: they carry a ``seq`` and are resumable.
 #: The others are ephemeral: no ``seq``, never replayed, dropped first under backpressure.
-LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION, EventType.ENRICHMENT})
+LOGGED_TYPES = frozenset({EventType.CAPTION, EventType.STATUS, EventType.BASELINE_CAPTION, EventType.ENRICHMENT, EventType.SCENE})
 
 
 class EmbeddingFormat(str, Enum):
@@ -178,7 +179,7 @@ def prepare_event(event: Mapping[str, Any], seq: int | None) -> Outgoing:
     """Validate a pipeline event and serialize it for the wire.
 
     Logged types (:data:`LOGGED_TYPES`: caption, status, baseline_caption,
-    enrichment) need ``seq`` (it replaces any ``seq`` in ``event``); ephemeral
+    enrichment, scene) need ``seq`` (it replaces any ``seq`` in ``event``); ephemeral
     types (stats, embedding) must get ``seq=None`` and lose any ``seq`` they
     carry. An embedding event carries ``embedding`` (a 1-D numpy array); it is
     sent as float16 in ``data`` (base64), with ``dim`` and ``dtype``, and also

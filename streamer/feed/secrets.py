@@ -6,32 +6,16 @@ parameter, of a browser's token subprotocol (``bearer.jepa-stream.…``), and an
 wherever else it shows) become ``***``. The CLI sets one on its log handler at start, so
 ``-v`` debugging output of the WebSocket library (request lines, headers) is safe to share.
 
-Exports: ``RedactingFilter``, ``redact``.
+Exports: ``RedactingFilter`` (it uses :func:`streamer.redact.redact`).
 """
 
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterable
 
-__all__ = ["RedactingFilter", "redact"]
+from streamer.redact import redact
 
-_PATTERNS = (
-    re.compile(r"(Authorization:\s*\S+\s+)\S+", re.IGNORECASE),  # "Authorization: Bearer T"
-    re.compile(r"([?&]token=)[^&\s'\"]+", re.IGNORECASE),  # "GET /?token=T"
-    re.compile(r"(bearer\.jepa-stream\.)[A-Za-z0-9_\-]+"),  # a browser's "Sec-WebSocket-Protocol: ..., bearer.jepa-stream.<base64url>"
-)
-
-
-def redact(text: str, secrets: Iterable[str] = ()) -> str:
-    """``text`` with header and query tokens, and every string in ``secrets``, replaced by ``***``."""
-    for pattern in _PATTERNS:
-        text = pattern.sub(r"\1***", text)
-    for secret in secrets:
-        text = text.replace(secret, "***")
-    return text
-
+__all__ = ["RedactingFilter"]
 
 class RedactingFilter(logging.Filter):
     """A handler filter that redacts each record's message and traceback (it drops nothing)."""

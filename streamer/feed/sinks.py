@@ -1,6 +1,6 @@
 """Outputs of the event bus: one interface, each output with its own thread and bounded queue.
 
-Exports :class:`Sink`, :class:`OverflowPolicy`, :class:`QueuedSink`, :class:`JsonlSink`,
+Exports :class:`Sink`, :class:`QueuedSink`, :class:`JsonlSink`,
 :class:`ConsoleSink`, :func:`format_caption`, :func:`format_status`,
 :func:`format_baseline_caption` and :func:`format_enrichment`.
 
@@ -8,7 +8,8 @@ A sink has three methods: :meth:`~Sink.start`, :meth:`~Sink.emit` and :meth:`~Si
 :class:`~streamer.feed.bus.EventBus` calls ``emit`` on the publishing thread (the pipeline's) with
 every event in seq order, already serialised once (an :class:`~streamer.feed.protocol.Outgoing`),
 so ``emit`` must hand the event over and return. :class:`QueuedSink` is that hand-over: a
-bounded queue with a named :class:`OverflowPolicy` and one thread that writes. A new output
+:class:`~streamer.worker.BoundedWorker` (a bounded queue with a named
+:class:`~streamer.worker.OverflowPolicy` and one thread that writes). A new output
 (MQTT, a message bus) is a subclass that implements :meth:`QueuedSink.write`, plus one line
 where the outputs are listed (``pipelines/cli/analyse.py``, ``_outputs``).
 """
@@ -16,18 +17,15 @@ where the outputs are listed (``pipelines/cli/analyse.py``, ``_outputs``).
 from __future__ import annotations
 
 import logging
-import queue
 import sys
-import threading
-from enum import Enum
 from pathlib import Path
 from typing import Protocol, TextIO
 
 from streamer.feed.protocol import EventType, Outgoing
+from streamer.worker import BoundedWorker, OverflowPolicy
 
 __all__ = [
     "Sink",
-    "OverflowPolicy",
     "QueuedSink",
     "JsonlSink",
     "ConsoleSink",
@@ -38,8 +36,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-_STOP = object()  # ends a sink's queue
 
 
 class Sink(Protocol):
@@ -57,13 +53,6 @@ class Sink(Protocol):
         """Write what was taken, release everything; idempotent."""
 
 
-class OverflowPolicy(str, Enum):
-    """What a full queue does with one more event (the count of dropped events is kept)."""
-
-    DROP_OLDEST = "drop_oldest"  # keep the newest events
-    DROP_NEWEST = "drop_newest"  # keep what is queued, refuse the new one
-
-
 class QueuedSink:
     """A sink whose :meth:`write` runs on its own thread, fed by a bounded queue.
 
@@ -76,15 +65,19 @@ class QueuedSink:
     name = "sink"
 
     def __init__(self, max_queue: int = 4096, policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST):
-        if max_queue < 1:
-            raise ValueError(f"max_queue must be at least 1, got {max_queue}")
-        self.policy = OverflowPolicy(policy)
-        self._queue: queue.Queue = queue.Queue(maxsize=max_queue)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-        self.dropped = 0
+        self._worker: BoundedWorker[Outgoing] = BoundedWorker(self._write_one, max_queue=max_queue, policy=policy,
+                                                              name=f"sink-{self.name}")
         self.written = 0
         self.failed: str | None = None
+
+    @property
+    def policy(self) -> OverflowPolicy:
+        return self._worker.policy
+
+    @property
+    def dropped(self) -> int:
+        """Events the policy dropped because the queue was full."""
+        return self._worker.dropped
 
     def write(self, event: Outgoing) -> None:
         """Write one event (on the sink's thread)."""
@@ -94,47 +87,26 @@ class QueuedSink:
         """Release what :meth:`write` used, after the last write (on the stopping thread)."""
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name=f"sink-{self.name}", daemon=True)
-            self._thread.start()
+        self._worker.start()
 
     def emit(self, event: Outgoing) -> None:
-        while True:
-            try:
-                self._queue.put_nowait(event)
-                return
-            except queue.Full:
-                with self._lock:
-                    self.dropped += 1
-                if self.policy is OverflowPolicy.DROP_NEWEST:
-                    return
-                try:
-                    self._queue.get_nowait()
-                except queue.Empty:
-                    pass
+        self._worker.submit(event)
 
     def stop(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            self._queue.put(_STOP)
-            self._thread.join()
-        self._thread = None
+        self._worker.stop(drain=True)
         self.close()
         if self.dropped:
             log.warning("%s: %d events dropped (%s): the output could not keep up", self.name, self.dropped, self.policy.value)
 
-    def _run(self) -> None:
-        while True:
-            event = self._queue.get()
-            if event is _STOP:
-                return
-            if self.failed is not None:
-                continue
-            try:
-                self.write(event)
-                self.written += 1
-            except Exception as exc:  # an output that fails must not stop the analysis
-                self.failed = str(exc)
-                log.error("%s: stopped writing: %s", self.name, exc)
+    def _write_one(self, event: Outgoing) -> None:
+        if self.failed is not None:
+            return
+        try:
+            self.write(event)
+            self.written += 1
+        except Exception as exc:  # an output that fails must not stop the analysis
+            self.failed = str(exc)
+            log.error("%s: stopped writing: %s", self.name, exc)
 
 
 class JsonlSink(QueuedSink):

@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from streamer.capture.thread import BufferPolicy
+from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig, RtspTransport
 from streamer.capture.reconnect import Backoff
 
@@ -12,10 +12,10 @@ from streamer.capture.reconnect import Backoff
 def test_defaults_and_policy_by_liveness():
     config = CaptureConfig()
     assert config.rtsp_transport is RtspTransport.TCP and config.max_attempts == 0
-    assert config.buffer_policy(live=True) is BufferPolicy.DROP_OLDEST
-    assert config.buffer_policy(live=False) is BufferPolicy.WAIT
-    assert CaptureConfig(realtime=True).buffer_policy(live=False) is BufferPolicy.DROP_OLDEST
-    assert CaptureConfig(policy=BufferPolicy.WAIT).buffer_policy(live=True) is BufferPolicy.WAIT
+    assert config.buffer_policy(live=True) is OverflowPolicy.DROP_OLDEST
+    assert config.buffer_policy(live=False) is OverflowPolicy.WAIT
+    assert CaptureConfig(realtime=True).buffer_policy(live=False) is OverflowPolicy.DROP_OLDEST
+    assert CaptureConfig(policy=OverflowPolicy.WAIT).buffer_policy(live=True) is OverflowPolicy.WAIT
 
 
 def test_mapping_with_per_source_overrides():
@@ -75,7 +75,7 @@ def test_backoff_grows_to_the_cap_with_bounded_jitter():
 
 
 def test_command_line_changes_reach_every_override():
-    config = CaptureConfig.from_mapping({"sources": {"cam1": {"buffer_size": 2}}}).updated(realtime=True)
+    config = CaptureConfig.from_mapping({"realtime": True, "sources": {"cam1": {"buffer_size": 2}}})  # the CLI lays its flags over the section
     assert config.realtime and config.for_source("cam1").realtime and config.for_source("cam1").buffer_size == 2
     with pytest.raises(ValueError, match="buffer_size: must be an integer within 1..128"):
-        config.updated(buffer_size=0)
+        CaptureConfig.from_mapping({"realtime": True, "sources": {"cam1": {"buffer_size": 0}}})

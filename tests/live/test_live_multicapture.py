@@ -18,6 +18,7 @@ from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import CaptureCounters, MultiCapture
 from streamer.capture.source_spec import parse_sources
+from streamer.feed.events import status_event
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S * 2)
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,7 +42,7 @@ def test_two_cameras_and_a_file_each_keep_their_own_stream(rtsp_factory, short_v
     statuses = defaultdict(list)
     frames = defaultdict(list)
     ends = {}
-    on_status = lambda e: statuses[e["source"]].append(e)  # noqa: E731
+    on_status = lambda s: statuses[s.source].append(status_event(s))  # noqa: E731
     with MultiCapture(specs, FAST, sample_fps=5.0, max_side=96, on_status=on_status) as cap:
         assert cap.source_ids == ["north", "south", "short"]
 
@@ -119,7 +120,7 @@ def test_stop_ends_every_thread_within_two_seconds(rtsp_server, short_video):
     specs = parse_sources([rtsp_server.url, dead, str(short_video)])
     config = dataclasses.replace(FAST, backoff_initial_s=5.0, backoff_max_s=5.0, buffer_size=1)
     statuses = []
-    cap = MultiCapture(specs, config, sample_fps=5.0, max_side=64, on_status=statuses.append).start()
+    cap = MultiCapture(specs, config, sample_fps=5.0, max_side=64, on_status=lambda s: statuses.append(status_event(s))).start()
     wait_for(
         lambda: cap.counters()["cam0"].connections and any(s["state"] == "reconnecting" for s in statuses),
         TIMEOUT_S / 4,

@@ -10,12 +10,14 @@ import jsonschema
 import pytest
 
 from rtsp_kit import FAST, TIMEOUT_S, free_port, open_fds, wait_for
-from streamer.capture.thread import BufferPolicy, CaptureThread
+from streamer.capture.thread import CaptureThread
+from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.live import StreamSource
 from streamer.feed.protocol import load_schema, prepare_event
 from streamer.capture.reconnect import ReconnectingSource
+from streamer.feed.events import status_event
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S * 3)
 
@@ -32,9 +34,9 @@ class Rig:
                                  open_timeout_s=config.open_timeout_s, read_timeout_s=config.read_timeout_s,
                                  stall_timeout_s=config.stall_timeout_s),
             config,
-            on_status=self.statuses.append,
+            on_status=lambda status: self.statuses.append(status_event(status)),
         )  # fmt: skip
-        self.thread = CaptureThread(self.source, buffer_size=config.buffer_size, policy=BufferPolicy.DROP_OLDEST)
+        self.thread = CaptureThread(self.source, buffer_size=config.buffer_size, policy=OverflowPolicy.DROP_OLDEST)
         self.end: EndOfStream | None = None
 
     def __enter__(self):
@@ -215,7 +217,7 @@ def test_an_unexpected_error_is_retried_not_fatal(caplog):
             pass
 
     statuses = []
-    source = ReconnectingSource("cam0", Flaky, dataclasses.replace(FAST, max_attempts=2), statuses.append)
+    source = ReconnectingSource("cam0", Flaky, dataclasses.replace(FAST, max_attempts=2), lambda s: statuses.append(status_event(s)))
     with pytest.raises(Exception, match="giving up after 2 failed attempts: flaky://cam: stream ended"):
         list(source.frames())
     first = [s for s in statuses if s["state"] == "disconnected"][0]

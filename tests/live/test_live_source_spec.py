@@ -2,7 +2,8 @@
 
 import pytest
 
-from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources, redact
+from streamer.capture.source_spec import SourceKind, SourceSpec, parse_sources
+from streamer.redact import redact
 
 
 def test_kinds_and_default_ids(tmp_path):

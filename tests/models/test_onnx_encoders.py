@@ -69,7 +69,7 @@ def test_vjepa2_onnx_matches_torch_per_token(tmp_path):
 
 def test_onnx_runtime_exports_on_first_use_and_gives_the_same_captions(lite_models, scene_video, monkeypatch, tmp_path):
     from pipelines.config import load_config
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -100,7 +100,7 @@ def test_onnx_runtime_exports_on_first_use_and_gives_the_same_captions(lite_mode
     assert captions["onnx"] == captions["torch"] and len(captions["torch"]) >= 2
 
 
-def test_runtime_and_model_options_map_onto_the_config():
+def test_runtime_and_model_options_map_onto_the_config(capsys):
     import argparse
 
     from pipelines.config import ConfigError, load_config
@@ -120,7 +120,9 @@ def test_runtime_and_model_options_map_onto_the_config():
     parser = argparse.ArgumentParser()
     add_model_options(parser)
     assert parser.parse_args(["--runtime", "auto"]).runtime == "auto"
-    assert parser.parse_args(["--backend", "onnx"]).runtime == "onnx"  # 0.1's spelling still works
+    with pytest.raises(SystemExit) as gone:  # 0.1's spelling: one line naming the new one
+        parser.parse_args(["--backend", "onnx"])
+    assert gone.value.code == 2 and capsys.readouterr().err == "jepa-stream: error: --backend: renamed to --runtime\n"
 
 
 def test_the_export_onnx_command_writes_a_loadable_file(tmp_path, capsys):
@@ -143,7 +145,7 @@ def test_vjepa2_from_a_local_checkpoint_exports_by_command_and_on_first_use(tmp_
     model.save_pretrained(tmp_path / "ckpt")
     want = VJEPA2ClipEncoder(model).encode_clip(frames(5)).tokens
     out = tmp_path / "vj.onnx"
-    assert main(["export-onnx", "--encoder", "vjepa2", "--model", str(tmp_path / "ckpt"), "--out", str(out)]) == 0
+    assert main(["export-onnx", "--network", "vjepa2", "--model", str(tmp_path / "ckpt"), "--out", str(out)]) == 0
     assert cosines(open_onnx(out, CPU).encode_clip(frames(5)).tokens, want).min() >= 0.999
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     first_use = build_encoder(EncoderConfig(network="vjepa2", runtime="onnx", model=str(tmp_path / "ckpt"), device="cpu"))

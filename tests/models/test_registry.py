@@ -49,7 +49,7 @@ def fresh_registry(monkeypatch):
 def test_a_network_registered_in_one_line_builds_a_model_stack(fresh_registry, scene_video, tmp_path):
     from pipelines.config import ConfigError, load_config
     from pipelines.profiles import build_models
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     path = tmp_path / "colour.yaml"

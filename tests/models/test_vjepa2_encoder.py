@@ -5,6 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +18,9 @@ import torch
 from models.encoders import EncoderConfig
 from models.registry import build_encoder
 from models.vjepa2_encoder import ModelLoadError, VJEPA2ClipEncoder, load_vjepa2, preprocess_clip, resample_indices
+from testlimits import TIMEOUT_S
+
+ROOT = Path(__file__).resolve().parents[2]
 
 transformers = pytest.importorskip("transformers")
 
@@ -78,17 +86,32 @@ def test_a_local_directory_loads_through_the_config(tmp_path):
     assert encoder.encode_frames is None and encoder.name == "vjepa2/torch"
 
 
-def test_missing_weights_without_a_network_are_a_clear_error(tmp_path, monkeypatch):
+#: The hub library retries a refused connection five times with backoff (1+2+4+8+8 s of sleep)
+#: before it gives up, on top of importing transformers: allow for both beyond the usual timeout.
+_HUB_RETRIES_S = 23.0
+
+
+def _load_in_a_fresh_interpreter(env: dict) -> subprocess.CompletedProcess:
+    """``load_vjepa2`` of the default id in a new process, so the hub library reads ``env`` at its import."""
+    return subprocess.run(
+        [sys.executable, "-c", "from models.vjepa2_encoder import load_vjepa2; load_vjepa2('facebook/vjepa2-vitl-fpc64-256')"],
+        capture_output=True, text=True, timeout=TIMEOUT_S + _HUB_RETRIES_S, cwd=ROOT, env={**os.environ, **env},
+    )
+
+
+def test_missing_weights_without_a_network_are_a_clear_error(tmp_path):
     with pytest.raises(ModelLoadError, match="no such directory"):
         load_vjepa2(str(tmp_path / "nowhere"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    with pytest.raises(ModelLoadError, match="not in the local Hugging Face cache.*--model DIR"):
-        load_vjepa2("facebook/vjepa2-vitl-fpc64-256")
-    monkeypatch.delenv("HF_HUB_OFFLINE")
-    monkeypatch.setattr("models.vjepa2_encoder._hub_reachable", lambda timeout_s=3.0: False)
-    with pytest.raises(ModelLoadError, match="hub cannot be reached.*hf download"):
-        load_vjepa2("facebook/vjepa2-vitl-fpc64-256")
+    offline = _load_in_a_fresh_interpreter({"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert re.search(r"ModelLoadError: .*not in the local Hugging Face cache.*--model DIR", offline.stderr), offline.stderr[-2000:]
+    port = socket.socket()
+    port.bind(("127.0.0.1", 0))  # held, never listening: a hub that refuses connections, on loopback
+    try:
+        refused = _load_in_a_fresh_interpreter({"HF_HUB_OFFLINE": "0", "HF_HOME": str(tmp_path / "hf"),
+                                                "HF_ENDPOINT": f"http://127.0.0.1:{port.getsockname()[1]}"})
+    finally:
+        port.close()
+    assert re.search(r"ModelLoadError: .*hub cannot be reached.*hf download", refused.stderr), refused.stderr[-2000:]
 
 
 def test_the_cli_reports_a_missing_checkpoint_in_one_line(tmp_path, capsys, monkeypatch):
@@ -109,7 +132,7 @@ def test_the_vjepa2_profile_runs_in_the_pipeline_with_a_learned_predictor(scene_
     from models.retrieval import RetrievalConfig
     from pipelines.config import ConfigError, load_config
     from pipelines.profiles import build_models
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     config = load_config("configs/vjepa2.yaml")

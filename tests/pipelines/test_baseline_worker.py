@@ -5,7 +5,8 @@ import time
 
 import numpy as np
 
-from pipelines.baseline import BaselineWorker, DropPolicy, baseline_event
+from pipelines.vlm.baseline import BaselineWorker, baseline_event
+from streamer.worker import OverflowPolicy
 from testlimits import TIMEOUT_S
 
 
@@ -20,12 +21,12 @@ class SlowVLM:
         self.seen = []
 
     def caption(self, images):
-        from models.baseline_vlm import BaselineCaption
+        from models.vlm import VLMCaption
 
         self.gate.wait(TIMEOUT_S)
         time.sleep(self.delay)
         self.seen.append(int(images[-1][0, 0, 0]))
-        return BaselineCaption("1 2", (1, 2), "random", "fake", 1.0, 1.0, 2.0)
+        return VLMCaption("1 2", (1, 2), "random", "fake", 1.0, 1.0, 2.0)
 
     def describe(self):
         return {"weights": "random", "note": "fake"}
@@ -37,7 +38,7 @@ def image(i):
 
 def test_submit_never_blocks_and_drop_oldest_keeps_the_newest_clips():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=2, policy=DropPolicy.DROP_OLDEST).start()
+    worker = BaselineWorker(vlm, max_queue=2, policy=OverflowPolicy.DROP_OLDEST).start()
     start = time.monotonic()
     for i in range(10):
         worker.submit("s", i * 0.5, i * 0.5 + 0.5, [image(i)])
@@ -51,7 +52,7 @@ def test_submit_never_blocks_and_drop_oldest_keeps_the_newest_clips():
 
 def test_drop_newest_keeps_the_first_clips():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=2, policy=DropPolicy.DROP_NEWEST).start()
+    worker = BaselineWorker(vlm, max_queue=2, policy=OverflowPolicy.DROP_NEWEST).start()
     for i in range(6):
         worker.submit("s", 0, i, [image(i)])
     vlm.gate.set()
@@ -81,14 +82,14 @@ def test_close_without_drain_drops_what_is_queued_and_ends_the_thread():
         worker.submit("s", 0, i, [image(i)])
     threading.Timer(0.2, vlm.gate.set).start()
     worker.close(drain=False, timeout=TIMEOUT_S)
-    assert not worker._thread.is_alive() and worker.captioned + worker.dropped == 4
+    assert not worker.is_alive() and worker.captioned + worker.dropped == 4
 
 
 def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_published(lite_models, photos, tmp_path):
-    from pipelines.baseline import BaselineObserver
-    from pipelines.clips import ClipConfig
-    from pipelines.drift import DriftConfig
-    from pipelines.selective import SelectivePipeline
+    from pipelines.vlm.baseline import BaselineObserver
+    from pipelines.core.clips import ClipConfig
+    from pipelines.core.drift import DriftConfig
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
     from videokit import Shot, write_video
 
@@ -98,8 +99,10 @@ def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_publish
     vlm.gate.set()
     published = []
     worker = BaselineWorker(vlm, lambda result: published.append(baseline_event(result)), max_queue=64).start()
-    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig(), observers=[BaselineObserver(worker)])
+    pipeline, observer = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig()), BaselineObserver(worker)
     results = [r for f in VideoFileSource(video).frames() for r in pipeline.feed(f)]
+    for result in results:
+        observer.on_clip(result)
     worker.close(drain=True, timeout=TIMEOUT_S)
     assert worker.submitted == len(results) == pipeline.stats.clips
     assert [e["t_end"] for e in published] == [r.t_end for r in results]

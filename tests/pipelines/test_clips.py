@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pipelines.clips import ClipAssembler, ClipConfig
+from pipelines.core.clips import ClipAssembler, ClipConfig
 from streamer.capture.frames import Frame
 
 

@@ -2,9 +2,9 @@
 
 import pytest
 
-from pipelines.clips import ClipConfig
+from pipelines.core.clips import ClipConfig
 from pipelines.config import Config, ConfigError, load_config
-from pipelines.drift import DriftConfig, Smoothing
+from pipelines.core.drift import DriftConfig, Smoothing
 
 
 def write(tmp_path, text):

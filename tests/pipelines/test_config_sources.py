@@ -13,7 +13,8 @@ from pipelines.cli.common import REDACT
 from pipelines.config import ConfigError, load_config
 from pipelines.errors import UsageError
 from streamer.capture.capture_config import RtspTransport
-from streamer.capture.source_spec import SourceKind, redact
+from streamer.capture.source_spec import SourceKind
+from streamer.redact import redact
 from testlimits import TIMEOUT_S
 
 SECRET = "pa55-w0rd-from-env"

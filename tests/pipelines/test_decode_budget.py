@@ -2,7 +2,7 @@
 
 import random
 
-from pipelines.decode_budget import DecodeBudget
+from pipelines.core.decode_budget import DecodeBudget
 
 
 def admitted(budget, decisions):

@@ -7,7 +7,7 @@ specified here with the ``cosine`` statistic, whose drift is easy to compute by 
 import numpy as np
 import pytest
 
-from pipelines.drift import DriftConfig, DriftDetector, Reason, Smoothing, Statistic
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason, Smoothing, Statistic
 
 DIM = 32
 STEP = 0.5

@@ -8,11 +8,11 @@ import jsonschema
 import numpy as np
 import pytest
 
-from models.baseline_vlm import BaselineCaption
+from models.vlm import VLMCaption
 from pipelines.decoder_config import VLMDecoderConfig
-from pipelines.enrichment import EnrichmentWorker, start_enrichment
+from pipelines.vlm.enrichment import EnrichmentWorker, start_enrichment
 from pipelines.errors import UsageError
-from pipelines.selective import ClipResult
+from pipelines.core.selective import ClipResult
 from streamer.capture.frames import Frame
 from streamer.feed.events import stats_event
 from streamer.feed.protocol import load_schema
@@ -36,7 +36,7 @@ class GatedVLM:
         assert self.gate.wait(TIMEOUT_S)
         self.seen.append((int(images[-1][0, 0, 0]), prompt))
         self.images.append([int(im[0, 0, 0]) for im in images])
-        return BaselineCaption(f"text {images[-1][0, 0, 0]}", (1, 2), "random", "stand-in", 1.0, 1.0, 2.0)
+        return VLMCaption(f"text {images[-1][0, 0, 0]}", (1, 2), "random", "stand-in", 1.0, 1.0, 2.0)
 
     def describe(self):
         return {"source": "gated stand-in", "weights": "random", "note": "stand-in"}
@@ -80,7 +80,8 @@ def tiny_decoder():
     """The real Idefics3 classes at the ``tiny`` preset, random weights, as the CLI builds them."""
     published = Published()
     config = VLMDecoderConfig(weights="random", preset="tiny", max_new_tokens=5, max_per_minute=0)
-    follow, stats, finish = start_enrichment(config, published)
+    observer = start_enrichment(config, published)
+    follow, stats, finish = observer.on_caption, observer.worker.stats, observer.close
     yield follow, stats, finish, published
     finish()
 
@@ -117,7 +118,7 @@ def test_a_burst_is_coalesced_the_newest_wins_and_every_caption_gets_one_enrichm
     worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=0, change_prompt="")).start()
     worker.follow(*caption_of(1, 1.0))
     assert vlm.entered.wait(TIMEOUT_S)  # the worker holds caption 1
-    assert os.getpriority(os.PRIO_PROCESS, worker._thread.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
+    assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
     start = time.monotonic()
     for seq in range(2, 7):  # a burst while the model is busy
         worker.follow(*caption_of(seq, float(seq)))
@@ -163,7 +164,8 @@ def test_a_change_prompt_shows_the_previous_captions_frame_first():
 def test_a_timeout_is_reported_and_generation_really_stops(tiny_vlm_config):
     published = Published()
     config = VLMDecoderConfig(**{**tiny_vlm_config, "max_new_tokens": 200, "timeout_s": 1e-9})
-    follow, _, finish = start_enrichment(config, published)
+    observer = start_enrichment(config, published)
+    follow, finish = observer.on_caption, observer.close
     follow(*caption_of(7, 3.0))
     (event,) = published.wait_for(1)
     finish()
@@ -174,7 +176,8 @@ def test_a_timeout_is_reported_and_generation_really_stops(tiny_vlm_config):
 
 def test_a_failing_model_is_reported_in_one_line_and_the_worker_goes_on(tiny_vlm_config, caplog):
     published = Published()
-    follow, stats, finish = start_enrichment(VLMDecoderConfig(**tiny_vlm_config, change_prompt=""), published)
+    observer = start_enrichment(VLMDecoderConfig(**tiny_vlm_config, change_prompt=""), published)
+    follow, stats, finish = observer.on_caption, observer.worker.stats, observer.close
     message, result = caption_of(1, 1.0)
     broken = Frame("cam0", 1, 1.0, time.time(), np.zeros((48, 64), np.uint8))  # no colour axis: the real model raises
     follow(message, ClipResult("cam0", 0.0, 1.0, np.zeros(4), 3.0, threshold=1.0, step_ms=1.0, caption=None, caption_frames=(broken,)))
@@ -212,8 +215,8 @@ def test_close_waits_for_pending_then_skips_what_is_left():
     assert sorted(states(published.events)) == [(1, "skipped"), (2, "skipped")]
     assert all("the run ended" in e["detail"] for e in published.events)
     vlm.gate.set()  # the stuck generation ends; its text is not published after close
-    worker._thread.join(TIMEOUT_S)
-    assert not worker._thread.is_alive() and len(published.events) == 2
+    worker._worker.join(TIMEOUT_S)
+    assert not worker._worker.is_alive() and len(published.events) == 2
     assert worker.summary()["dropped"] == 2
 
 
@@ -236,7 +239,8 @@ def test_pretrained_weights_with_a_processor_answer_the_change_prompt_over_two_f
 
     save_tiny_pretrained_vlm(tmp_path)
     published = Published()
-    follow, _, finish = start_enrichment(VLMDecoderConfig(weights=str(tmp_path), max_new_tokens=4, max_per_minute=0), published)
+    observer = start_enrichment(VLMDecoderConfig(weights=str(tmp_path), max_new_tokens=4, max_per_minute=0), published)
+    follow, finish = observer.on_caption, observer.close
     follow(*caption_of(1, 1.0, value=40))
     published.wait_for(1)
     follow(*caption_of(2, 8.0, value=200))

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.clips import ClipConfig
-from pipelines.drift import DriftConfig
-from pipelines.selective import SelectivePipeline
+from pipelines.core.clips import ClipConfig
+from pipelines.core.drift import DriftConfig
+from pipelines.core.selective import SelectivePipeline
 from streamer.capture.sources import VideoFileSource
 
 EXCERPT = Path(__file__).parents[1] / "data" / "real_excerpt.mp4"

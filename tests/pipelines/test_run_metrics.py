@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import http.client
 import os
-import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -17,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streamer.feed.client import subscribe
 from runkit import run_cli
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 from videokit import Shot, write_video
 
 TOKEN = "metrics-test-token-0123"
@@ -43,16 +42,6 @@ def scrape(port: int) -> dict[tuple[str, tuple], float]:
 
 def value(samples, name, **labels) -> float:
     return samples[(name, tuple(sorted(labels.items())))]
-
-
-def wait_for(predicate, what: str):
-    deadline = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < deadline:
-        got = predicate()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_metrics_count_what_the_run_did_and_need_the_token(photos, tmp_path):

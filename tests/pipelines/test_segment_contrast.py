@@ -6,9 +6,9 @@ of a busy scene."""
 import numpy as np
 import pytest
 
-from pipelines.drift import DriftConfig, DriftDetector, Reason, Statistic
-from pipelines.scene_memory import SceneMemory
-from pipelines.segment_contrast import SegmentContrast
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason, Statistic
+from pipelines.core.scene_memory import SceneMemory
+from pipelines.core.segment_contrast import SegmentContrast
 
 DIM = 64
 FPS = 4

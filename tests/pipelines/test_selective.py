@@ -4,9 +4,9 @@ import dataclasses
 
 import numpy as np
 
-from pipelines.clips import ClipConfig
-from pipelines.drift import DriftConfig
-from pipelines.selective import SelectivePipeline
+from pipelines.core.clips import ClipConfig
+from pipelines.core.drift import DriftConfig
+from pipelines.core.selective import SelectivePipeline
 from streamer.capture.sources import VideoFileSource
 from videokit import Shot, write_video
 

@@ -18,7 +18,7 @@ from models.retrieval import RetrievalConfig
 from models.learned_predictor import LearnedPredictor, PredictorConfig, PredictorType, query_embeddings
 from models.vl_predictor import load_predictor
 from pipelines.config import ConfigError, load_config
-from pipelines.train_predictor import TrainOptions, read_pairs, retrieval_metrics, train_predictor
+from pipelines.training.train_predictor import TrainOptions, read_pairs, retrieval_metrics, train_predictor
 
 SHOTS_PER_SCENE = 4  # the last shot of each scene is held out
 SHOT_S = 2.0
@@ -121,7 +121,7 @@ def test_resume_continues_from_the_saved_epoch_with_cached_tokens(trained, pairs
 
 def test_a_reloaded_checkpoint_gives_the_same_outputs_in_the_pipeline(trained, scene_video):
     from pipelines.profiles import build_models
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     out, model, info, encoder = trained
@@ -235,7 +235,7 @@ def test_replay_runs_with_the_learned_predictor_from_a_yaml(trained, photos, tmp
 def test_long_token_sequences_are_cached_as_the_predictor_would_pool_them(tmp_path):
     from models.encoders import EncodedClip
     from models.vl_predictor import VLPredictor, VLPredictorConfig
-    from pipelines.train_predictor import Pair, encode_pairs
+    from pipelines.training.train_predictor import Pair, encode_pairs
 
     rng = np.random.default_rng(0)
     long_tokens = rng.normal(size=(200, 16)).astype(np.float32)

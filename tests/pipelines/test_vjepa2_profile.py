@@ -67,7 +67,7 @@ def test_the_bridge_is_the_probability_weighted_action_text_and_the_caption_name
 def test_the_backbone_runs_once_per_clip_in_the_pipeline(ssv2_dir, scene_video):
     from models.registry import build_encoder
     from pipelines.profiles import build_models
-    from pipelines.selective import SelectivePipeline
+    from pipelines.core.selective import SelectivePipeline
     from streamer.capture.sources import VideoFileSource
 
     config = vjepa2_config(ssv2_dir)

@@ -6,7 +6,7 @@
 import { FeedConnection } from "./feed.js";
 import { DriftTrace } from "./trace.js";
 
-const TYPES = ["caption", "status", "stats", "embedding", "enrichment", "baseline_caption"];
+const TYPES = ["caption", "status", "stats", "embedding", "enrichment", "baseline_caption", "scene"];
 const TOKEN_KEY = "jepa-stream-token";
 const $ = (id) => document.getElementById(id);
 
@@ -276,6 +276,7 @@ function onEvent(event, live) {
     case "embedding": tile(event.source).trace.add(event.t, event.drift ?? null, event.threshold ?? 0); break;
     case "enrichment": addEnrichment(event); break;
     case "baseline_caption": tile(event.source); break;  // the comparison path: counted in stats only
+    case "scene": tile(event.source).trace.scene(event); break;  // a span on the source's trace
   }
 }
 

@@ -1,9 +1,11 @@
-// A source's live drift trace on a canvas: drift per clip, the threshold in force, and each
-// decision marked with its reason; the x axis is media time, scrolling (the newest WINDOW_S seconds).
+// A source's live drift trace on a canvas: drift per clip, the threshold in force, each
+// decision marked with its reason, and the scenes (`scene` events) as shaded spans under them,
+// each with its caption; the x axis is media time, scrolling (the newest WINDOW_S seconds).
 //
-// Exports DriftTrace. Bounded: at most maxPoints samples and maxPoints decisions are kept.
+// Exports DriftTrace. Bounded: at most maxPoints samples, decisions and scenes are kept.
 
 const WINDOW_S = 60, MIN_SPAN_S = 10;
+const SPANS = ["rgba(88, 166, 255, 0.10)", "rgba(63, 185, 80, 0.10)"];  // alternate scenes
 const COLORS = { drift: "#58a6ff", threshold: "#d29922", start: "#3fb950", change: "#f85149", heartbeat: "#a371f7", resume: "#39c5cf", grid: "#2c333d", text: "#9aa4b1" };
 
 export class DriftTrace {
@@ -12,13 +14,14 @@ export class DriftTrace {
     this.maxPoints = maxPoints;
     this.points = [];  // {t, drift, threshold}
     this.decisions = [];  // {t, reason}
+    this.scenes = new Map();  // scene id → {start, end (null while open), caption}, oldest first
     this.pending = false;
   }
 
   /** One clip's sample; a media time that goes back (a restarted analyzer) starts a new trace. */
   add(t, drift, threshold) {
     const last = this.points[this.points.length - 1];
-    if (last && t < last.t - 1) { this.points = []; this.decisions = []; }
+    if (last && t < last.t - 1) { this.points = []; this.decisions = []; this.scenes.clear(); }
     this.points.push({ t, drift, threshold });
     if (this.points.length > this.maxPoints) this.points.splice(0, this.points.length - this.maxPoints);
     this.schedule();
@@ -28,6 +31,30 @@ export class DriftTrace {
     this.decisions.push({ t, reason });
     if (this.decisions.length > this.maxPoints) this.decisions.shift();
     this.schedule();
+  }
+
+  /** A `scene` event: its span runs from start_time to end_time (to the newest sample while open). */
+  scene(event) {
+    this.scenes.set(event.id, { start: event.start_time, end: event.end_time, caption: event.description ?? event.caption });
+    if (this.scenes.size > this.maxPoints) this.scenes.delete(this.scenes.keys().next().value);
+    this.canvas.dataset.scenes = this.scenes.size;  // for tests and tools: the spans held
+    this.schedule();
+  }
+
+  spans(ctx, x, tStart, tEnd, h, pad) {
+    let i = 0;
+    for (const s of this.scenes.values()) {
+      const color = SPANS[i++ % SPANS.length], end = s.end ?? tEnd;
+      if (end < tStart) continue;
+      const left = x(Math.max(s.start, tStart)), width = Math.max(1, x(end) - left);
+      ctx.fillStyle = color;
+      ctx.fillRect(left, pad, width, h - 2 * pad);
+      ctx.fillStyle = COLORS.text;
+      ctx.save();
+      ctx.beginPath(); ctx.rect(left, pad, width, h - 2 * pad); ctx.clip();
+      ctx.fillText(s.caption, left + 3, h - pad - 3);
+      ctx.restore();
+    }
   }
 
   schedule() {
@@ -48,8 +75,9 @@ export class DriftTrace {
     const top = Math.max(1e-6, ...visible.map((p) => Math.max(p.drift ?? 0, p.threshold * 1.25)));
     const x = (t) => ((t - tStart) / span) * w;
     const y = (v) => h - pad - (v / top) * (h - 2 * pad);
-    ctx.fillStyle = COLORS.text;
     ctx.font = "10px system-ui, sans-serif";
+    this.spans(ctx, x, tStart, tEnd, h, pad);
+    ctx.fillStyle = COLORS.text;
     ctx.fillText(`${tEnd.toFixed(1)} s`, w - 44, h - 2);
     ctx.fillText(`${Math.max(0, tStart).toFixed(1)} s`, 2, h - 2);
     ctx.strokeStyle = COLORS.grid;

@@ -1,0 +1,1 @@
+"""Training: the ``learned`` predictor on (video span, caption) pairs (:mod:`pipelines.training.train_predictor`)."""

@@ -1,0 +1,1 @@
+"""MQTT output: the topic layout, Home Assistant discovery and the sink (docs/MQTT.md)."""
