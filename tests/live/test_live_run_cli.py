@@ -61,7 +61,8 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
             url = match.group(1) if match else None
         assert url, "the feed did not start"
         subscriber = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "subscribe", url, "--from-seq", "0"],
+            [sys.executable, "-m", "pipelines.cli", "subscribe", url, "--from-seq", "0",
+             "--types", "caption", "status", "scene"],  # every type the run logs to --events-out
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
 
