@@ -108,6 +108,8 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
     resumed = [e for e in events if e["type"] == "caption" and e.get("reason") == "resume"]
     assert [e["source"] for e in resumed] == ["cam0"] * len(resumed) and len(resumed) >= 1  # only the camera that was away
     assert resumed[0]["seq"] > reconnected["seq"]
+    opened = [e["caption_seq"] for e in events if e["type"] == "scene" and e["state"] == "new" and e["source"] == "cam0"]
+    assert resumed[0]["seq"] in opened  # the resume opens a new scene, as the start did
     assert all("encoder lite/" in line for line in out.splitlines() if "analysed in" in line)  # which model ran
     assert {"cam0:", "cam1:", "clip:"} <= {line.split()[0] for line in out.splitlines() if "analysed in" in line}
 
