@@ -42,6 +42,13 @@ class ModelStack:
     encode_clip: Callable[[list[np.ndarray]], EncodedClip] | None = None  # a window's frames → tokens (N, F)
     encoder: str = "lite/torch on cpu"
 
+    def encoder_info(self) -> dict[str, str]:
+        """Which model ran, for summaries: ``{"network", "runtime", "provider"}`` read from
+        ``encoder`` (``provider``: onnxruntime's execution provider, or torch's device)."""
+        name, _, provider = self.encoder.partition(" on ")
+        network, _, runtime = name.partition("/")
+        return {"network": network, "runtime": runtime or "torch", "provider": provider or "cpu"}
+
 
 def _learned_predictor(config: ModelConfig, encoder: ClipEncoder, text) -> LearnedPredictor:
     p = config.predictor

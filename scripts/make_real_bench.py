@@ -30,8 +30,11 @@ each with ``NAME.gt.json`` beside it (``{"boundaries": [...], "duration": ...}``
   a slow exposure drift (gain 0.85 -> 1.15 -> 0.85) with Gaussian sensor noise (sigma 4 grey
   levels) added at the source's resolution. Deterministic.
 
-``--test-excerpt DIR`` writes only ``DIR/real_excerpt.mp4`` (320x180, 10 fps, crf 30): Megamind
-from 0.6 to 10.0 s (three cuts inside one scene), then a join to vtest from 30 s for 8 s.
+``--test-excerpt DIR`` writes only the small test excerpts (320x180, 10 fps, crf 30):
+``DIR/real_excerpt.mp4``, Megamind from 0.6 to 10.0 s (three cuts inside one scene), then a join
+to vtest from 30 s for 8 s; and ``DIR/real_montage_excerpt.mp4``, bikes' 10 s fast-cut montage
+ping-pong to 14 s (as in ``real_multiscene``), then a join to tree.avi's still view for 6 s (a
+change right after a busy scene).
 
 Limits: all excerpts of one video are held in memory at their source resolution (peak about
 1.8 GB, for ``real_multiscene``). Megamind.avi and box.mp4 come out of the decoder in display
@@ -271,6 +274,7 @@ BENCH = (
     Video("neg_static_exposure", (Segment("tree", 0.0, 30.0, excerpt_s=20.0),), single_scene=True, effect=exposure_drift),
 )
 EXCERPT = Video("real_excerpt", (Segment("Megamind", 0.6, 9.4), Segment("vtest", 30.0, 8.0)))
+MONTAGE_EXCERPT = Video("real_montage_excerpt", (Segment("bikes", 0.0, 14.0), Segment("tree", 0.0, 6.0)))
 
 
 def main() -> None:
@@ -280,7 +284,7 @@ def main() -> None:
     args = parser.parse_args()
     paths = sources()
     if args.test_excerpt:
-        jobs, out, size, fps, crf = (EXCERPT,), Path(args.test_excerpt), (320, 180), 10, 30
+        jobs, out, size, fps, crf = (EXCERPT, MONTAGE_EXCERPT), Path(args.test_excerpt), (320, 180), 10, 30
     else:
         jobs, out, size, fps, crf = BENCH, Path(args.out), (640, 360), 25, 26
     out.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _STOP = object()  # ends a worker's queue: everything queued before it is handled first
+_EMPTY = object()  # what taking from an empty queue without waiting gives
 _WAIT_SLICE_S = 0.1  # how often a waiting producer checks whether it should give up
 
 
@@ -41,13 +42,17 @@ class BoundedQueue(Generic[T]):
 
     :meth:`put` applies ``policy`` when the queue is full; ``dropped`` counts the items it
     discarded (thread-safe). Items put with :meth:`put_wait` or taken by :meth:`clear` are never
-    counted by the queue: their owner decides what they mean.
+    counted by the queue: their owner decides what they mean. ``carry``, if given, is what an
+    item that :meth:`put` displaces under ``drop_oldest`` hands on: the new item is queued as
+    ``carry(displaced, item)`` (a mark on the displaced item is then not lost).
     """
 
-    def __init__(self, max_items: int, policy: OverflowPolicy = OverflowPolicy.WAIT):
+    def __init__(self, max_items: int, policy: OverflowPolicy = OverflowPolicy.WAIT,
+                 carry: Callable[[T, T], T] | None = None):
         if max_items < 1:
             raise ValueError(f"max_queue must be at least 1, got {max_items}")
         self.policy = OverflowPolicy(policy)
+        self._carry = carry
         self._queue: queue.Queue = queue.Queue(maxsize=max_items)
         self._lock = threading.Lock()
         self._dropped = 0
@@ -79,8 +84,10 @@ class BoundedQueue(Generic[T]):
                 if self.policy is OverflowPolicy.DROP_NEWEST:
                     self.count_dropped()
                     return False
-                if self.drop_oldest():
+                displaced = self._take_oldest()
+                if displaced is not _EMPTY:
                     self.count_dropped()
+                    item = item if self._carry is None else self._carry(displaced, item)
 
     def put_wait(self, item: T, timeout: float | None = None) -> bool:
         """Queue ``item`` whatever the policy, waiting up to ``timeout`` seconds (None: forever)
@@ -93,11 +100,14 @@ class BoundedQueue(Generic[T]):
 
     def drop_oldest(self) -> bool:
         """Discard the oldest item (not counted); return whether there was one."""
+        return self._take_oldest() is not _EMPTY
+
+    def _take_oldest(self):
+        """The oldest item, taken without waiting; ``_EMPTY`` if there was none."""
         try:
-            self._queue.get_nowait()
-            return True
+            return self._queue.get_nowait()
         except queue.Empty:
-            return False
+            return _EMPTY
 
     def get(self, timeout: float | None = None) -> T | None:
         """The oldest item, waiting up to ``timeout`` seconds (None: forever, 0: not at all); None if none came."""

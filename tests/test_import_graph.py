@@ -74,5 +74,6 @@ def test_nothing_below_the_wiring_imports_a_feed_event_type():
     """The networks, the capture edge and the sans-I/O selective core return domain values
     (a Caption, a SourceStatus); only the wiring turns them into protocol events."""
     below = ("models", "streamer.capture", "pipelines.core.selective", "pipelines.core.clips", "pipelines.core.drift",
-             "pipelines.core.segment_contrast", "pipelines.core.decode_budget", "pipelines.core.caption")
+             "pipelines.core.segment_contrast", "pipelines.core.scene_memory", "pipelines.core.decode_budget",
+             "pipelines.core.caption")
     assert _importers_of("streamer.feed.events", below) == []

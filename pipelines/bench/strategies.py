@@ -6,8 +6,10 @@ Every strategy reads the same recorded clips (:class:`~pipelines.bench.trace.Vid
 
 * ``selective``: the causal drift detector's decisions, as the pipeline made them live;
 * ``uniform_<rate>hz``: a decode every ``1 / rate`` seconds (:func:`~pipelines.bench.reference.uniform_picks`);
-* ``selective_cosine_text`` and ``selective_segment_text``: the same detector machinery
-  (cooldown, heartbeat, debounce) replayed with the other statistics on the text-space stream
+* ``selective_segment`` (the segment statistic on the visual features, the default before
+  ``memory``; skipped when it is the configured statistic), ``selective_cosine_text`` and
+  ``selective_segment_text``: the same detector machinery (cooldown, heartbeat, debounce)
+  replayed with the other statistics, the last two on the text-space stream
   (:func:`detector_variants`);
 * one record per shot-boundary detector that ran (:mod:`pipelines.bench.peers`): a captioner
   driven by it decodes at the first clip and at every cut;
@@ -44,11 +46,13 @@ def _decode_picks(models, trace: VideoTrace, picks: list[Pick]) -> list[float]:
     return out
 
 
-def detector_variants(drift: DriftConfig) -> dict[str, DriftConfig]:
-    """The other statistics, with the configured machinery (cooldown, heartbeat, debounce)."""
+def detector_variants(drift: DriftConfig) -> dict[str, tuple[DriftConfig, bool]]:
+    """The other statistics, with the configured machinery (cooldown, heartbeat, debounce), and
+    whether each reads the visual features (else the text-space stream)."""
     return {
-        "selective_cosine_text": dataclasses.replace(drift, statistic=Statistic.COSINE, threshold=None, adaptive_min=None, adaptive_max=None),
-        "selective_segment_text": dataclasses.replace(drift, statistic=Statistic.SEGMENT, threshold=None),
+        "selective_segment": (dataclasses.replace(drift, statistic=Statistic.SEGMENT, threshold=None), True),
+        "selective_cosine_text": (dataclasses.replace(drift, statistic=Statistic.COSINE, threshold=None, adaptive_min=None, adaptive_max=None), False),
+        "selective_segment_text": (dataclasses.replace(drift, statistic=Statistic.SEGMENT, threshold=None), False),
     }
 
 
@@ -91,8 +95,10 @@ def strategy_records(models, trace: VideoTrace, options: BenchOptions, config_dr
             "claims": [p.t for p in picks if p.boundary],
             "stages": {"encode": enc, "predict": pred, "decode": dec, "total": [e + p + picked.get(i, 0.0) for i, (e, p) in enumerate(zip(enc, pred))]},
         }
-    for name, variant in detector_variants(config_drift).items():
-        decisions = replay(trace, variant, visual=False)
+    for name, (variant, visual) in detector_variants(config_drift).items():
+        if variant.statistic is config_drift.statistic and visual:
+            continue  # that is the selective path itself
+        decisions = replay(trace, variant, visual=visual)
         raw[name] = {
             "decodes": [d.t for d in decisions],
             "claims": [d.t for d in decisions if d.reason is Reason.CHANGE],

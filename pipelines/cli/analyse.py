@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import sys
@@ -148,7 +149,8 @@ def _analyse(
             seat.hand_over(lambda source: SelectivePipeline(source, models, config.clip, config.drift)) if seat else None,
         ]
         with capture:  # SIGTERM and Ctrl-C interrupt it (StopSignals, installed by main)
-            return run_sources(capture, pipelines, encode, publish, [o for o in observers if o])
+            summaries = run_sources(capture, pipelines, encode, publish, [o for o in observers if o])
+        return [dataclasses.replace(s, encoder=models.encoder_info()) for s in summaries]
 
 
 def _load_models(config, stack):
@@ -229,6 +231,7 @@ def _print_summary(summary: RunSummary) -> None:
         f"{summary.source}: {summary.media_s:.1f} s analysed in {summary.wall_s:.1f} s "
         f"({summary.realtime_factor:.1f}x real time); {count_of(summary.clips, 'clip')}, {count_of(summary.captions, 'caption')} "
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
+        + (f"; encoder {e['network']}/{e['runtime']} on {e['provider']}" if (e := summary.encoder) else "")
         + (f"; {count_of(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
     )
 

@@ -26,7 +26,7 @@ class StageLatency:
 @dataclass(frozen=True)
 class Caption:
     """The selective path decoded ``text`` (and scored ``labels``) for ``[t_start, t_end]`` at
-    media time ``t``, for ``reason`` (``start``, ``change``, ``heartbeat``), ``drift`` against
+    media time ``t``, for ``reason`` (``start``, ``change``, ``heartbeat``, ``resume``), ``drift`` against
     ``threshold``; ``wall_time`` is when (Unix seconds); ``dropped_frames`` counts the frames
     the capture buffer dropped since the previous caption."""
 

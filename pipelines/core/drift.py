@@ -12,9 +12,18 @@ The rules, applied to every sample in media-time order:
    ``alpha = 2 / (smoothing_window + 1)``, a mean of the last ``smoothing_window`` samples, or
    none.
 2. **Start.** The first sample always fires (``reason="start"``); it is not a scene boundary.
-3. **Drift** is one of two statistics (``statistic``):
+   **Resume.** After :meth:`DriftDetector.resume` (a live source came back after a gap in
+   coverage: the scene may have changed meanwhile) the detector starts afresh, as at the start,
+   and its next sample fires with ``reason="resume"``.
+3. **Drift** is one of three statistics (``statistic``):
 
-   * ``segment`` (default): scene-relative contrast between the newest ``recent_s`` seconds of
+   * ``memory`` (default): the ``segment`` statistic below, and beside it the novelty of the
+     newest second against a longer memory of the scene as a set
+     (:mod:`pipelines.core.scene_memory`, ``memory_s`` = 30 s), which sees a sustained new scene
+     right after a busy one; drift is the larger of the segment's value and
+     ``novelty × threshold / memory_threshold``. Chosen on real footage
+     (``benchmarks/bench_drift_arrangements.py``; README, "Measuring the claim on real footage").
+   * ``segment``: scene-relative contrast between the newest ``recent_s`` seconds of
      frames and the segment since the last decision, divided by the contrast that segment has
      shown so far (:mod:`pipelines.core.segment_contrast`). It reads the ``frames`` given with each
      sample (the encoder's visual features of the frames new since the previous sample), or
@@ -70,6 +79,7 @@ from enum import Enum
 import numpy as np
 
 from configs.loader import check_range, invalid
+from pipelines.core.scene_memory import MemoryContrast, SceneMemory
 from pipelines.core.segment_contrast import SegmentContrast
 
 __all__ = ["Statistic", "Smoothing", "Reason", "State", "DriftConfig", "Decision", "DriftDetector"]
@@ -81,17 +91,18 @@ _MAD_TO_SIGMA = 1.4826
 
 
 class Statistic(str, Enum):
+    MEMORY = "memory"
     SEGMENT = "segment"
     COSINE = "cosine"
 
 
 # The enter threshold of each statistic when the configuration names none.
-DEFAULT_THRESHOLD = {Statistic.SEGMENT: 1.75, Statistic.COSINE: 0.12}
-_MAX_THRESHOLD = {Statistic.SEGMENT: 100.0, Statistic.COSINE: 2.0}
+DEFAULT_THRESHOLD = {Statistic.MEMORY: 2.25, Statistic.SEGMENT: 1.75, Statistic.COSINE: 0.12}
+_MAX_THRESHOLD = {Statistic.MEMORY: 100.0, Statistic.SEGMENT: 100.0, Statistic.COSINE: 2.0}
 # The range an adaptive threshold is clipped to when the configuration names none, in each
 # statistic's own units. Segment's is a guard, not a tuning: that statistic is already relative
 # to the scene, so adapting it only keeps a very noisy source from firing at every cut.
-DEFAULT_ADAPTIVE_RANGE = {Statistic.SEGMENT: (1.0, 4.0), Statistic.COSINE: (0.08, 0.5)}
+DEFAULT_ADAPTIVE_RANGE = {Statistic.MEMORY: (1.0, 4.0), Statistic.SEGMENT: (1.0, 4.0), Statistic.COSINE: (0.08, 0.5)}
 
 
 class Smoothing(str, Enum):
@@ -104,6 +115,7 @@ class Reason(str, Enum):
     START = "start"
     CHANGE = "change"
     HEARTBEAT = "heartbeat"
+    RESUME = "resume"
 
 
 class State(str, Enum):
@@ -117,14 +129,19 @@ class State(str, Enum):
 class DriftConfig:
     """See the module docstring for how each setting acts.
 
-    ``statistic``: ``segment`` (default) or ``cosine``. ``threshold``: enter threshold on drift
-    (default ``None``: 1.75 for ``segment``, 0.12 for ``cosine``). ``exit_threshold``: re-arm
+    ``statistic``: ``memory`` (default), ``segment`` or ``cosine``. ``threshold``: enter
+    threshold on drift (default ``None``: 2.25 for ``memory``, 1.75 for ``segment``, 0.12 for
+    ``cosine``). ``exit_threshold``: re-arm
     below this (default ``None`` = half the enter threshold; must not exceed it).
     ``smoothing`` applies to ``cosine`` only (``segment`` compares window means).
 
+    ``memory`` settings: ``memory_s``, how far back the scene's memory reaches (default 30 s;
+    bounded by ``max_segment_frames`` too); ``memory_threshold``, the novelty that fires on its
+    own (default 3.0). The ``segment`` settings apply to ``memory`` as well.
+
     ``segment`` settings: ``recent_s``, the newest media seconds compared with the segment
     (default 1.5); ``spread_floor``, added to the segment's scale (default 0.1: the smallest
-    contrast that can fire is ``threshold × spread_floor`` = 0.175); ``max_segment_s``, how far
+    contrast that can fire is ``threshold × spread_floor``, 0.175 for ``segment``); ``max_segment_s``, how far
     back the segment and its contrast history reach (default 6 s); ``max_segment_frames``, a
     bound on the frames kept whatever the frame rate (default 512). The defaults were chosen on
     real footage (``scripts/make_real_bench.py``; README, "Measuring the claim on real footage").
@@ -132,10 +149,10 @@ class DriftConfig:
     ``adaptive_window``: samples of drift history kept for the adaptive threshold (default
     240 = 2 min at a 0.5 s stride; bounded by it). ``adaptive_min`` / ``adaptive_max``: the
     range it is clipped to, in the statistic's units (default ``None``: 1.0 to 4.0 for
-    ``segment``, 0.08 to 0.5 for ``cosine``).
+    ``memory`` and ``segment``, 0.08 to 0.5 for ``cosine``).
     """
 
-    statistic: Statistic = Statistic.SEGMENT
+    statistic: Statistic = Statistic.MEMORY
     smoothing: Smoothing = Smoothing.EMA
     smoothing_window: int = 2
     threshold: float | None = None
@@ -153,6 +170,8 @@ class DriftConfig:
     spread_floor: float = 0.1
     max_segment_s: float = 6.0
     max_segment_frames: int = 512
+    memory_s: float = 30.0
+    memory_threshold: float = 3.0
 
     def __post_init__(self) -> None:
         if self.threshold is None:
@@ -169,6 +188,8 @@ class DriftConfig:
         check_range("recent_s", self.recent_s, 0.0, 30.0, above=True, context=" seconds")
         check_range("spread_floor", self.spread_floor, 0.0, 4.0, above=True)
         check_range("max_segment_s", self.max_segment_s, self.recent_s, 3600.0, above=True, context=" (above recent_s)")
+        check_range("memory_s", self.memory_s, self.recent_s, 600.0, above=True, context=" seconds (above recent_s)")
+        check_range("memory_threshold", self.memory_threshold, 0.0, 100.0, above=True)
         check_range("max_segment_frames", self.max_segment_frames, 2, 100_000)
         check_range("exit_threshold", self.exit_threshold, 0.0, self.threshold, above=True, null=True, context=" (at most threshold)")
         check_range("debounce", self.debounce, 1, 1000, context=" samples")
@@ -210,18 +231,17 @@ class DriftDetector:
     ``state`` describe the sample just seen (the bench draws them).
     """
 
-    def __init__(self, config: DriftConfig = DriftConfig()):
+    def __init__(self, config: DriftConfig = DriftConfig(), contrast=None):
+        """``contrast``: a frame statistic with :class:`SegmentContrast`'s interface to run in
+        place of the configured one (the bench compares candidates this way)."""
         self.config = config
         self._recent: deque[np.ndarray] = deque(maxlen=config.smoothing_window)
         self._history: deque[float] = deque(maxlen=config.adaptive_window)  # recent drifts, for the adaptive threshold
-        self._contrast = (
-            SegmentContrast(config.recent_s, config.spread_floor, config.max_segment_s, config.max_segment_frames)
-            if config.statistic is Statistic.SEGMENT
-            else None
-        )
+        self._contrast = contrast or self._new_contrast()
         self._smoothed: np.ndarray | None = None
         self._reference: np.ndarray | None = None
         self._current: np.ndarray | None = None
+        self._first_reason = Reason.START
         self._last_t = -np.inf
         self._last_fire_t = 0.0
         self._above = 0
@@ -236,6 +256,26 @@ class DriftDetector:
     @property
     def state(self) -> State:
         return self._state
+
+    def _new_contrast(self) -> SegmentContrast | MemoryContrast | None:
+        cfg = self.config
+        if cfg.statistic is Statistic.COSINE:
+            return None
+        segment = SegmentContrast(cfg.recent_s, cfg.spread_floor, cfg.max_segment_s, cfg.max_segment_frames)
+        if cfg.statistic is Statistic.SEGMENT:
+            return segment
+        memory = SceneMemory(cfg.memory_s, cfg.max_segment_frames)
+        return MemoryContrast(segment, memory, cfg.threshold / cfg.memory_threshold)
+
+    def resume(self) -> None:
+        """The stream comes back after a gap: forget the reference, the smoothing and the
+        statistic's segment; the next sample fires ``reason="resume"``. (A statistic given to
+        the constructor is replaced by the configured one.)"""
+        self._recent.clear()
+        self._contrast = self._new_contrast()
+        self._smoothed = self._reference = self._current = None
+        self._first_reason = Reason.RESUME
+        self._set_state(State.ARMED, self._last_t, "resume")
 
     def _set_state(self, state: State, t: float, why: str) -> None:
         if state is not self._state:
@@ -285,7 +325,7 @@ class DriftDetector:
         self._current = raw if current is None else _unit(c)
         contrast = self._contrast.update(t, f) if self._contrast is not None else 0.0
         if self._reference is None:
-            return self._fire(t, Reason.START, 0.0)
+            return self._fire(t, self._first_reason, 0.0)
         if self._contrast is not None:
             drift, self.last_step = contrast, self._contrast.step
         else:

@@ -54,6 +54,7 @@ class RunSummary:
     step_p95_ms: float
     error: str | None
     interrupted: bool = False
+    encoder: dict | None = None  # which model ran: {"network", "runtime", "provider"} (ModelStack.encoder_info)
 
     @property
     def caption_ratio(self) -> float:

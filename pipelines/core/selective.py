@@ -8,6 +8,11 @@ frame, encodes the frames the pipeline asks for, completes the step with their f
 gets a :class:`ClipResult` for each clip the frame closed: the clip's embedding (the
 continuous stream) and, when drift fired, the :class:`~pipelines.core.caption.Caption` (the runner
 publishes it as a ``caption`` event).
+
+A frame marked ``resumed`` (a live source back after a reconnect) starts the clips afresh (no
+clip spans the gap) and resets the drift detector; the first complete clip after it (a full
+``window_s`` of frames from the resume on) gets a caption with reason ``resume``, and the
+partial clips before it are not given to the detector.
 """
 
 from __future__ import annotations
@@ -37,7 +42,7 @@ LATENCY_HISTORY = 4096
 class PipelineStats:
     """Running counts for one source. Latency histories are bounded to :data:`LATENCY_HISTORY`.
 
-    ``decodes_by_reason`` counts decodes per drift reason (``start``, ``change``, ``heartbeat``);
+    ``decodes_by_reason`` counts decodes per drift reason (``start``, ``change``, ``heartbeat``, ``resume``);
     ``drift`` is the newest clip's drift statistic and ``threshold`` the enter threshold then in
     effect; ``step_seconds`` holds every clip's step
     latency in fixed buckets (what ``/metrics`` exposes; the deques feed the percentiles)."""
@@ -112,6 +117,7 @@ class SelectivePipeline:
         self._newest_seen = -1  # index of the newest frame the detector has read
         self._closed: list[ClipWindow] = []  # clips the last push closed, waiting for complete()
         self._todo: list[Frame] = []
+        self._resume_at: float | None = None  # a reconnect: the first clip from here on fires `resume`
 
     def push(self, frame: Frame, dropped_frames: int = 0) -> list[Frame]:
         """Add one sampled frame; return the frames the encoder must compute features of (each
@@ -128,6 +134,10 @@ class SelectivePipeline:
             st.first_t = frame.pts
         st.last_t = frame.pts
         self._pending_drops += dropped_frames
+        if frame.resumed:  # a gap in coverage: no clip spans it, and the drift reference starts afresh
+            self.assembler = ClipAssembler(self.assembler.config)
+            self.detector.resume()
+            self._resume_at = frame.pts
         self._closed = self.assembler.push(frame)
         fresh: dict[int, Frame] = {}
         if self.models.encode_frames is not None:
@@ -171,8 +181,11 @@ class SelectivePipeline:
             rows = np.flatnonzero(frame_of_token == frame_of_token.max())
         y_now = y_clip if len(rows) == len(tokens) else self.models.predict(tokens[rows])  # (D,)
         predicted = time.perf_counter()
-        new_frames = self._new_frame_vectors(clip, tokens, frame_of_token)
-        decision = self.detector.feed(clip.t_end, y_clip, current=y_now, frames=new_frames)
+        decision = new_frames = None
+        if self._resume_at is None or clip.t_start >= self._resume_at - 1e-9:  # not a partial clip after a resume
+            self._resume_at = None
+            new_frames = self._new_frame_vectors(clip, tokens, frame_of_token)
+            decision = self.detector.feed(clip.t_end, y_clip, current=y_now, frames=new_frames)
         step_ms = (time.perf_counter() - start) * 1e3
         self.stats.clips += 1
         self.stats.step_ms.append(step_ms)

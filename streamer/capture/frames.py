@@ -27,7 +27,8 @@ class Frame:
     ``pts`` is media time in seconds from the start of the stream (monotonic per source);
     ``wall_time`` is the Unix time at which the frame was captured; ``image`` is RGB ``uint8``
     of shape ``(H, W, 3)``; ``index`` counts decoded frames of the source, kept or not, so gaps
-    show how many were skipped by sampling.
+    show how many were skipped by sampling. ``resumed`` marks the first frame of a live source
+    after a reconnect: coverage had a gap just before it.
     """
 
     source: str
@@ -35,6 +36,7 @@ class Frame:
     pts: float
     wall_time: float
     image: np.ndarray
+    resumed: bool = False
 
 
 @dataclass(frozen=True)

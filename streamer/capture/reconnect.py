@@ -76,7 +76,8 @@ class ReconnectingSource:
 
     Timestamps never go backwards: a new connection's first frame is placed after the last
     frame of the previous one by the wall-clock time between them (at least one millisecond),
-    so media time keeps pace with real time across outages. Status events go to ``on_status``
+    so media time keeps pace with real time across outages; that first frame has ``resumed``
+    set (coverage had a gap). Status events go to ``on_status``
     (that is how a user hears of a failure); each failure is also logged at INFO as one line
     naming the source and the cause.
     """
@@ -120,12 +121,13 @@ class ReconnectingSource:
                 offset: tuple[int, float] | None = None
                 for frame in source.frames():
                     now = time.monotonic()
+                    resumed = offset is None and last is not None  # the first frame after a gap in coverage
                     if offset is None and last is None:
                         offset = (0, 0.0)
                     elif offset is None:  # first frame of a new connection: continue after the last
                         gap = max(now - last[2], 1e-3)
                         offset = (last[0] + 1 - frame.index, last[1] + gap - frame.pts)
-                    frame = dataclasses.replace(frame, index=frame.index + offset[0], pts=frame.pts + offset[1])
+                    frame = dataclasses.replace(frame, index=frame.index + offset[0], pts=frame.pts + offset[1], resumed=resumed)
                     last = (frame.index, frame.pts, now)
                     if failures and now >= healthy_at:
                         failures = 0

@@ -6,11 +6,13 @@ The consumer iterates :meth:`CaptureThread.frames`; the stream always ends with 
 :class:`~streamer.capture.frames.EndOfStream`, which carries the source's error (if any) and how many
 frames the buffer policy dropped. The buffer is a :class:`~streamer.worker.BoundedQueue` under an
 :class:`~streamer.worker.OverflowPolicy`: ``wait`` (file replay: nothing is lost) or
-``drop_oldest`` (live sources never fall behind).
+``drop_oldest`` (live sources never fall behind; a dropped frame marked ``resumed`` hands
+the mark to the frame that displaced it).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -32,6 +34,14 @@ class FrameSource(Protocol):
     def frames(self) -> Iterator[Frame]: ...
 
     def close(self) -> None: ...
+
+
+def _carry_resumed(displaced: Frame | EndOfStream, frame: Frame) -> Frame:
+    """The frame that displaced a ``resumed`` one (the first after a reconnect) carries its mark:
+    the gap in coverage is still just before the frames the reader gets."""
+    if getattr(displaced, "resumed", False) and not frame.resumed:
+        return dataclasses.replace(frame, resumed=True)
+    return frame
 
 
 class CaptureThread:
@@ -58,7 +68,7 @@ class CaptureThread:
         self.realtime = realtime
         self.captured = 0  # frames put in the buffer (dropped ones included)
         self._on_ready = on_ready
-        self._queue: BoundedQueue[Frame | EndOfStream] = BoundedQueue(buffer_size, policy)
+        self._queue: BoundedQueue[Frame | EndOfStream] = BoundedQueue(buffer_size, policy, carry=_carry_resumed)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"capture-{source.source_id}", daemon=True)
 

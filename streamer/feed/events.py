@@ -73,7 +73,7 @@ class CaptionSource(Protocol):
 
 def caption_event(caption: CaptionSource) -> dict:
     """A ``caption`` event: the selective path decoded text for ``[t_start, t_end]`` at ``t``, for
-    ``reason`` (``start``, ``change``, ``heartbeat``), ``drift`` against ``threshold``."""
+    ``reason`` (``start``, ``change``, ``heartbeat``, ``resume``), ``drift`` against ``threshold``."""
     c = caption
     return {
         **_head(EventType.CAPTION, c.source, c.wall_time),

@@ -16,7 +16,7 @@ Families (``source`` label per source; ``docs/METRICS.md`` says what each means)
 
     jepa_stream_frames_total{source,stage="in|analysed|dropped"}   counter
     jepa_stream_clips_total{source}                                counter
-    jepa_stream_decodes_total{source,reason="start|change|heartbeat"} counter
+    jepa_stream_decodes_total{source,reason="start|change|heartbeat|resume"} counter
     jepa_stream_drift{source}, jepa_stream_drift_threshold{source} gauge
     jepa_stream_reconnects_total{source}, jepa_stream_source_connections_total{source} counter
     jepa_stream_step_seconds{source}                               histogram

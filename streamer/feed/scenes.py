@@ -5,8 +5,9 @@ Exports :class:`SceneTracker` and :class:`ScenePublisher`.
 :class:`SceneTracker` is sans-I/O: it is fed every event as published (with its ``seq``) and
 returns the ``scene`` events that follow from it:
 
-* a caption of reason ``start`` or ``change`` (a decision) ends the source's open scene
-  (``end``, ``end_time`` = the decision's media time) and opens a new one (``new``);
+* a caption of reason ``start``, ``change`` or ``resume`` (a decision; ``resume``: the source is
+  back after a gap in coverage, so what it shows may be another scene) ends the source's open
+  scene (``end``, ``end_time`` = the decision's media time) and opens a new one (``new``);
 * a ``heartbeat`` caption is no change of meaning: the open scene gets an ``update`` with the
   fresh caption (and snapshot);
 * an ``enrichment`` (``done``) of a caption of the open scene, or of the scene that just ended,
@@ -35,7 +36,7 @@ from streamer.feed.protocol import EventType
 
 __all__ = ["SceneTracker", "ScenePublisher"]
 
-_DECISIONS = ("start", "change")  # caption reasons that open a scene
+_DECISIONS = ("start", "change", "resume")  # caption reasons that open a scene
 _CLOSING = ("ended", "error")  # status states that end a source's scene
 
 

@@ -104,6 +104,9 @@ def test_restart_reconnects_and_time_keeps_going(rtsp_server):
     before = [f for f in rig.frames if f.wall_time < outage_start][-1]
     after = [f for f in rig.frames if f.wall_time > outage_start][0]
     assert after.pts - before.pts >= 0.5
+    # The first frame after the gap says so (the pipeline captions it with reason `resume`).
+    assert after.resumed and not before.resumed
+    assert sum(f.resumed for f in rig.frames) == 1
     for event in rig.statuses:
         assert_valid_status(event)
 

@@ -61,7 +61,8 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
             url = match.group(1) if match else None
         assert url, "the feed did not start"
         subscriber = subprocess.Popen(
-            [sys.executable, "-m", "pipelines.cli", "subscribe", url, "--from-seq", "0", "--types", "caption", "status", "scene"],
+            [sys.executable, "-m", "pipelines.cli", "subscribe", url, "--from-seq", "0",
+             "--types", "caption", "status", "scene"],  # every type the run logs to --events-out
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
         )
 
@@ -80,6 +81,8 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
         cam0.start()
         wait_for(lambda: states("cam0").count("connected") >= 2, TIMEOUT_S, "cam0 to reconnect")
         wait_for(lambda: captions("cam0")[-1]["t"] > before, 2 * TIMEOUT_S, "a caption from cam0 after the restart")
+        # The scene may have changed during the gap: the first complete clip after it is captioned.
+        wait_for(lambda: [c for c in captions("cam0") if c.get("reason") == "resume"], 2 * TIMEOUT_S, "a resume caption from cam0")
 
         analyzer.send_signal(signal.SIGTERM)
         stopped = time.monotonic()
@@ -101,6 +104,13 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
         assert ts == sorted(ts), f"{source}: media time went backwards"
     cam0_states = [e["state"] for e in events if e["type"] == "status" and e["source"] == "cam0"]
     assert cam0_states[0] == "connected" and "disconnected" in cam0_states and cam0_states.count("connected") >= 2
+    reconnected = [e for e in events if e["type"] == "status" and e["source"] == "cam0" and e["state"] == "connected"][1]
+    resumed = [e for e in events if e["type"] == "caption" and e.get("reason") == "resume"]
+    assert [e["source"] for e in resumed] == ["cam0"] * len(resumed) and len(resumed) >= 1  # only the camera that was away
+    assert resumed[0]["seq"] > reconnected["seq"]
+    opened = [e["caption_seq"] for e in events if e["type"] == "scene" and e["state"] == "new" and e["source"] == "cam0"]
+    assert resumed[0]["seq"] in opened  # the resume opens a new scene, as the start did
+    assert all("encoder lite/" in line for line in out.splitlines() if "analysed in" in line)  # which model ran
     assert {"cam0:", "cam1:", "clip:"} <= {line.split()[0] for line in out.splitlines() if "analysed in" in line}
 
     # The WebSocket subscriber, resuming from seq 0 in another process, saw exactly the same events.

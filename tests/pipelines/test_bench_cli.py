@@ -10,7 +10,7 @@ from testlimits import TIMEOUT_S
 
 STAGES = ("encode", "predict", "decode", "total")
 TIMED = {"selective", "uniform_1hz", "uniform_0.5hz", "ward_offline"}  # strategies that run our models, stage by stage
-REPLAYED = {"selective_cosine_text", "selective_segment_text"}  # other statistics on the same clips
+REPLAYED = {"selective_segment", "selective_cosine_text", "selective_segment_text"}  # other statistics on the same clips
 PEERS = {"pyscenedetect_content", "pyscenedetect_adaptive", "transnetv2"}  # shot detectors on the same file
 
 

@@ -45,7 +45,7 @@ def test_a_file_changes_only_what_it_names(tmp_path):
         ("drift:\n  treshold: 0.2\n", "c.yaml: drift.treshold: unknown key"),
         ("drift:\n  debounce: two\n", "c.yaml: drift.debounce: expected int, got str 'two'"),
         ("drift:\n  smoothing: gaussian\n", "c.yaml: drift.smoothing: 'gaussian' is not one of: ema, mean, none"),
-        ("drift:\n  threshold: 500\n", "c.yaml: drift.threshold: must be a number within (0, 100] for the segment statistic (got 500.0)"),
+        ("drift:\n  threshold: 500\n", "c.yaml: drift.threshold: must be a number within (0, 100] for the memory statistic (got 500.0)"),
         ("drift:\n  statistic: cosine\n  threshold: 3\n", "c.yaml: drift.threshold: must be a number within (0, 2] for the cosine statistic (got 3.0)"),
         ("model:\n  decoder:\n    phrases: [ok, 3]\n", "c.yaml: model.decoder.phrases[1]: expected str, got int 3"),
         ("model:\n  encoder:\n    network: huge\n", "c.yaml: model.encoder.network: unknown network 'huge' (available: lite, vjepa2)"),

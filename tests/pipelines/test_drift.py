@@ -225,7 +225,7 @@ def test_bad_hysteresis_and_adaptive_settings_are_refused(bad):
 
 
 def test_the_adaptive_range_is_in_the_units_of_the_statistic_unless_given():
-    assert (DriftConfig().adaptive_min, DriftConfig().adaptive_max) == (1.0, 4.0)  # segment, threshold 1.75
+    assert (DriftConfig().adaptive_min, DriftConfig().adaptive_max) == (1.0, 4.0)  # memory and segment alike
     cosine = DriftConfig(statistic="cosine")
     assert (cosine.adaptive_min, cosine.adaptive_max) == (0.08, 0.5)
     assert DriftConfig(adaptive_min=0.5, adaptive_max=2.0).adaptive_min == 0.5

@@ -45,6 +45,11 @@ def test_replay_succeeds_and_prints_a_summary(replayed):
     assert "captions (caption/clip" in result.stdout and "x real time" in result.stdout
     assert summary["captions"] == len(captions_of(events)) and summary["error"] is None
     assert summary["media_s"] > 29
+    # Which model ran: network, runtime and execution provider, in the JSON and the printed line.
+    encoder = summary["encoder"]
+    assert encoder["network"] == "lite" and encoder["runtime"] in ("onnx", "torch")
+    assert encoder["provider"] == ("CPUExecutionProvider" if encoder["runtime"] == "onnx" else "cpu")
+    assert f"encoder lite/{encoder['runtime']} on {encoder['provider']}" in result.stdout
 
 
 def test_captions_land_at_the_scene_changes(replayed):

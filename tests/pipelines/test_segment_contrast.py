@@ -1,10 +1,13 @@
-"""The scene-relative ``segment`` statistic, on synthetic frame sequences (4 frames per second,
-one detector sample every 0.5 s with the two frames new since the last)."""
+"""The scene-relative frame statistics, on synthetic frame sequences (4 frames per second, one
+detector sample every 0.5 s with the two frames new since the last): ``segment``, and ``memory``
+(the default: segment plus the scene's memory as a set) held to the same tests, plus steps out
+of a busy scene."""
 
 import numpy as np
 import pytest
 
 from pipelines.core.drift import DriftConfig, DriftDetector, Reason, Statistic
+from pipelines.core.scene_memory import SceneMemory
 from pipelines.core.segment_contrast import SegmentContrast
 
 DIM = 64
@@ -20,9 +23,12 @@ def frames_around(base, n, sigma, seed):
     return x / np.linalg.norm(x, axis=1, keepdims=True)
 
 
-def changes(frames, **settings):
+BOTH = pytest.mark.parametrize("statistic", [Statistic.SEGMENT, Statistic.MEMORY])
+
+
+def changes(frames, statistic=Statistic.SEGMENT, **settings):
     """Feed ``frames`` two at a time; return the media times of the ``change`` decisions."""
-    cfg = DriftConfig(**{"statistic": Statistic.SEGMENT, "heartbeat_s": 0.0, **settings})
+    cfg = DriftConfig(**{"statistic": statistic, "heartbeat_s": 0.0, **settings})
     detector = DriftDetector(cfg)
     out = []
     for k in range(0, len(frames) - 1, 2):
@@ -33,20 +39,23 @@ def changes(frames, **settings):
     return out
 
 
-def test_a_step_between_two_views_fires_once_within_two_seconds():
+@BOTH
+def test_a_step_between_two_views_fires_once_within_two_seconds(statistic):
     seq = np.concatenate([frames_around(A, 80, 0.2, 1), frames_around(B, 80, 0.2, 2)])  # the step at 20 s
-    got = changes(seq)
+    got = changes(seq, statistic)
     assert len(got) == 1 and 20.0 < got[0] <= 22.0
 
 
-def test_sensor_noise_on_a_static_view_never_fires():
-    assert changes(frames_around(A, 400, 0.3, 3)) == []
+@BOTH
+def test_sensor_noise_on_a_static_view_never_fires(statistic):
+    assert changes(frames_around(A, 400, 0.3, 3), statistic) == []
 
 
-def busy_scene(seed, seconds=60):
+def busy_scene(seed, seconds=60, views=None):
     """Fast cuts between four views of one place (they share most of their vector, as shots of
-    one room do), each shot 0.5 to 1 s, every view once per round in a shuffled order."""
-    views = [0.7 * A + 0.71 * v for v in (B, C, D, E)]
+    one room do), each shot 0.5 to 1 s, every view once per round in a shuffled order; the
+    views default to four of A."""
+    views = [0.7 * A + 0.71 * v for v in (B, C, D, E)] if views is None else views
     r = np.random.default_rng(seed)
     seq = []
     while len(seq) < seconds * FPS:
@@ -55,17 +64,19 @@ def busy_scene(seed, seconds=60):
     return np.array(seq[: seconds * FPS])
 
 
-def test_a_busy_but_stationary_scene_fires_at_most_once_a_minute_where_cosine_fires_at_its_cuts():
+@BOTH
+def test_a_busy_but_stationary_scene_fires_at_most_once_a_minute_where_cosine_fires_at_its_cuts(statistic):
     minutes = [busy_scene(seed) for seed in range(10)]
     # Once the scene has shown its own variability (its first 6 s), a cut inside it rarely
     # stands out: at most one change a minute, against about 80 cuts a minute.
-    segment = sum(len([t for t in changes(m) if t > 6.0]) for m in minutes)
-    cosine = sum(len(changes(m, statistic=Statistic.COSINE)) for m in minutes)
+    segment = sum(len([t for t in changes(m, statistic) if t > 6.0]) for m in minutes)
+    cosine = sum(len(changes(m, Statistic.COSINE)) for m in minutes)
     assert segment <= len(minutes)
     assert cosine >= 10 * len(minutes)
 
 
-def test_a_change_that_fires_in_a_quiet_view_does_not_fire_in_a_busy_one():
+@BOTH
+def test_a_change_that_fires_in_a_quiet_view_does_not_fire_in_a_busy_one(statistic):
     # The same shift towards E arrives after 30 s of one static view, and after 30 s of cuts
     # between four views every 0.75 s (every view shifted alike).
     quiet = np.concatenate([frames_around(A, 120, 0.2, 5), frames_around(A + 0.8 * E, 40, 0.2, 6)])
@@ -74,19 +85,20 @@ def test_a_change_that_fires_in_a_quiet_view_does_not_fire_in_a_busy_one():
         [frames_around(views[i % 4], 3, 0.2, 10 + i) for i in range(40)]
         + [frames_around(views[i % 4] + 0.8 * E, 3, 0.2, 50 + i) for i in range(14)]
     )
-    got = changes(quiet)
+    got = changes(quiet, statistic)
     assert len(got) == 1 and 30.0 < got[0] <= 32.0
-    assert changes(busy) == []
+    assert changes(busy, statistic) == []
 
 
-def test_a_slow_ramp_does_not_fire_a_change():
+@BOTH
+def test_a_slow_ramp_does_not_fire_a_change(statistic):
     # A view drifting slowly (light, a slow pan) over 60 s: each window is a little further on,
     # but never further than the windows before it were.
     w = np.linspace(0, 1, 240)[:, None]
     ramp = (1 - w) * A + w * (0.7 * A + 0.7 * B)
     ramp = ramp / np.linalg.norm(ramp, axis=1, keepdims=True)
     noise = frames_around(np.zeros(DIM), 240, 0.2, 9) * 0.2
-    assert changes(ramp + noise) == []
+    assert changes(ramp + noise, statistic) == []
 
 
 def test_the_statistic_keeps_at_most_its_bounded_number_of_frames():
@@ -111,3 +123,47 @@ def test_a_decision_names_the_statistic_value_and_the_threshold_in_effect():
 def test_bad_segment_settings_are_refused(bad):
     with pytest.raises(ValueError):
         DriftConfig(statistic=Statistic.SEGMENT, **bad)
+
+
+def views_of(place, seed):
+    """Four views of ``place`` (a unit vector), made as ``busy_scene``'s views of A are."""
+    others = np.random.default_rng(seed).normal(size=(4, DIM))
+    return [0.7 * place + 0.71 * v / np.linalg.norm(v) for v in others]
+
+
+def test_a_calm_scene_after_a_busy_one_fires_once_within_two_seconds_where_segment_misses_it():
+    # 20 s of fast cuts between four views of one place, then one calm view that none of them
+    # showed, no further from them than they are from each other (as real scenes share much of
+    # their features): the cuts kept returning to the four views; the new one stays away.
+    # Measured: 30 of 30 draws (seeds 0-29) exactly right at the default threshold; at 2.0, one
+    # fired inside the busy scene (its allowance, as above) 3 s before the step, which its
+    # cooldown and fresh memory then missed: a false change can hide a true one.
+    found = missed_by_segment = 0
+    for seed in range(20):
+        place, other = (v / np.linalg.norm(v) for v in np.random.default_rng(100 + seed).normal(size=(2, DIM)))
+        seq = np.concatenate([busy_scene(seed, 20, views_of(place, 400 + seed)), frames_around(0.7 * place + 0.71 * other, 60, 0.2, 200 + seed)])
+        got = [t for t in changes(seq, Statistic.MEMORY) if t > 6.0]
+        found += len(got) == 1 and 20.0 < got[0] <= 22.0
+        missed_by_segment += not [t for t in changes(seq) if 20.0 < t <= 22.0]
+    assert found >= 18 and missed_by_segment >= 10  # the busy scene's scale hides it from the segment alone
+
+
+def test_a_busy_scene_after_a_busy_one_elsewhere_fires_once_within_two_seconds():
+    # Fast cuts in one place for 20 s, then fast cuts in another place: one change, at the step,
+    # and none for the other place's own cuts afterwards.
+    for seed in range(10):
+        place, elsewhere = (v / np.linalg.norm(v) for v in np.random.default_rng(300 + seed).normal(size=(2, DIM)))
+        seq = np.concatenate([busy_scene(seed, 20, views_of(place, 400 + seed)), busy_scene(50 + seed, 20, views_of(elsewhere, 500 + seed))])
+        got = [t for t in changes(seq, Statistic.MEMORY) if t > 6.0]
+        assert len(got) == 1 and 20.0 < got[0] <= 22.0, (seed, got)
+
+
+def test_the_memory_keeps_at_most_its_bounded_number_of_frames_and_seconds():
+    memory = SceneMemory(memory_s=5.0, max_frames=64)
+    for k, f in enumerate(frames_around(A, 400, 0.2, 11)):
+        memory.update(k / FPS, f[None])
+    assert len(memory._times) <= (5.0 + 2.0) * FPS + 1 and memory._gram.shape == (len(memory._times),) * 2
+    small = SceneMemory(memory_s=600.0, max_frames=64)
+    for k, f in enumerate(frames_around(A, 400, 0.2, 12)):
+        small.update(k / FPS, f[None])
+    assert len(small._times) == 64

@@ -51,3 +51,24 @@ def test_dropped_frames_are_reported_on_the_next_caption(lite_models, photos, tm
     for i, frame in enumerate(frames):
         captions += [r.caption for r in pipeline.feed(frame, dropped_frames=3 if i == 4 else 0) if r.caption]
     assert [c.dropped_frames for c in captions] == [0, 3]
+
+
+def test_a_resumed_source_gets_a_resume_caption_on_its_first_complete_clip(lite_models, photos, tmp_path):
+    # One unchanging view, then the camera is away for 30 s and comes back to the same view:
+    # the drift statistic alone would stay silent; the gap in coverage itself asks for a caption.
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(photos["chelsea"], 8.0)], size=(320, 180))
+    frames = list(VideoFileSource(video).frames())
+    cut = len(frames) // 2
+    back = [dataclasses.replace(f, pts=f.pts + 30.0, resumed=(i == 0)) for i, f in enumerate(frames[cut:])]
+    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig(heartbeat_s=0.0))
+    results = [r for f in frames[:cut] + back for r in pipeline.feed(f)]
+
+    captions = [r.caption for r in results if r.caption]
+    assert [c.reason for c in captions] == ["start", "resume"]
+    resumed_at = back[0].pts
+    assert captions[1].t_end - ClipConfig().window_s >= resumed_at - 1e-9  # a complete clip after the gap
+    assert captions[1].t <= resumed_at + ClipConfig().window_s + ClipConfig().stride_s
+    partial = [r for r in results if resumed_at < r.t_end < resumed_at + ClipConfig().window_s]
+    assert partial and not any(r.caption for r in partial)  # clips with less than a window after the gap wait
+    assert pipeline.stats.decodes_by_reason["resume"] == 1

@@ -16,6 +16,16 @@ def test_a_full_queue_keeps_what_its_policy_names_and_counts_the_rest(policy, ke
     assert [q.get(0), q.get(0), q.get(0)] == [*kept, None] and q.dropped == 3
 
 
+def test_drop_oldest_hands_what_a_displaced_item_carries_to_the_item_that_displaced_it():
+    def carry(displaced: str, item: str) -> str:  # a "!" mark moves on to the displacing item
+        return item + "!" if displaced.endswith("!") else item
+
+    q = BoundedQueue(2, OverflowPolicy.DROP_OLDEST, carry=carry)
+    for item in ["a!", "b", "c", "d"]:  # c displaces the marked a!, then d displaces b
+        q.put(item)
+    assert [q.get(0), q.get(0), q.get(0)] == ["c!", "d", None] and q.dropped == 2
+
+
 def test_wait_gives_up_only_when_abandoned_and_counts_nothing():
     q = BoundedQueue(1, OverflowPolicy.WAIT)
     assert q.put("a")

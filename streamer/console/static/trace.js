@@ -6,7 +6,7 @@
 
 const WINDOW_S = 60, MIN_SPAN_S = 10;
 const SPANS = ["rgba(88, 166, 255, 0.10)", "rgba(63, 185, 80, 0.10)"];  // alternate scenes
-const COLORS = { drift: "#58a6ff", threshold: "#d29922", start: "#3fb950", change: "#f85149", heartbeat: "#a371f7", grid: "#2c333d", text: "#9aa4b1" };
+const COLORS = { drift: "#58a6ff", threshold: "#d29922", start: "#3fb950", change: "#f85149", heartbeat: "#a371f7", resume: "#39c5cf", grid: "#2c333d", text: "#9aa4b1" };
 
 export class DriftTrace {
   constructor(canvas, maxPoints) {

@@ -1,5 +1,6 @@
 """File sources decoded by PyAV: sampled, timestamped in media seconds, damage reported by name."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -142,3 +143,21 @@ def test_a_video_stored_sideways_is_turned_upright_by_its_display_matrix(tmp_pat
     image = next(VideoFileSource(path).frames()).image
     assert image.shape == upright.shape
     assert np.abs(image.astype(int) - upright).mean() < 12
+
+
+class _ResumedAt(VideoFileSource):
+    """A file whose third frame is marked as the first after a reconnect (as
+    :class:`~streamer.capture.reconnect.ReconnectingSource` marks a live source's)."""
+
+    def frames(self):
+        for k, frame in enumerate(super().frames()):
+            yield dataclasses.replace(frame, resumed=k == 2)
+
+
+def test_drop_oldest_keeps_the_mark_of_a_resumed_frame_it_drops(short_video):
+    path, _ = short_video
+    capture = CaptureThread(_ResumedAt(path, "c"), buffer_size=3, policy=OverflowPolicy.DROP_OLDEST).start()
+    capture._thread.join(30)  # the marked frame and many after it are dropped
+    frames = [i for i in capture.frames() if isinstance(i, Frame)]
+    assert frames[0].pts > 1.0  # the marked third frame itself is gone
+    assert sum(f.resumed for f in frames) == 1  # a later frame carries the gap in coverage

@@ -77,3 +77,18 @@ def test_captions_numbered_later_by_a_workers_outbox_open_no_scene(log_config):
         assert [e["type"] for e in log.read_after(0)] == ["caption", "caption", "status"]
     finally:
         log.close()
+
+
+def test_a_resume_after_a_reconnect_ends_the_scene_before_the_gap_and_opens_a_new_one(bus):
+    publish = ScenePublisher(bus.publish)
+    first = publish(caption(1.0, "cat", "start"))
+    publish(feedkit.status("reconnecting"))  # the camera went away: no end of the source
+    resumed = publish(caption(12.0, "garden", "resume"))
+    publish(caption(70.0, "garden still", "heartbeat"))
+    scenes = [e for e in logged(bus) if e["type"] == "scene"]
+    for scene in scenes:
+        jsonschema.validate(scene, load_schema("scene"))
+    one, two = f"cam0-{first['seq']}", f"cam0-{resumed['seq']}"
+    assert [(s["id"], s["state"]) for s in scenes] == [(one, "new"), (one, "end"), (two, "new"), (two, "update")]
+    assert (scenes[1]["start_time"], scenes[1]["end_time"]) == (1.0, 12.0)
+    assert scenes[2]["caption"] == "garden" and scenes[3]["caption"] == "garden still"
