@@ -18,9 +18,9 @@ from videokit import Shot, write_video
 
 @pytest.fixture(scope="module")
 def video(tmp_path_factory, photos):
-    """3 s, two shots: a caption at the start and one at the change."""
+    """5 s, two shots: a caption at the start and one at the change."""
     path = tmp_path_factory.mktemp("view") / "v.mp4"
-    write_video(path, [Shot(photos["chelsea"], 1.5), Shot(photos["rocket"], 1.5)], size=(160, 96), fps=10)
+    write_video(path, [Shot(photos["chelsea"], 2.5), Shot(photos["rocket"], 2.5)], size=(160, 96), fps=10)
     return path
 
 
