@@ -1,7 +1,8 @@
 """Stop signals: SIGTERM handled as Ctrl-C, and a stop that later signals cannot cut short.
 
 Exports :data:`STOP_BUDGET_S`, :data:`FORCE_PRESSES`, :func:`sigterm_as_interrupt` (for a
-library user's loop) and :class:`StopSignals` (what the command line installs).
+library user's loop), :class:`StopSignals` (what the command line installs) and
+:func:`stop_deferred` (a group of writes that a stop must not cut in two).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 
-__all__ = ["STOP_BUDGET_S", "FORCE_PRESSES", "sigterm_as_interrupt", "StopSignals"]
+__all__ = ["STOP_BUDGET_S", "FORCE_PRESSES", "sigterm_as_interrupt", "StopSignals", "stop_deferred"]
 
 #: Seconds after the first stop signal in which later ones are ignored (the capture's 1.5 s
 #: stop and the process's exit fit in it); a signal after it ends the process at once.
@@ -21,6 +22,36 @@ STOP_BUDGET_S = 2.0
 #: Ctrl-C presses that end the process at once, whatever it is doing.
 FORCE_PRESSES = 3
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class _Deferral:
+    """The main thread's open :func:`stop_deferred` blocks, and the stop signal they hold back."""
+
+    depth = 0
+    pending: int | None = None
+
+
+@contextlib.contextmanager
+def stop_deferred() -> Iterator[None]:
+    """Hold :class:`StopSignals`' first stop until this block ends, then raise it.
+
+    For a group of writes that must not be cut in two: an event in the durable log but not yet
+    handed to the outputs, a caption logged without its scene. Blocks nest; the stop comes when
+    the outermost one ends (not when it ends by an exception). Outside the main thread, where no
+    signal handler runs, it does nothing. A held stop still counts as taken, so the process is not
+    forced out while the block runs, and a later signal is handled as usual.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    _Deferral.depth += 1
+    try:
+        yield
+    finally:
+        _Deferral.depth -= 1
+    if _Deferral.depth == 0 and _Deferral.pending is not None:
+        signum, _Deferral.pending = _Deferral.pending, None
+        raise KeyboardInterrupt(f"signal {signum}")
 
 
 @contextlib.contextmanager
@@ -97,6 +128,9 @@ class StopSignals:
         if first:
             if self._on_first is not None:
                 self._on_first(signum)
+            if _Deferral.depth:  # inside a group of writes: the stop comes when it ends
+                _Deferral.pending = signum
+                return
             raise KeyboardInterrupt(f"signal {signum}")
         _say(f"stopping: signal {signum} ignored until the stop is done (Ctrl-C {self._force_presses} times forces it)")
 

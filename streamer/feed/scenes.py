@@ -31,6 +31,7 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from streamer.capture.signals import stop_deferred
 from streamer.feed.events import scene_event
 from streamer.feed.protocol import EventType
 
@@ -105,7 +106,9 @@ class ScenePublisher:
     """``publish`` with scene intervals: call it instead of the bus's ``publish`` (any thread).
 
     Each event is published, then the scene events it implies (a ``status`` that ends a source
-    is published after its scene's ``end``); one lock keeps each group together and in order.
+    is published after its scene's ``end``); one lock keeps each group together and in order, and
+    a stop signal (Ctrl-C, SIGTERM) waits for the group to end (:func:`stop_deferred`), so no
+    event is logged without reaching the outputs and no caption without its scene.
     Returns what ``publish`` returned for the event itself. A scene names the seq of its captions,
     so an event that comes back without one implies no scene: one held back by a worker's lease
     fence (None), or queued for a JetStream engine that has not acknowledged it yet (a ``--bus``
@@ -118,7 +121,7 @@ class ScenePublisher:
         self._lock = threading.Lock()
 
     def __call__(self, event: Mapping[str, Any]) -> Mapping[str, Any]:
-        with self._lock:
+        with self._lock, stop_deferred():  # a stop signal waits for the whole group
             for scene in self._tracker.before_status(event):
                 self._publish(scene)
             sent = self._publish(event)
@@ -128,6 +131,6 @@ class ScenePublisher:
 
     def close(self) -> None:
         """Publish the ``end`` of every open scene (when the run ends, before the log closes)."""
-        with self._lock:
+        with self._lock, stop_deferred():
             for scene in self._tracker.close():
                 self._publish(scene)

@@ -124,3 +124,27 @@ def test_two_sigterms_to_run_keep_its_summary(tmp_path, photos):
     assert proc.returncode == 0, err
     assert " s analysed in " in out.splitlines()[-1]  # the summary, printed after the stop
     assert "Traceback" not in err
+
+
+# A group of writes under stop_deferred: the stop signal arrives in the middle of it.
+DEFERRED = """
+import os, signal, time
+from streamer.capture.signals import StopSignals, stop_deferred
+with StopSignals():
+    try:
+        print("ready", flush=True)
+        with stop_deferred():
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(20):
+                time.sleep(0.01)  # the handler runs here, at once, and holds the stop
+            print("the whole group", flush=True)
+        print("after the group", flush=True)
+    except KeyboardInterrupt:
+        print("stopped", flush=True)
+"""
+
+
+def test_a_stop_inside_a_deferred_group_of_writes_comes_when_the_group_ends(start):
+    proc = start(DEFERRED)
+    out, _ = proc.communicate(timeout=TIMEOUT_S)
+    assert out.splitlines() == ["the whole group", "stopped"]
