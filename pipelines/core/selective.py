@@ -24,8 +24,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pipelines.core.change_point import newest_segment
 from pipelines.core.clips import ClipAssembler, ClipConfig, ClipWindow
-from pipelines.core.drift import DriftConfig, DriftDetector
+from pipelines.core.drift import DriftConfig, DriftDetector, Reason
 from pipelines.histogram import Histogram
 from pipelines.percentiles import percentile
 from pipelines.core.caption import Caption, StageLatency
@@ -196,6 +197,9 @@ class SelectivePipeline:
         if decision is None:
             return result
         before_decode = time.perf_counter()
+        if decision.reason is Reason.CHANGE:  # describe the new scene only, not the shot before the cut
+            recent, y_now = self._after_the_cut(clip, tokens, frame_of_token, recent, y_now)
+            caption_start = max(caption_start, clip.frames[recent[0]].pts)
         decoded = self.models.decoder.decode(y_now)
         done = time.perf_counter()
         self.stats.decodes += 1
@@ -232,6 +236,22 @@ class SelectivePipeline:
             return encoded_clip.tokens, encoded_clip.frame_of_token
         tokens = np.stack([self._features[f.index] for f in clip.frames])  # (T, F)
         return tokens, np.arange(len(clip.frames))  # (T,)
+
+    def _after_the_cut(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray, recent: list[int],
+                       y_now: np.ndarray) -> tuple[list[int], np.ndarray]:
+        """The caption's frames (indices into the clip) and their embedding ``(D,)`` when only
+        the frames after the clip's one clear boundary (:func:`newest_segment`) are kept; the
+        newest frames ``recent`` and ``y_now`` as they are where there is none or it lies before them."""
+        positions = np.unique(frame_of_token)  # a clip encoder's token belongs to the newest frame of its tubelet
+        per_position = np.stack([tokens[frame_of_token == p].mean(axis=0) for p in positions])  # (P, F)
+        split = newest_segment(per_position)
+        if split == 0:
+            return recent, y_now
+        first = int(positions[split - 1]) + 1  # the first frame after the boundary
+        after = [i for i in recent if i >= first]
+        if not after or after == recent:
+            return recent, y_now
+        return after, self.models.predict(tokens[frame_of_token >= first])
 
     def _new_frame_vectors(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray) -> np.ndarray:
         """Visual features ``(n, F)`` of the clip's frames the detector has not read yet: one

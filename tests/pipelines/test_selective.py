@@ -72,3 +72,18 @@ def test_a_resumed_source_gets_a_resume_caption_on_its_first_complete_clip(lite_
     partial = [r for r in results if resumed_at < r.t_end < resumed_at + ClipConfig().window_s]
     assert partial and not any(r.caption for r in partial)  # clips with less than a window after the gap wait
     assert pipeline.stats.decodes_by_reason["resume"] == 1
+
+
+def test_a_change_caption_describes_only_the_frames_after_the_cut(lite_models, photos, tmp_path):
+    # The decision comes 0.5 s after the cut, when the caption's newest second still holds the
+    # shot before: the caption is decoded from the new shot's frames alone and names it.
+    video = tmp_path / "v.mp4"
+    write_video(video, [Shot(photos["chelsea"], 6.0), Shot(photos["rocket"], 4.0)], size=(320, 180))
+    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig())
+    results = [r for f in VideoFileSource(video).frames() for r in pipeline.feed(f)]
+    (change,) = [r for r in results if r.caption and r.caption.reason == "change"]
+
+    assert change.caption.t < 6.0 + ClipConfig().caption_window_s  # the newest second still holds the cat
+    assert change.caption.t_start >= 6.0 - 1e-9 and all(f.pts >= 6.0 - 1e-9 for f in change.caption_frames)
+    top3 = {text for text, _ in change.caption.labels[:3]}
+    assert top3 & {"missile", "projectile", "space shuttle", "drilling platform"}, top3
