@@ -2,7 +2,7 @@
 
 Exports :data:`MATCH_BEFORE_S`, :data:`MATCH_AFTER_S`, :func:`match_boundaries`,
 :func:`scorable_boundaries`, :func:`boundary_scores`, :func:`strategy_metrics`,
-:func:`pooled_metrics`, :func:`selective_costs` and :func:`compute_ms`.
+:func:`pooled_metrics`, :func:`selective_costs`, :func:`captions_after_cut` and :func:`compute_ms`.
 
 Boundary scoring: a decision matches a true boundary when it comes between
 :data:`MATCH_BEFORE_S` (1 s) before and :data:`MATCH_AFTER_S` (2 s) after it, one-to-one (each
@@ -36,6 +36,7 @@ __all__ = [
     "strategy_metrics",
     "pooled_metrics",
     "selective_costs",
+    "captions_after_cut",
     "compute_ms",
 ]
 
@@ -150,6 +151,21 @@ def selective_costs(traces: Sequence[VideoTrace]) -> dict:
         "step_ms": percentiles([s for t in traces for s in t.step_ms]),
         "caption_total_ms_p50": round(float(np.median(caption_totals)), 3) if caption_totals else None,
     }
+
+
+def captions_after_cut(traces: Sequence[VideoTrace]) -> dict:
+    """Of the selective path's ``change`` captions that match a true boundary (``matched``), how
+    many describe only frames after it (``after_cut``: their ``t_start`` at or after the
+    boundary). A caption whose window still holds the shot before can name what was, not what is."""
+    matched = after = 0
+    for trace in traces:
+        if trace.truth is None:
+            continue
+        changes = {c["t"]: c for c in trace.captions if c["reason"] == "change"}
+        for boundary, t in match_boundaries(scorable_boundaries(trace.truth, trace.media_s), list(changes)):
+            matched += 1
+            after += changes[t]["t_start"] >= boundary - 1e-6
+    return {"matched": matched, "after_cut": after}
 
 
 def compute_ms(trace: VideoTrace) -> float:

@@ -125,6 +125,9 @@ def write_markdown(report: dict, path: Path) -> None:
     out += ["", f"Selective per-sample step (encode + predict + drift): p50 {_f(sel['step_ms']['p50'])}, "
             f"p95 {_f(sel['step_ms']['p95'])}, p99 {_f(sel['step_ms']['p99'])} ms; a caption costs "
             f"{_f(sel['caption_total_ms_p50'])} ms (p50, its clip's step plus the decode)."]
+    cut = sel.get("captions_after_cut")
+    if cut and cut["matched"]:
+        out += ["", f"Change captions that describe only frames after the cut they match: {cut['after_cut']} of {cut['matched']}."]
     out += _baseline_lines(report.get("baseline_vlm")) + _decoder_cost_lines(report.get("decoder_cost"))
     out += ["", "## Videos", ""]
     for v in report["videos"]:

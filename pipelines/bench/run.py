@@ -23,7 +23,9 @@ import time
 from pathlib import Path
 
 from pipelines.bench.baseline import baseline_pass, baseline_report, load_vlm
-from pipelines.bench.metrics import MATCH_AFTER_S, MATCH_BEFORE_S, compute_ms, pooled_metrics, selective_costs, strategy_metrics
+from pipelines.bench.metrics import (
+    MATCH_AFTER_S, MATCH_BEFORE_S, captions_after_cut, compute_ms, pooled_metrics, selective_costs, strategy_metrics,
+)
 from pipelines.bench.options import BenchOptions
 from pipelines.bench.strategies import strategy_records
 from pipelines.bench.trace import VideoTrace, trace_video
@@ -112,6 +114,7 @@ def run_bench(videos: list[str], truths: list[dict | None], out_dir: Path, confi
     }
     selective = report["strategies"]["selective"]
     selective.update(selective_costs(traces))
+    selective["captions_after_cut"] = captions_after_cut(traces)
     selective["compute_ms"] = round(sum(r["strategies"]["selective"]["compute_ms"] for r in reports), 3)
     if vlm is not None:
         report["baseline_vlm"] = _baseline(vlm, vlm_load_s, traces, reports, selective, stream)

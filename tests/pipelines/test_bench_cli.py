@@ -78,6 +78,8 @@ def test_the_figures_agree_with_each_other(bench):
     assert video["decode_reduction"] == pytest.approx(s["uniform_1hz"]["decodes"] / sel["decodes"], abs=1e-3)
     assert video["realtime_factor"] == pytest.approx(video["media_s"] / video["wall_s"], rel=1e-2)
     assert sel["recall"] >= 0.75 and s["uniform_1hz"]["recall"] == 1.0
+    # Hard cuts: every matched change caption describes the new shot only, not the one before.
+    assert report["strategies"]["selective"]["captions_after_cut"] == {"matched": sel["matched"], "after_cut": sel["matched"]}
     assert video["baseline_vlm"]["decodes"] == video["clips"]
 
 
