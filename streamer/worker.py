@@ -116,6 +116,10 @@ class BoundedQueue(Generic[T]):
         except queue.Empty:
             return None
 
+    def __len__(self) -> int:
+        """Items queued now."""
+        return self._queue.qsize()
+
     def clear(self) -> int:
         """Discard everything queued (not counted); return how many items that was."""
         n = 0
