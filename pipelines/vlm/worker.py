@@ -225,8 +225,11 @@ class VLMWorker:
                 self._deliver(result)
 
     def _deliver(self, result: VLMResult) -> None:
+        """Hand ``result`` to ``on_result``; its failure is logged and the worker goes on."""
         try:
             self._on_result(result)
+        except Exception:
+            log.exception("%s: the result of a job could not be handed over", self._thread.name)
         finally:
             with self._cond:
                 self._delivering -= 1
