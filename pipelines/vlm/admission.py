@@ -50,7 +50,7 @@ class ClipJob:
 class EveryClip:
     """Admission "every clip": every :class:`ClipJob` offered waits, in order, in a queue of
     ``max_queue`` (at least 1) under ``policy``. ``dropped`` counts the clips refused or
-    displaced, and those :meth:`count_dropped` is told of. Nothing is turned away by name."""
+    displaced (nothing is turned away by name)."""
 
     def __init__(self, max_queue: int = 4, policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST):
         self._queue: BoundedQueue[ClipJob] = BoundedQueue(max_queue, policy)
@@ -62,10 +62,6 @@ class EveryClip:
     @property
     def dropped(self) -> int:
         return self._queue.dropped
-
-    def count_dropped(self, n: int) -> None:
-        """Add ``n`` clips that will not be captioned (for example at the end of a run)."""
-        self._queue.count_dropped(n)
 
     def admit(self, job: ClipJob) -> Verdict:
         if self.policy is OverflowPolicy.WAIT:
