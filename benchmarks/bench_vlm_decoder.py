@@ -10,7 +10,7 @@ with the default ``lite`` stack and the SmolVLM-256M architecture with **random 
 latency stand-in: the text is token ids; no weights can be fetched here):
 
 * ``cost``: VLM-on-drift against VLM-on-every-clip, the same frames and the same model. The
-  selective side runs the real :class:`~pipelines.vlm.enrichment.EnrichmentWorker` (default budget,
+  selective side runs the real :class:`~pipelines.vlm.enrichment.EnrichmentObserver` (default budget,
   "what changed" prompt over two frames) on every decision of a stream pass, one at a time (the
   pace of real time, where the changes of this video are 10 s or more apart). The every-clip
   side captions ``--every-clip-sample`` clips spread evenly (the newest frame, one-frame prompt)
@@ -142,7 +142,7 @@ def new_bus(folder: str, name: str) -> EventBus:
 
 
 def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
-    from pipelines.vlm.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentObserver
 
     spread: dict[int, np.ndarray] = {}
     bus = new_bus(folder, "cost.sqlite")
@@ -158,13 +158,13 @@ def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
     stream_pass(video, config, models, new_bus(folder, "cost2.sqlite").publish, keep=keep)  # the frames every-clip captions
 
     collector = Collector(new_bus(folder, "cost3.sqlite"))
-    worker = EnrichmentWorker(vlm, collector, vlm_config).start()
+    worker = EnrichmentObserver(vlm, collector, vlm_config).start()
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for n, (sent, result) in enumerate(s["decisions"], 1):
         worker.follow(sent, result)  # the same caption events and frames as the stream pass
         collector.wait_for(n, 600.0)
     selective_process_s, selective_wall_s = time.process_time() - cpu0, time.perf_counter() - wall0
-    worker.close(wait_s=60.0)
+    worker.finish(wait_s=60.0)
     done = [e for e in collector.enrichments if e["state"] == "done"]
     selective_thread_s = sum(e["cpu_s"] or 0.0 for e in collector.enrichments)
 
@@ -218,13 +218,13 @@ def part_cost(video, config, models, vlm, vlm_config, args, folder) -> dict:
 
 
 def part_latency(video, config, models, vlm, vlm_config, folder, loops) -> dict:
-    from pipelines.vlm.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentObserver
 
     without = stream_pass(video, config, models, new_bus(folder, "lat0.sqlite").publish, loops=loops)
     collector = Collector(new_bus(folder, "lat1.sqlite"))
-    worker = EnrichmentWorker(vlm, collector, vlm_config).start()
+    worker = EnrichmentObserver(vlm, collector, vlm_config).start()
     with_vlm = stream_pass(video, config, models, collector, follow=worker.follow, loops=loops)
-    worker.close(wait_s=120.0)
+    worker.finish(wait_s=120.0)
     out = {}
     for name, s in (("without_vlm", without), ("with_vlm", with_vlm)):
         out[name] = {"step_ms": percentiles(s["step_ms"]), "first_event_ms": percentiles(s["first_event_ms"]),
@@ -259,7 +259,7 @@ def calibrate_tokens(vlm, image, seconds: float) -> tuple[int, dict]:
 def part_soak(video, config, models, args, folder) -> dict:
     from models.vlm import VLMConfig
     from pipelines.vlm.loader import open_vlm
-    from pipelines.vlm.enrichment import EnrichmentWorker
+    from pipelines.vlm.enrichment import EnrichmentObserver
 
     probe = next(frames_of(video, config))
     vlm = open_vlm(VLMConfig(weights="random", preset="smolvlm-256m", frames=2))
@@ -270,17 +270,17 @@ def part_soak(video, config, models, args, folder) -> dict:
     source.open_and_close()
     loops = max(1, math.ceil(args.minutes * 60 / source.duration))
     collector = Collector(new_bus(folder, "soak.sqlite"))
-    worker = EnrichmentWorker(vlm, collector, vlm_config).start()
+    worker = EnrichmentObserver(vlm, collector, vlm_config).start()
     pending = []
 
     def follow(sent, result):
         worker.follow(sent, result)
-        pending.append(worker.stats("real")["pending"])
+        pending.append(worker.decoder_stats("real")["pending"])
 
     wall0 = time.perf_counter()
     s = stream_pass(video, config, models, collector, loops=loops, follow=follow, every_rss=50)
     wall = time.perf_counter() - wall0
-    dropped = worker.close(wait_s=4 * args.vlm_seconds + 30)
+    dropped = worker.finish(wait_s=4 * args.vlm_seconds + 30)
     summary = worker.summary()
     rss = [m for _, _, m in s["rss"]]
     tenth = max(1, len(rss) // 10)

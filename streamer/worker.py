@@ -3,9 +3,9 @@
 Exports :class:`OverflowPolicy`, :class:`BoundedQueue` and :class:`BoundedWorker`.
 
 Every hand-over between threads in jepa-stream is one of these: the capture thread fills a
-:class:`BoundedQueue` that the run loop reads; the outputs (sinks), the baseline VLM and the
-snapshot writer are each a :class:`BoundedWorker`, a thread that takes items from its queue one
-at a time and hands them to a function. This module imports nothing of the project, so every
+:class:`BoundedQueue` that the run loop reads; the outputs (sinks), the VLM's worker (both its
+uses) and the snapshot writer are each a :class:`BoundedWorker`, a thread that takes items from
+its queue one at a time and hands them to a function. This module imports nothing of the project, so every
 layer (``streamer/`` and ``pipelines/``) can use it.
 """
 
@@ -115,6 +115,10 @@ class BoundedQueue(Generic[T]):
             return self._queue.get(timeout=timeout) if timeout != 0 else self._queue.get_nowait()
         except queue.Empty:
             return None
+
+    def __len__(self) -> int:
+        """Items queued now."""
+        return self._queue.qsize()
 
     def clear(self) -> int:
         """Discard everything queued (not counted); return how many items that was."""

@@ -4,7 +4,8 @@ Exports :func:`load_vlm`, :func:`baseline_pass` and :func:`baseline_report`.
 
 The VLM (``--baseline vlm``, :mod:`models.vlm`) is loaded before the stream pass, so
 weights that cannot load fail before any video is analysed. It then captions the few clips the
-trace kept (``BenchOptions.baseline_clips`` per video, spread evenly), one at a time after every
+trace kept (``BenchOptions.baseline_clips`` per video, spread evenly), one at a time through the
+VLM worker (:func:`pipelines.vlm.worker.caption_each`, the admission "every clip") after every
 stream pass, so its CPU use is not mixed into the selective path's timings. From those timings
 :func:`baseline_report` extrapolates to every clip: the compute it would take, whether it keeps up
 with the clip stride, and how much cheaper the selective path is per caption and over the stream.
@@ -12,6 +13,7 @@ with the clip stride, and how much cheaper the selective path is per caption and
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -20,6 +22,8 @@ from pipelines.bench.trace import VideoTrace
 from pipelines.percentiles import percentiles
 
 __all__ = ["load_vlm", "baseline_pass", "baseline_report"]
+
+log = logging.getLogger(__name__)
 
 
 def load_vlm(baseline) -> tuple[object, float]:
@@ -34,19 +38,25 @@ def load_vlm(baseline) -> tuple[object, float]:
 
 
 def baseline_pass(vlm, traces: list[VideoTrace], progress_stream) -> dict[str, list]:
-    """Caption the clips kept for the baseline, one at a time; per-video lists of captions."""
-    out: dict[str, list] = {}
-    total = sum(len(t.baseline_images) for t in traces)
-    done = 0
-    for trace in traces:
-        rows = []
-        for i, image in sorted(trace.baseline_images.items()):
-            c = vlm.caption([image])
-            rows.append({"clip": i, "t": trace.times[i], "text": c.text, "prefill_ms": c.prefill_ms, "decode_ms": c.decode_ms, "total_ms": c.total_ms})
-            done += 1
-            progress_stream.write(f"baseline VLM ({vlm.weights} weights): {done}/{total} captions, last {c.total_ms / 1e3:.1f} s\n")
-            progress_stream.flush()
-        out[trace.name] = rows
+    """Caption the clips kept for the baseline through the VLM worker under "every clip" (the
+    baseline's admission, with ``wait``: nothing dropped), one at a time; per-video lists of
+    captions (a clip whose caption failed has none; the failure is logged)."""
+    from pipelines.vlm.admission import ClipJob, EveryClip
+    from pipelines.vlm.worker import caption_each
+    from streamer.worker import OverflowPolicy
+
+    kept = [(trace, i) for trace in traces for i in sorted(trace.baseline_images)]
+    jobs = (ClipJob(trace.name, trace.times[i], trace.times[i], (trace.baseline_images[i],), time.monotonic()) for trace, i in kept)
+    out: dict[str, list] = {trace.name: [] for trace in traces}
+    results = caption_each(vlm, EveryClip(1, OverflowPolicy.WAIT), jobs)  # first in zip: it ends, and closes its worker
+    for done, (r, (trace, i)) in enumerate(zip(results, kept), 1):
+        if r.caption is None:
+            log.error("baseline caption failed at %.2f s: %s", r.job.t_end, r.error)
+            continue
+        c = r.caption
+        out[trace.name].append({"clip": i, "t": trace.times[i], "text": c.text, "prefill_ms": c.prefill_ms, "decode_ms": c.decode_ms, "total_ms": c.total_ms})
+        progress_stream.write(f"baseline VLM ({vlm.weights} weights): {done}/{len(kept)} captions, last {c.total_ms / 1e3:.1f} s\n")
+        progress_stream.flush()
     return out
 
 

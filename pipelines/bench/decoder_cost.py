@@ -2,15 +2,19 @@
 
 Exports :func:`realtime_lags` and :func:`decoder_cost`.
 
-Both sides run the same model through the same :class:`~pipelines.vlm.enrichment.EnrichmentWorker`
-(``model.decoder.vlm``), after every stream pass, so their CPU use is not mixed into the
-selective path's timings; the CPU clock is the worker thread's (``time.thread_time``):
+Both sides run the same model (``model.decoder.vlm``) through the same
+:class:`~pipelines.vlm.worker.VLMWorker`, each under its admission, after every stream pass, so
+their CPU use is not mixed into the selective path's timings; the CPU clock is the worker
+thread's (``time.thread_time``):
 
-* **on drift**: every selective caption of the trace (its newest frame, the "what changed"
-  prompt against the previous caption's frame, the per-source budget), handed over one at a time;
+* **on drift**: every selective caption of the trace through the ``vlm`` decoder
+  (:class:`~pipelines.vlm.enrichment.EnrichmentObserver`, admission "on caption": its newest frame,
+  the "what changed" prompt against the previous caption's frame, the per-source budget), handed
+  over one at a time;
 * **every clip**: the clips the baseline times (``BenchOptions.baseline_clips`` per video, spread
-  evenly; their newest frame, the one-frame prompt, no budget), CPU per caption then multiplied by
-  the clip count, as the baseline's figures are.
+  evenly), one at a time under the admission "every clip" (their newest frame, the one-frame
+  prompt, the decoder's time limit), CPU per caption then multiplied by the clip count, as the
+  baseline's figures are.
 
 Figures per minute of video: captions (texts) and decoder CPU-seconds. The lag from decision to
 text at real time is simulated from the measured latencies (:func:`realtime_lags`), with the
@@ -19,7 +23,6 @@ worker's policy: one pending slot, the newest request wins.
 
 from __future__ import annotations
 
-import threading
 import time
 
 import numpy as np
@@ -57,34 +60,30 @@ def realtime_lags(times: list[float], latencies: list[float]) -> tuple[list[int]
     return served, lags
 
 
-class _Texts:
-    def __init__(self):
-        self.events: list[dict] = []
-        self._cond = threading.Condition()
+def _on_drift(vlm, config, requests, timeout: float) -> list[dict]:
+    """Hand ``requests`` ((caption dict, ClipResult)) to a fresh ``vlm`` decoder one at a time; its events."""
+    from pipelines.vlm.enrichment import EnrichmentObserver
 
-    def __call__(self, event):
-        with self._cond:
-            self.events.append(event)
-            self._cond.notify_all()
-        return event
-
-    def wait_for(self, n: int, timeout: float) -> bool:
-        with self._cond:
-            return self._cond.wait_for(lambda: len(self.events) >= n, timeout)
-
-
-def _run(vlm, config, requests, timeout: float) -> list[dict]:
-    """Hand ``requests`` ((caption dict, ClipResult)) to a fresh worker one at a time; their events."""
-    from pipelines.vlm.enrichment import EnrichmentWorker
-
-    texts = _Texts()
-    worker = EnrichmentWorker(vlm, texts, config).start()
-    for n, (caption, result) in enumerate(requests, 1):
-        worker.follow(caption, result)
-        if not texts.wait_for(n, timeout):
+    events: list[dict] = []
+    decoder = EnrichmentObserver(vlm, events.append, config).start()
+    for caption, result in requests:
+        decoder.follow(caption, result)
+        if not decoder.worker.wait_idle(timeout):
             break
-    worker.close(wait_s=0.0)
-    return texts.events
+    decoder.finish(wait_s=0.0)
+    return events
+
+
+def _every_clip(vlm, config, source: str, clips: list[tuple[float, np.ndarray]], timeout: float) -> list:
+    """Caption ``clips`` ((t, image)) one at a time under "every clip" with the decoder's
+    one-frame prompt, time limit and niceness; their :class:`~pipelines.vlm.worker.VLMResult` s."""
+    from pipelines.vlm.admission import ClipJob, EveryClip
+    from pipelines.vlm.worker import caption_each
+    from streamer.worker import OverflowPolicy
+
+    jobs = (ClipJob(source, t, t, (image,), time.monotonic(), config.prompt) for t, image in clips)
+    return list(caption_each(vlm, EveryClip(1, OverflowPolicy.WAIT), jobs, max_time_s=config.timeout_s, nice=config.nice,
+                             wait_s=timeout))
 
 
 def _request(source: str, seq: int, t: float, drift: float, image: np.ndarray):
@@ -99,9 +98,6 @@ def _request(source: str, seq: int, t: float, drift: float, image: np.ndarray):
 def decoder_cost(vlm, config, traces: list[VideoTrace], stream) -> dict:
     """VLM-on-drift against VLM-on-every-clip over ``traces`` (``config``: the
     :class:`~pipelines.decoder_config.VLMDecoderConfig`); the report's ``decoder_cost``."""
-    import dataclasses
-
-    every_config = dataclasses.replace(config, change_prompt="", max_per_minute=0.0)
     timeout = 4 * config.timeout_s + 10
     drift_events, every_events, lags = [], [], {"drift": [], "every": []}
     clips = sum(len(t.times) for t in traces)
@@ -110,7 +106,7 @@ def decoder_cost(vlm, config, traces: list[VideoTrace], stream) -> dict:
         requests = [_request(trace.name, i + 1, c["t"], c["drift"] or 0.0, trace.caption_images[i]) for i, c in enumerate(trace.captions)]
         stream.write(f"{trace.name}: VLM on drift, {len(requests)} captions\n")
         stream.flush()
-        events = _run(vlm, config, requests, timeout)
+        events = _on_drift(vlm, config, requests, timeout)
         drift_events += events
         done = [e for e in events if e["state"] == "done"]
         _, lag = realtime_lags([e["t"] for e in done], [e["latency_ms"] / 1e3 for e in done])
@@ -118,16 +114,16 @@ def decoder_cost(vlm, config, traces: list[VideoTrace], stream) -> dict:
         sample = sorted(trace.baseline_images.items())
         stream.write(f"{trace.name}: VLM on every clip, {len(sample)} clips timed of {len(trace.times)}\n")
         stream.flush()
-        events = _run(vlm, every_config, [_request(trace.name, i + 1, trace.times[i], 0.0, im) for i, im in sample], timeout)
-        every_events += events
-        per = [e["latency_ms"] / 1e3 for e in events if e["state"] == "done"]
+        results = _every_clip(vlm, config, trace.name, [(trace.times[i], im) for i, im in sample], timeout)
+        every_events += results
+        per = [r.latency_ms / 1e3 for r in results if r.state == "done"]
         if per:  # every clip of the video at real time, each taking a measured latency in turn
             _, lag = realtime_lags(trace.times, [per[i % len(per)] for i in range(len(trace.times))])
             lags["every"] += lag
     done_drift = [e for e in drift_events if e["state"] == "done"]
-    done_every = [e for e in every_events if e["state"] == "done"]
+    done_every = [r for r in every_events if r.state == "done"]
     cpu_drift = sum(e["cpu_s"] or 0.0 for e in drift_events)
-    cpu_every_each = float(np.mean([e["cpu_s"] for e in done_every])) if done_every else None
+    cpu_every_each = float(np.mean([r.cpu_s for r in done_every])) if done_every else None
     out = {
         **{k: vlm.describe()[k] for k in ("weights", "source", "note", "max_new_tokens")},
         "cpu_clock": "thread_time of the decoder's worker thread",
@@ -146,7 +142,7 @@ def decoder_cost(vlm, config, traces: list[VideoTrace], stream) -> dict:
             "captions_per_min": round(clips / media_min, 3) if media_min else None,
             "cpu_s_per_caption": round(cpu_every_each, 4) if cpu_every_each is not None else None,
             "cpu_s_per_min": round(cpu_every_each * clips / media_min, 3) if cpu_every_each is not None and media_min else None,
-            "latency_ms": percentiles([e["latency_ms"] for e in done_every]),
+            "latency_ms": percentiles([r.latency_ms for r in done_every]),
             "realtime_lag_s": percentiles(lags["every"]),
             "realtime_served": len(lags["every"]),
         },

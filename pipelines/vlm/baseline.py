@@ -1,14 +1,12 @@
-"""The baseline path: a VLM captions every clip in its own worker, beside the selective path.
+"""The baseline path: the VLM captions every clip, beside the selective path, for comparison.
 
-Exports :class:`BaselineRequest`, :class:`BaselineResult`,
-:class:`BaselineWorker`, :class:`BaselineObserver`, :func:`baseline_event`,
+Exports :class:`BaselineResult`, :class:`BaselineObserver`, :func:`baseline_event` and
 :func:`start_baseline` (its command-line options are in :mod:`pipelines.cli.options`).
 
-The selective path never waits for the baseline: clips go to the worker through a bounded queue
-(``max_queue``, default 4) with a named policy for when it is full. ``drop_oldest`` (the default)
-keeps the newest clips, so the baseline follows the live edge and its lag stays bounded;
-``drop_newest`` keeps a contiguous early run; ``wait`` blocks the producer and is only for
-offline use where the selective path's timing does not matter.
+The selective path never waits for the baseline: every clip goes to the
+:class:`~pipelines.vlm.worker.VLMWorker` under the admission "every clip"
+(:class:`~pipelines.vlm.admission.EveryClip`: ``max_queue`` clips, default 4, and a named
+policy for when it is full; ``drop_oldest`` by default).
 
 Lag is measured per caption in media time (``lag_s``: how far the stream's newest clip is past
 the clip just captioned when its caption is ready) and wall time (``wall_lag_s``: from the clip
@@ -28,24 +26,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from pipelines.vlm.loader import open_vlm
 from pipelines.core.observers import RunObserver
 from pipelines.percentiles import percentile, percentiles
+from pipelines.vlm.admission import ClipJob, EveryClip
+from pipelines.vlm.loader import open_vlm
+from pipelines.vlm.worker import VLMResult, VLMWorker
 from streamer.feed.events import BaselineCaptionEvent
-from streamer.worker import BoundedWorker, OverflowPolicy
+from streamer.worker import OverflowPolicy
 
 if TYPE_CHECKING:  # torch loads only when a baseline is asked for
-    from models.vlm import VLMCaption, VLM, VLMConfig
+    from models.vlm import VLM, VLMCaption, VLMConfig
     from pipelines.core.selective import ClipResult
 
-__all__ = [
-    "BaselineRequest",
-    "BaselineResult",
-    "BaselineWorker",
-    "BaselineObserver",
-    "baseline_event",
-    "start_baseline",
-]
+__all__ = ["BaselineResult", "BaselineObserver", "baseline_event", "start_baseline"]
 
 log = logging.getLogger(__name__)
 
@@ -53,19 +46,8 @@ LAG_HISTORY = 4096
 
 
 @dataclass(frozen=True)
-class BaselineRequest:
-    """One clip for the baseline: its newest ``images`` (RGB uint8) and when it was handed over."""
-
-    source: str
-    t_start: float
-    t_end: float
-    images: tuple[np.ndarray, ...]
-    submitted: float  # time.monotonic()
-
-
-@dataclass(frozen=True)
 class BaselineResult:
-    request: BaselineRequest
+    request: ClipJob
     caption: VLMCaption
     lag_s: float  # media seconds the stream's head is past this clip when the caption is ready
     wall_lag_s: float  # wall seconds from hand-over to caption
@@ -81,87 +63,89 @@ def baseline_event(result: BaselineResult) -> dict:
     ).to_dict()
 
 
-class BaselineWorker:
-    """Caption clips in a thread. :meth:`submit` never blocks unless the policy is ``wait``.
+class BaselineObserver(RunObserver):
+    """The baseline's attachment to a run: every finished clip (its newest ``frames`` frames)
+    goes to a :class:`~pipelines.vlm.worker.VLMWorker` under :class:`~pipelines.vlm.admission.EveryClip`
+    (``max_queue``, ``policy``); ``on_result`` gets each :class:`BaselineResult` from the worker's
+    thread. :meth:`submit` never blocks unless the policy is ``wait``. :meth:`close` stops the
+    worker (clips still queued are dropped and counted) and prints one summary line on stderr."""
 
-    ``on_result`` is called from the worker thread with each :class:`BaselineResult`.
-    ``max_queue``: clips waiting for the model (default 4; at most this many frames sets are held).
-    """
-
-    def __init__(
-        self,
-        vlm: VLM,
-        on_result: Callable[[BaselineResult], None] | None = None,
-        *,
-        max_queue: int = 4,
-        policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
-    ):
+    def __init__(self, vlm: VLM, on_result: Callable[[BaselineResult], None] | None = None, *, frames: int = 1,
+                 max_queue: int = 4, policy: OverflowPolicy = OverflowPolicy.DROP_OLDEST):
         self.vlm = vlm
-        self.on_result = on_result
-        self._worker: BoundedWorker[BaselineRequest] = BoundedWorker(self._caption, max_queue=max_queue, policy=policy,
-                                                                     name="baseline-vlm")
+        self._frames = max(1, frames)
+        self._on_result = on_result
+        self.admission = EveryClip(max_queue, policy)
+        self.worker = VLMWorker(vlm, self.admission, self._captioned, name="baseline-vlm")
         self._lock = threading.Lock()
         self._head: dict[str, float] = {}  # source → media time of the newest clip handed over
-        self.submitted = 0
-        self.captioned = 0
-        self.errors = 0
+        self.submitted = self.captioned = self.errors = 0
+        self._ended = 0  # clips turned away or left at close
         self.lag_s: deque[float] = deque(maxlen=LAG_HISTORY)
         self.wall_lag_s: deque[float] = deque(maxlen=LAG_HISTORY)
         self.total_ms: deque[float] = deque(maxlen=LAG_HISTORY)
         self.prefill_ms: deque[float] = deque(maxlen=LAG_HISTORY)
         self.decode_ms: deque[float] = deque(maxlen=LAG_HISTORY)
+        self._summary: dict | None = None
+
+    def start(self) -> BaselineObserver:
+        self.worker.start()
+        return self
 
     @property
     def policy(self) -> OverflowPolicy:
-        return self._worker.policy
+        return self.admission.policy
 
     @property
     def dropped(self) -> int:
-        """Clips not captioned: refused or displaced by the policy, or still queued at :meth:`close`."""
-        return self._worker.dropped
-
-    def start(self) -> BaselineWorker:
-        self._worker.start()
-        return self
+        """Clips not captioned: refused or displaced by the policy, or still queued at the end."""
+        return self.admission.dropped + self._ended
 
     def is_alive(self) -> bool:
-        """Whether the worker thread runs (it ends at :meth:`close`)."""
-        return self._worker.is_alive()
+        """Whether the worker thread runs (it ends at :meth:`finish`)."""
+        return self.worker.is_alive()
+
+    def on_clip(self, result: ClipResult) -> None:
+        images = [f.image for f in result.clip_frames[-self._frames:]]
+        self.submit(result.source, result.t_start, result.t_end, images)
 
     def submit(self, source: str, t_start: float, t_end: float, images: list[np.ndarray]) -> bool:
         """Hand over one clip; return whether it was queued (a drop is counted in ``dropped``)."""
-        request = BaselineRequest(source, t_start, t_end, tuple(images), time.monotonic())
         with self._lock:
             self.submitted += 1
             self._head[source] = max(self._head.get(source, t_end), t_end)
-        return self._worker.submit(request)
+        verdict = self.worker.submit(ClipJob(source, t_start, t_end, tuple(images), time.monotonic()))
+        if verdict.turned_away:  # after the end
+            with self._lock:
+                self._ended += len(verdict.turned_away)
+        return verdict.admitted
 
-    def _caption(self, item: BaselineRequest) -> None:
-        """Caption one clip (on the worker thread) and hand the result to ``on_result``."""
-        try:
-            caption = self.vlm.caption(list(item.images))
-        except Exception:  # a model failure must not stop the selective path
-            log.exception("baseline caption failed at %.2f s", item.t_end)
+    def _captioned(self, outcome: VLMResult) -> None:
+        """Keep the figures of one caption (on the worker thread) and hand it to ``on_result``."""
+        job = outcome.job
+        if outcome.caption is None:  # a model failure must not stop the selective path
+            log.error("baseline caption failed at %.2f s: %s", job.t_end, outcome.error)
             with self._lock:
                 self.errors += 1
             return
         with self._lock:
-            head = self._head.get(item.source, item.t_end)
-        result = BaselineResult(item, caption, head - item.t_end, time.monotonic() - item.submitted, time.time())
-        with self._lock:
+            result = BaselineResult(job, outcome.caption, self._head.get(job.source, job.t_end) - job.t_end,
+                                    outcome.wall_lag_s, outcome.wall_time)
             self.captioned += 1
             self.lag_s.append(result.lag_s)
             self.wall_lag_s.append(result.wall_lag_s)
-            self.total_ms.append(caption.total_ms)
-            self.prefill_ms.append(caption.prefill_ms)
-            self.decode_ms.append(caption.decode_ms)
-        if self.on_result:
-            self.on_result(result)
+            self.total_ms.append(result.caption.total_ms)
+            self.prefill_ms.append(result.caption.prefill_ms)
+            self.decode_ms.append(result.caption.decode_ms)
+        if self._on_result:
+            self._on_result(result)
 
-    def close(self, drain: bool = False, timeout: float | None = None) -> None:
+    def finish(self, drain: bool = False, timeout: float | None = 60.0) -> None:
         """Stop the worker. Without ``drain``, clips still queued are dropped (and counted); the
         caption in progress finishes. Waits up to ``timeout`` seconds (None: until done)."""
-        self._worker.stop(drain=drain, timeout=timeout)
+        left = self.worker.close(timeout, drain=drain)
+        with self._lock:
+            self._ended += len(left)
 
     def summary(self) -> dict:
         with self._lock:
@@ -170,7 +154,7 @@ class BaselineWorker:
                 "policy": self.policy.value,
                 "submitted": self.submitted,
                 "captioned": self.captioned,
-                "dropped": self.dropped,
+                "dropped": self.admission.dropped + self._ended,
                 "errors": self.errors,
                 "latency_ms": {
                     stage: percentiles(h)
@@ -180,28 +164,11 @@ class BaselineWorker:
                 "wall_lag_s": {"p50": percentile(self.wall_lag_s, 50), "p95": percentile(self.wall_lag_s, 95)},
             }
 
-
-class BaselineObserver(RunObserver):
-    """The baseline's attachment to a run: hands every finished clip (its newest ``frames``
-    frames) to a :class:`BaselineWorker`, whose ``baseline_caption`` events go to ``publish``
-    from the worker's thread (the event bus is thread-safe). Submitting never blocks the run
-    (the worker's queue and policy decide what waits). :meth:`close` stops the worker (clips
-    still queued are dropped and counted) and prints one summary line on stderr."""
-
-    def __init__(self, worker: BaselineWorker, frames: int = 1):
-        self.worker = worker
-        self._frames = max(1, frames)
-        self.summary: dict | None = None
-
-    def on_clip(self, result: ClipResult) -> None:
-        images = [f.image for f in result.clip_frames[-self._frames:]]
-        self.worker.submit(result.source, result.t_start, result.t_end, images)
-
     def close(self) -> None:
-        if self.summary is not None:
+        if self._summary is not None:
             return
-        self.worker.close(drain=False, timeout=60.0)
-        self.summary = summary = self.worker.summary()
+        self.finish(drain=False, timeout=60.0)
+        self._summary = summary = self.summary()
         lag = summary["lag_s"]
         print(
             f"baseline VLM ({summary['note'] or summary['weights'] + ' weights'}): "
@@ -217,5 +184,4 @@ def start_baseline(config: VLMConfig | None, publish: Callable[[dict], object]) 
     returns the run observer. Weights that cannot load are a :class:`UsageError`."""
     if config is None:
         return None
-    worker = BaselineWorker(open_vlm(config), lambda result: publish(baseline_event(result))).start()
-    return BaselineObserver(worker, frames=config.frames)
+    return BaselineObserver(open_vlm(config), lambda result: publish(baseline_event(result)), frames=config.frames).start()

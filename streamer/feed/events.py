@@ -231,7 +231,7 @@ def stats_event(
     per-clip step (``step``: encode + predict + drift) and of the decode when it fired
     (``decode``), and top-level ``p50``/``p95`` of the step for clients that read one figure.
     ``decoder`` (with the ``vlm`` decoder) is its budget spent against the budget and its counts
-    (:meth:`pipelines.vlm.enrichment.EnrichmentWorker.stats`).
+    (:meth:`pipelines.vlm.enrichment.EnrichmentObserver.decoder_stats`).
     """
     media_s = stats.media_s
     extra = {"decoder": decoder} if decoder is not None else {}

@@ -1,11 +1,11 @@
-"""The baseline worker: never blocks the selective path, drops by a named policy, measures lag."""
+"""The baseline (the VLM worker under "every clip"): never blocks the selective path, drops by a named policy, measures lag."""
 
 import threading
 import time
 
 import numpy as np
 
-from pipelines.vlm.baseline import BaselineWorker, baseline_event
+from pipelines.vlm.baseline import BaselineObserver, baseline_event
 from streamer.worker import OverflowPolicy
 from testlimits import TIMEOUT_S
 
@@ -38,13 +38,13 @@ def image(i):
 
 def test_submit_never_blocks_and_drop_oldest_keeps_the_newest_clips():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=2, policy=OverflowPolicy.DROP_OLDEST).start()
+    worker = BaselineObserver(vlm, max_queue=2, policy=OverflowPolicy.DROP_OLDEST).start()
     start = time.monotonic()
     for i in range(10):
         worker.submit("s", i * 0.5, i * 0.5 + 0.5, [image(i)])
     assert time.monotonic() - start < 0.5  # the model is stuck; the producer is not
     vlm.gate.set()
-    worker.close(drain=True, timeout=TIMEOUT_S)
+    worker.finish(drain=True, timeout=TIMEOUT_S)
     # One clip was taken before the gate, then only the two newest were kept.
     assert vlm.seen[-2:] == [8, 9] and worker.dropped == 10 - len(vlm.seen)
     assert worker.submitted == 10 and worker.captioned == len(vlm.seen)
@@ -52,22 +52,22 @@ def test_submit_never_blocks_and_drop_oldest_keeps_the_newest_clips():
 
 def test_drop_newest_keeps_the_first_clips():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=2, policy=OverflowPolicy.DROP_NEWEST).start()
+    worker = BaselineObserver(vlm, max_queue=2, policy=OverflowPolicy.DROP_NEWEST).start()
     for i in range(6):
         worker.submit("s", 0, i, [image(i)])
     vlm.gate.set()
-    worker.close(drain=True, timeout=TIMEOUT_S)
+    worker.finish(drain=True, timeout=TIMEOUT_S)
     assert vlm.seen == sorted(vlm.seen) and vlm.seen[-1] <= 2 and worker.dropped >= 3
 
 
 def test_lag_is_how_far_the_stream_head_is_past_the_captioned_clip():
     vlm = SlowVLM()
     results = []
-    worker = BaselineWorker(vlm, results.append, max_queue=8).start()
+    worker = BaselineObserver(vlm, results.append, max_queue=8).start()
     for i in range(4):
         worker.submit("s", i, i + 1.0, [image(i)])
     vlm.gate.set()
-    worker.close(drain=True, timeout=TIMEOUT_S)
+    worker.finish(drain=True, timeout=TIMEOUT_S)
     assert [r.lag_s for r in results][-1] == 0.0 and max(r.lag_s for r in results) >= 2.0
     event = baseline_event(results[0])
     assert event["type"] == "baseline_caption" and event["weights"] == "random" and event["note"] == "fake"
@@ -77,16 +77,15 @@ def test_lag_is_how_far_the_stream_head_is_past_the_captioned_clip():
 
 def test_close_without_drain_drops_what_is_queued_and_ends_the_thread():
     vlm = SlowVLM()
-    worker = BaselineWorker(vlm, max_queue=4).start()
+    worker = BaselineObserver(vlm, max_queue=4).start()
     for i in range(4):
         worker.submit("s", 0, i, [image(i)])
     threading.Timer(0.2, vlm.gate.set).start()
-    worker.close(drain=False, timeout=TIMEOUT_S)
+    worker.finish(drain=False, timeout=TIMEOUT_S)
     assert not worker.is_alive() and worker.captioned + worker.dropped == 4
 
 
 def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_published(lite_models, photos, tmp_path):
-    from pipelines.vlm.baseline import BaselineObserver
     from pipelines.core.clips import ClipConfig
     from pipelines.core.drift import DriftConfig
     from pipelines.core.selective import SelectivePipeline
@@ -98,12 +97,12 @@ def test_an_observer_hands_every_clip_to_the_worker_and_every_caption_is_publish
     vlm = SlowVLM()
     vlm.gate.set()
     published = []
-    worker = BaselineWorker(vlm, lambda result: published.append(baseline_event(result)), max_queue=64).start()
-    pipeline, observer = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig()), BaselineObserver(worker)
+    observer = worker = BaselineObserver(vlm, lambda result: published.append(baseline_event(result)), max_queue=64).start()
+    pipeline = SelectivePipeline("v", lite_models, ClipConfig(), DriftConfig())
     results = [r for f in VideoFileSource(video).frames() for r in pipeline.feed(f)]
     for result in results:
         observer.on_clip(result)
-    worker.close(drain=True, timeout=TIMEOUT_S)
+    worker.finish(drain=True, timeout=TIMEOUT_S)
     assert worker.submitted == len(results) == pipeline.stats.clips
     assert [e["t_end"] for e in published] == [r.t_end for r in results]
     assert all(e["type"] == "baseline_caption" for e in published)

@@ -10,7 +10,7 @@ import pytest
 
 from models.vlm import VLMCaption
 from pipelines.decoder_config import VLMDecoderConfig
-from pipelines.vlm.enrichment import EnrichmentWorker, start_enrichment
+from pipelines.vlm.enrichment import EnrichmentObserver, start_enrichment
 from pipelines.errors import UsageError
 from pipelines.core.selective import ClipResult
 from streamer.capture.frames import Frame
@@ -81,7 +81,7 @@ def tiny_decoder():
     published = Published()
     config = VLMDecoderConfig(weights="random", preset="tiny", max_new_tokens=5, max_per_minute=0)
     observer = start_enrichment(config, published)
-    follow, stats, finish = observer.on_caption, observer.worker.stats, observer.close
+    follow, stats, finish = observer.on_caption, observer.decoder_stats, observer.close
     yield follow, stats, finish, published
     finish()
 
@@ -115,27 +115,27 @@ class _NoStats:
 
 def test_a_burst_is_coalesced_the_newest_wins_and_every_caption_gets_one_enrichment():
     vlm, published = GatedVLM(), Published()
-    worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=0, change_prompt="")).start()
+    worker = EnrichmentObserver(vlm, published, VLMDecoderConfig(max_per_minute=0, change_prompt="")).start()
     worker.follow(*caption_of(1, 1.0))
     assert vlm.entered.wait(TIMEOUT_S)  # the worker holds caption 1
-    assert os.getpriority(os.PRIO_PROCESS, worker.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
+    assert os.getpriority(os.PRIO_PROCESS, worker.worker.native_id) == VLMDecoderConfig().nice  # the pipeline goes first
     start = time.monotonic()
     for seq in range(2, 7):  # a burst while the model is busy
         worker.follow(*caption_of(seq, float(seq)))
     assert time.monotonic() - start < 1.0  # the caller never waits for the model
     assert states(published.events) == [(2, "skipped"), (3, "skipped"), (4, "skipped"), (5, "skipped")]
     assert "superseded by caption seq 3" in published.events[0]["detail"]
-    assert worker.stats("cam0")["pending"] == 1 and worker.stats("cam0")["coalesced"] == 4
+    assert worker.decoder_stats("cam0")["pending"] == 1 and worker.decoder_stats("cam0")["coalesced"] == 4
     vlm.gate.set()
     events = published.wait_for(6)
     assert sorted(states(events)) == [(1, "done"), (2, "skipped"), (3, "skipped"), (4, "skipped"), (5, "skipped"), (6, "done")]
     assert [v for v, _ in vlm.seen] == [1, 6]  # the newest of the burst, not the oldest
-    assert worker.close(wait_s=TIMEOUT_S) == 0
+    assert worker.finish(wait_s=TIMEOUT_S) == 0
 
 
 def test_waiting_sources_are_bounded_by_max_pending():
     vlm, published = GatedVLM(), Published()
-    worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=0, max_pending=2)).start()
+    worker = EnrichmentObserver(vlm, published, VLMDecoderConfig(max_per_minute=0, max_pending=2)).start()
     worker.follow(*caption_of(1, 1.0, source="a"))
     assert vlm.entered.wait(TIMEOUT_S)
     for seq, source in ((2, "b"), (3, "c"), (4, "d")):
@@ -144,21 +144,21 @@ def test_waiting_sources_are_bounded_by_max_pending():
     assert "max_pending" in published.events[0]["detail"]
     vlm.gate.set()
     assert sorted(states(published.wait_for(4))) == [(1, "done"), (2, "skipped"), (3, "done"), (4, "done")]
-    worker.close(wait_s=TIMEOUT_S)
+    worker.finish(wait_s=TIMEOUT_S)
 
 
 def test_a_change_prompt_shows_the_previous_captions_frame_first():
     vlm, published = GatedVLM(), Published()
     vlm.gate.set()
     config = VLMDecoderConfig(max_per_minute=0)
-    worker = EnrichmentWorker(vlm, published, config).start()
+    worker = EnrichmentObserver(vlm, published, config).start()
     worker.follow(*caption_of(1, 1.0, value=10))
     published.wait_for(1)
     worker.follow(*caption_of(2, 5.0, value=20))
     published.wait_for(2)
     assert vlm.images == [[10], [10, 20]]
     assert [p for _, p in vlm.seen] == [config.prompt, config.change_prompt]
-    worker.close(wait_s=TIMEOUT_S)
+    worker.finish(wait_s=TIMEOUT_S)
 
 
 def test_a_timeout_is_reported_and_generation_really_stops(tiny_vlm_config):
@@ -177,7 +177,7 @@ def test_a_timeout_is_reported_and_generation_really_stops(tiny_vlm_config):
 def test_a_failing_model_is_reported_in_one_line_and_the_worker_goes_on(tiny_vlm_config, caplog):
     published = Published()
     observer = start_enrichment(VLMDecoderConfig(**tiny_vlm_config, change_prompt=""), published)
-    follow, stats, finish = observer.on_caption, observer.worker.stats, observer.close
+    follow, stats, finish = observer.on_caption, observer.decoder_stats, observer.close
     message, result = caption_of(1, 1.0)
     broken = Frame("cam0", 1, 1.0, time.time(), np.zeros((48, 64), np.uint8))  # no colour axis: the real model raises
     follow(message, ClipResult("cam0", 0.0, 1.0, np.zeros(4), 3.0, threshold=1.0, step_ms=1.0, caption=None, caption_frames=(broken,)))
@@ -195,28 +195,28 @@ def test_a_failing_model_is_reported_in_one_line_and_the_worker_goes_on(tiny_vlm
 def test_over_budget_decisions_are_skipped_at_once_and_counted():
     vlm, published = GatedVLM(), Published()
     vlm.gate.set()
-    worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=1, burst=1)).start()
+    worker = EnrichmentObserver(vlm, published, VLMDecoderConfig(max_per_minute=1, burst=1)).start()
     worker.follow(*caption_of(1, 0.0, drift=2.0))
     published.wait_for(1)
     worker.follow(*caption_of(2, 10.0, drift=5.0))  # no token yet (1 per minute)
     assert states(published.wait_for(2)) == [(1, "done"), (2, "skipped")] and "over budget" in published.events[1]["detail"]
-    figures = worker.stats("cam0")
+    figures = worker.decoder_stats("cam0")
     assert (figures["spent_last_minute"], figures["admitted"], figures["over_budget"]) == (1, 1, 1)
-    worker.close(wait_s=TIMEOUT_S)
+    worker.finish(wait_s=TIMEOUT_S)
 
 
 def test_close_waits_for_pending_then_skips_what_is_left():
     vlm, published = GatedVLM(), Published()
-    worker = EnrichmentWorker(vlm, published, VLMDecoderConfig(max_per_minute=0)).start()
+    worker = EnrichmentObserver(vlm, published, VLMDecoderConfig(max_per_minute=0)).start()
     worker.follow(*caption_of(1, 1.0))
     assert vlm.entered.wait(TIMEOUT_S)
     worker.follow(*caption_of(2, 2.0))
-    assert worker.close(wait_s=0.0) == 2  # the model is stuck: nothing more can come in time
+    assert worker.finish(wait_s=0.0) == 2  # the model is stuck: nothing more can come in time
     assert sorted(states(published.events)) == [(1, "skipped"), (2, "skipped")]
     assert all("the run ended" in e["detail"] for e in published.events)
     vlm.gate.set()  # the stuck generation ends; its text is not published after close
-    worker._worker.join(TIMEOUT_S)
-    assert not worker._worker.is_alive() and len(published.events) == 2
+    worker.worker.join(TIMEOUT_S)
+    assert not worker.worker.is_alive() and len(published.events) == 2
     assert worker.summary()["dropped"] == 2
 
 
