@@ -9,7 +9,12 @@ sits over the site's :class:`~streamer.feed.jetstream_log.JetStreamLog` (so a cl
 core-NATS subscription to the ephemeral subjects (stats, embeddings). Logged events reach the
 sinks once each, in stream order: one with a seq at or below the last relayed is skipped. When
 the link comes back after an outage the tail starts a new consumer from the last relayed seq + 1,
-so nothing is skipped or repeated across an engine restart or a cluster node's death.
+so nothing is skipped or repeated across an engine restart or a cluster node's death. A
+watchdog backs this up: every :data:`WATCH_S` seconds it asks the stream for its last sequence,
+and when the stream is ahead of what was relayed and nothing was relayed since its previous look,
+it starts a new consumer the same way (one warning line). An ordered consumer that died without
+the client noticing (its node lost while the leaders were being elected, nats.py issue 510)
+would otherwise leave the gateway silent for good.
 
 Each connection change of the engine goes to ``on_engine`` as a ``status`` message for clients
 (:func:`engine_status`; source ``engine``, no seq: it is about this gateway, not in the log).
@@ -43,6 +48,8 @@ HEARTBEAT_S = 1.0
 CONSUMER_TIMEOUT_S = 3.0
 #: Longest wait between two tries to read the stream again (the wait doubles from ``reconnect_wait_s``).
 RETRY_MAX_S = 2.0
+#: Seconds between the watchdog's looks at the stream's last sequence (one stream-info request each).
+WATCH_S = 2.0
 
 
 def engine_status(up: bool, detail: str) -> str:
@@ -64,17 +71,45 @@ class StreamTail:
         self.relayed = 0
         self.outbox_dropped: dict[str, int] = {}  # source -> its worker's outbox drops, as last reported
         self.engine_up = threading.Event()
+        self.restarts = 0  # consumers the watchdog started again
         self._consumer = None
         self._live = None
+        self._seen = 0  # bus.last_seq at the watchdog's previous look
+        self._attempt = 0  # the newest consumer attempt (loop thread)
 
     def start(self) -> "StreamTail":
         """Subscribe (the link must be connected); later reconnects resubscribe by themselves."""
         self.link.call(self._subscribe(), self.config.ack_timeout_s + 5.0)
         self.engine_up.set()
         self.link.on_state = self._on_state
+        self.link.loop.call_soon_threadsafe(self.link.loop.call_later, WATCH_S, self._watch)
         return self
 
-    async def _subscribe(self) -> None:
+    def _watch(self) -> None:
+        """Look at the stream's last sequence now, and again in :data:`WATCH_S` (loop thread)."""
+        self.link.loop.call_later(WATCH_S, self._watch)
+        if self.link.connected:
+            self.link.loop.create_task(self._check_progress())
+
+    async def _check_progress(self) -> None:
+        relayed, seen = self.bus.last_seq, self._seen
+        self._seen = relayed
+        if relayed > seen:
+            return  # the feed moves
+        try:
+            info = await self.link.client.jetstream(timeout=CONSUMER_TIMEOUT_S).stream_info(self.config.stream)
+        except Exception:  # noqa: BLE001 - the engine is away: the reconnect resubscribes
+            return
+        if info.state.last_seq > relayed:
+            logger.warning("gateway: the stream is at seq %d and nothing past seq %d came for %g s; reading it again",
+                           info.state.last_seq, relayed, WATCH_S)
+            self.restarts += 1
+            self._resubscribe()
+
+    async def _subscribe(self, attempt: int = 0) -> None:
+        """A consumer from the last relayed seq + 1, replacing the old one. ``attempt`` (from
+        :meth:`_resubscribe`): a consumer made while a newer attempt began is given up at once,
+        so two attempts in flight (a reconnect and the watchdog) leave one consumer, not two."""
         if self._live is None:  # core subscriptions survive reconnects (the client renews them)
             self._live = await self.link.client.subscribe(f"jepa-live.{self.config.site}.>", cb=self._on_live)
         if self._consumer is not None:
@@ -85,9 +120,13 @@ class StreamTail:
         js = self.link.client.jetstream(timeout=max(CONSUMER_TIMEOUT_S, self.config.ack_timeout_s))
         start = self.bus.last_seq + 1
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
-        self._consumer = await js.subscribe(f"jepa.{self.config.site}.>", stream=self.config.stream,
-                                            cb=self._on_logged, ordered_consumer=True, config=config,
-                                            idle_heartbeat=HEARTBEAT_S)
+        consumer = await js.subscribe(f"jepa.{self.config.site}.>", stream=self.config.stream,
+                                      cb=self._on_logged, ordered_consumer=True, config=config,
+                                      idle_heartbeat=HEARTBEAT_S)
+        if attempt != self._attempt:
+            await consumer.unsubscribe()
+            return
+        self._consumer = consumer
         logger.info("gateway: reading stream %s from seq %d", self.config.stream, start)
 
     async def _on_logged(self, msg) -> None:
@@ -124,10 +163,14 @@ class StreamTail:
         """A new consumer from the last relayed seq + 1; tried again after a failure, the wait doubling
         from ``reconnect_wait_s`` up to ``RETRY_MAX_S`` (loop thread)."""
         wait_s = self.config.reconnect_wait_s if wait_s is None else wait_s
+        self._attempt += 1
+        attempt = self._attempt
 
         def done(task) -> None:
+            if attempt != self._attempt:
+                return  # a newer attempt (a reconnect, the watchdog) took over, with its own retries
             if not task.cancelled() and task.exception() is not None and self.link.connected:
                 logger.warning("gateway: cannot read the stream again (%s); retrying in %g s", task.exception(), wait_s)
                 self.link.loop.call_later(wait_s, self._resubscribe, min(RETRY_MAX_S, 2 * wait_s))
 
-        self.link.loop.create_task(self._subscribe()).add_done_callback(done)
+        self.link.loop.create_task(self._subscribe(attempt)).add_done_callback(done)

@@ -98,35 +98,51 @@ class Gateway:
 
 @dataclass
 class Reader:
-    """A WebSocket client in a thread: subscribes (``from_seq``) and keeps every message it gets."""
+    """A WebSocket client in a thread: subscribes (``from_seq``) and keeps every message it gets.
+
+    As docs/PROTOCOL.md tells a client to, it reconnects when the server closes it with 4000 (its
+    queue overflowed with logged events, e.g. a gateway catching up after an outage) and resumes
+    with ``from_seq`` = the last seq it received; ``resumes`` counts those reconnections."""
 
     url: str
     from_seq: int | None = None
     types: tuple[str, ...] = ("caption", "status")
     messages: list[dict] = field(default_factory=list)
     closed: threading.Event = field(default_factory=threading.Event)
+    resumes: int = 0
+    _closing: bool = False
 
     def __post_init__(self) -> None:
         self._stack = ExitStack()
-        self._ws = self._stack.enter_context(connect(self.url, open_timeout=TIMEOUT_S))
-        request = {"v": 1, "type": "subscribe", "types": list(self.types)}
-        if self.from_seq is not None:
-            request["from_seq"] = self.from_seq
-        self._ws.send(json.dumps(request))
+        self._ws = self._subscribe(self.from_seq)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         wait_for(lambda: any(m["type"] == "subscribed" for m in list(self.messages)), "subscribed")
 
+    def _subscribe(self, from_seq: int | None):
+        ws = self._stack.enter_context(connect(self.url, open_timeout=TIMEOUT_S))
+        request = {"v": 1, "type": "subscribe", "types": list(self.types)}
+        if from_seq is not None:
+            request["from_seq"] = from_seq
+        ws.send(json.dumps(request))
+        return ws
+
     def _read(self) -> None:
-        subscribed = False
         try:
-            for text in self._ws:
-                message = json.loads(text)
-                subscribed = subscribed or message["type"] == "subscribed"
-                if subscribed or message["type"] == "subscribed":  # what came before is the default subscription's
-                    self.messages.append(message)
-        except ConnectionClosed:
-            pass
+            while True:
+                subscribed = False
+                try:
+                    for text in self._ws:
+                        message = json.loads(text)
+                        subscribed = subscribed or message["type"] == "subscribed"
+                        if subscribed:  # what came before is the default subscription's
+                            self.messages.append(message)
+                    return  # a normal close
+                except ConnectionClosed as closed:
+                    if self._closing or closed.rcvd is None or closed.rcvd.code != 4000:
+                        return
+                self.resumes += 1
+                self._ws = self._subscribe(self.seqs[-1] if self.seqs else self.from_seq)
         finally:
             self.closed.set()
 
@@ -139,5 +155,6 @@ class Reader:
         return [m["state"] for m in list(self.messages) if m.get("type") == "status" and m["source"] == "engine"]
 
     def close(self) -> None:
+        self._closing = True
         self._stack.close()
         self._thread.join(TIMEOUT_S)

@@ -187,3 +187,25 @@ def test_the_outbox_never_drops_the_event_it_is_sending():
         assert sent == ["caption 1", "caption 4"], "the one in flight and the newest"
     finally:
         assert outbox.close(TIMEOUT_S) == 0
+
+
+def test_a_gateway_whose_consumer_died_silently_reads_the_stream_again(nats_server, caplog):
+    # An ordered consumer can die without the client noticing (its cluster node lost while the
+    # leaders were being elected; nats.py issue 510): here the gateway's consumer is taken away
+    # under it, and nothing recreates it. The gateway's watchdog sees its feed stand still behind
+    # the stream and reads the stream again from its last relayed seq: no gap, no duplicate.
+    config = BusConfig(url=nats_server.url, reconnect_wait_s=0.1, ack_timeout_s=1.0)
+    worker, gateway = Worker(config), Gateway(config)
+    reader = Reader(gateway.url, from_seq=0)
+    try:
+        worker.publish(20)
+        wait_for(lambda: reader.seqs[-1:] == [20], "the first events")
+        gateway.engine.link.call(gateway.parts.tail._consumer.unsubscribe(), TIMEOUT_S)
+        worker.publish(20)
+        wait_for(lambda: reader.seqs[-1:] == [40], "the events after the consumer died")
+    finally:
+        for part in (reader, gateway, worker):
+            part.close()
+    assert reader.seqs == list(range(1, 41))
+    assert gateway.parts.tail.restarts >= 1
+    assert any("reading it again" in r.getMessage() for r in caplog.records)
