@@ -48,7 +48,7 @@ def _photos() -> dict:
 def one_kill(url: str, folder: Path, cameras: list[Path], survivor: str, victim: str, lease_s: float) -> float:
     """Start ``survivor`` and ``victim``, wait for an even split, kill the victim; the failover seconds."""
     with running_workers(url, folder, cameras, survivor, victim, lease_s=lease_s) as (a, b):
-        wait_for(lambda: split_evenly(a, b), "two workers split four cameras", timeout=300)
+        wait_for(lambda: split_evenly(a, b), "two workers split four cameras", timeout_s=300)
         lost = b.held()
         killed_at = time.time()
         b.proc.send_signal(signal.SIGKILL)
