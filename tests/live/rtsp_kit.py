@@ -1,8 +1,8 @@
 """Test helpers for live capture: a real RTSP server in its own process, and timing constants.
 
-Exports :data:`FAST`, :func:`rtsp_unavailable`, :class:`RtspServer`, :func:`free_port` and
-:func:`open_fds` (the suite's :data:`~testlimits.TIMEOUT_S` and :func:`~testlimits.wait_for` are in
-``tests/testlimits.py``).
+Exports :data:`FAST`, :func:`rtsp_unavailable`, :class:`RtspServer` and :func:`open_fds` (the
+suite's :data:`~testlimits.TIMEOUT_S` and :func:`~testlimits.wait_for` are in ``tests/testlimits.py``,
+:func:`~netkit.free_port` in ``tests/netkit.py``).
 
 The server is ``rtsp_server.py`` run by the system Python with Debian's ``python3-gi`` and
 ``gir1.2-gst-rtsp-server-1.0`` (set ``JEPA_STREAM_GI_PYTHON`` to use another interpreter).
@@ -14,10 +14,10 @@ import functools
 import os
 import selectors
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
+from netkit import free_port
 from streamer.capture.capture_config import CaptureConfig
 from testlimits import TIMEOUT_S
 
@@ -62,12 +62,6 @@ def rtsp_unavailable() -> str | None:
     if done.stdout.strip():
         return f"GStreamer elements missing: {done.stdout.strip()} (apt install gstreamer1.0-plugins-good gstreamer1.0-plugins-bad)"
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def open_fds() -> int:

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from rtsp_kit import FAST, free_port
+from netkit import free_port
+from rtsp_kit import FAST
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import CaptureCounters, MultiCapture

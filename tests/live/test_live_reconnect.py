@@ -9,7 +9,8 @@ import time
 import jsonschema
 import pytest
 
-from rtsp_kit import FAST, free_port, open_fds
+from netkit import free_port
+from rtsp_kit import FAST, open_fds
 from streamer.capture.thread import CaptureThread
 from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig
