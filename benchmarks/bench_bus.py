@@ -25,10 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing as mp
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -39,6 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from bench_fanout import subscribers_process  # noqa: E402  (the same subscribers, in a second process)
+from benchkit import machine, write_report  # noqa: E402
 from natskit import NatsServer  # noqa: E402
 from streamer.feed.bus_config import BusConfig  # noqa: E402
 from streamer.feed.engine import open_engine  # noqa: E402
@@ -152,13 +150,10 @@ def main() -> int:
             gateway.close()
             engine.close()
             server.stop()
-    report = {"benchmark": "bus", "cpu_count": os.cpu_count(), "python": platform.python_version(),
-              "platform": platform.platform(), "nats_server": "nats-server -js, one node, file store",
+    report = {"benchmark": "bus", **machine(), "nats_server": "nats-server -js, one node, file store",
               "latency": {"rate_hz": args.rate, **paced}, "fanout": fanout}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        write_report(args.out, report)
     return 0
 
 

@@ -30,6 +30,7 @@ import av
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # videokit, the tests' video maker
 
+from benchkit import write_report  # noqa: E402
 from streamer.capture.thread import CaptureThread  # noqa: E402
 from streamer.worker import OverflowPolicy  # noqa: E402
 from streamer.capture.capture_config import CaptureConfig  # noqa: E402
@@ -130,8 +131,7 @@ def main() -> int:
             "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "pyav": av.__version__},
         }
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+        write_report(args.out, result)
     return 0
 
 

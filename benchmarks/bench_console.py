@@ -40,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import write_report  # noqa: E402
 from pipelines.config import load_config  # noqa: E402
 from pipelines.profiles import build_models  # noqa: E402
 from pipelines.core.observers import ConsoleObserver, EmbeddingPublisher, StatsPublisher  # noqa: E402
@@ -191,8 +192,7 @@ def main() -> None:
               "without": {k: round(mean(k, False), 3) for k in ("cpu_ms_per_frame", "step_p50_ms", "step_mean_ms")},
               "with": {k: round(mean(k, True), 3) for k in ("cpu_ms_per_frame", "step_p50_ms", "step_mean_ms")},
               "runs": runs, "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    write_report(args.out, report)
     print(f"console overhead: its threads {overhead['console_threads_cpu']:+.2f} % of the run's CPU; "
           f"whole process CPU per sampled frame {overhead['cpu_ms_per_frame']:+.2f} %, "
           f"step p50 {overhead['step_p50_ms']:+.2f} %, step mean {overhead['step_mean_ms']:+.2f} % (target < 5 %); {args.out}")

@@ -34,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from benchkit import write_report  # noqa: E402
 from videokit import Shot, write_video  # noqa: E402
 
 _SUMMARY = re.compile(r"^(\S+): [\d.]+ s analysed in [\d.]+ s \(([\d.]+)x real time\).*?(?:; (\d+) frames? dropped)?$")
@@ -128,7 +129,7 @@ def main() -> None:
                "captions_identical_without_drops": same, "captions": len(fast[0]["captions"]),
                "machine": f"{platform.machine()}, {os.cpu_count()} cores", "load_average": os.getloadavg()}
     if args.out:
-        Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+        write_report(args.out, figures)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import write_report  # noqa: E402
 from models.encoders import EncoderConfig  # noqa: E402
 from models.lite_encoder import LiteClipEncoder, export_lite  # noqa: E402
 from models.registry import open_onnx  # noqa: E402
@@ -129,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['backend']:<{width}}  {r['device']:<22} {r['clip']:<24} median {r['median_ms']:9.1f} ms  (min {r['min_ms']:.1f})")
     if "gpu_note" in report:
         print(report["gpu_note"])
-    Path(args.out).write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
     return 0
 
 

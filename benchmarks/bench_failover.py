@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import signal
@@ -35,6 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from benchkit import write_report  # noqa: E402
 from natskit import NatsServer  # noqa: E402
 from workerkit import first_caption_after, running_workers, split_evenly, wait_for, write_cameras  # noqa: E402
 
@@ -48,7 +48,7 @@ def _photos() -> dict:
 def one_kill(url: str, folder: Path, cameras: list[Path], survivor: str, victim: str, lease_s: float) -> float:
     """Start ``survivor`` and ``victim``, wait for an even split, kill the victim; the failover seconds."""
     with running_workers(url, folder, cameras, survivor, victim, lease_s=lease_s) as (a, b):
-        wait_for(lambda: split_evenly(a, b), "two workers split four cameras", timeout=300)
+        wait_for(lambda: split_evenly(a, b), "two workers split four cameras", timeout_s=300)
         lost = b.held()
         killed_at = time.time()
         b.proc.send_signal(signal.SIGKILL)
@@ -107,7 +107,7 @@ def main() -> None:
     print(f"stream: {stored['events']} events {stored['by_type']}, {stored['bytes_per_event']} bytes per event, "
           f"at least {stored['captions_per_camera_minute']} captions per camera-minute")
     if args.out:
-        Path(args.out).write_text(json.dumps(figures, indent=2) + "\n")
+        write_report(args.out, figures)
 
 
 if __name__ == "__main__":

@@ -27,7 +27,6 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
-import platform
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import machine, write_report  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
 from streamer.feed.eventlog import EventLogConfig, SqliteEventLog  # noqa: E402
 from streamer.feed.server import FeedServer  # noqa: E402
@@ -130,12 +130,9 @@ def main() -> int:
                   f"({throughput['deliveries_per_s']:9.1f} deliveries/s; burst p50 {throughput['p50_ms']:.1f} ms) | "
                   f"at {args.rate:g} Hz: p50 {paced['p50_ms']:.2f} ms, p99 {paced['p99_ms']:.2f} ms", flush=True)
         bus.close()
-    report = {"benchmark": "fanout", "cpu_count": os.cpu_count(), "python": platform.python_version(),
-              "platform": platform.platform(), "fsync": args.fsync, "results": rows}
+    report = {"benchmark": "fanout", **machine(), "fsync": args.fsync, "results": rows}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"wrote {args.out}")
+        write_report(args.out, report)
     return 0
 
 

@@ -32,6 +32,7 @@ from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import write_report  # noqa: E402
 from streamer.console.console_config import ConsoleConfig  # noqa: E402
 from streamer.console.routes import console_routes  # noqa: E402
 from streamer.feed.bus import EventBus  # noqa: E402
@@ -135,7 +136,7 @@ def main() -> None:
                   flush=True)
         log.close()
     if args.out:
-        Path(args.out).write_text(json.dumps(results, indent=2) + "\n")
+        write_report(args.out, results)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import write_report  # noqa: E402
 from models.encoders import EncoderConfig  # noqa: E402
 from models.lite_encoder import LiteClipEncoder, LiteFrameEncoder, export_lite  # noqa: E402
 from models.registry import open_onnx  # noqa: E402
@@ -120,8 +121,7 @@ def main() -> int:
     report = {"video": str(args.video), "frames": len(frames), "threads": 1, "results": rows}
     for name, row in rows.items():
         print(f"{name:<18} " + ", ".join(f"{k} {v}" for k, v in row.items()))
-    (args.out / "int8.json").write_text(json.dumps(report, indent=2) + "\n")
-    print(f"wrote {args.out / 'int8.json'}")
+    write_report(args.out / "int8.json", report)
     return 0
 
 

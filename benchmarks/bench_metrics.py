@@ -33,6 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from benchkit import write_report  # noqa: E402
 from pipelines.core.clips import ClipConfig  # noqa: E402
 from pipelines.core.drift import DriftConfig  # noqa: E402
 from pipelines.run_metrics import run_metrics_route, source_metrics  # noqa: E402
@@ -176,7 +177,7 @@ def main() -> None:
           f"(target < 50 ms: {'met' if h['p99'] < 50 else 'NOT met'} at p99)")
     print(f"  collector alone: p50 {result['collector_only_ms']['p50']:.2f} ms, p95 {result['collector_only_ms']['p95']:.2f} ms")
     if args.out:
-        Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+        write_report(args.out, result)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from benchkit import write_report
+
 ROOT = Path(__file__).resolve().parents[1]
 VIDEOS = [ROOT / "demo" / "demo.mp4", ROOT / "tests" / "data" / "real_excerpt.mp4"]
 
@@ -64,7 +66,7 @@ def main() -> int:
                   f"after {row['after']['rtf']}; step p95 ms before {row['before']['step_p95_ms']} after {row['after']['step_p95_ms']}",
                   flush=True)
     out["machine"]["loadavg_end"] = os.getloadavg()
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    write_report(args.out, out)
     return 0 if all(v["identical"] for v in out["videos"].values()) else 1
 
 

@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchkit import write_report  # noqa: E402
 from models.encoders import EncoderConfig  # noqa: E402
 from models.vjepa2_encoder import VJEPA2ClipEncoder  # noqa: E402
 from bench_encoders import VITL, timed  # noqa: E402  (the same ViT-L and timing as the encoder bench)
@@ -74,8 +75,7 @@ def main() -> None:
         b, a, h = r["backbone_encode_clip"]["median_ms"], r["probe_all_tokens"]["median_ms"], r["probe_newest_half"]["median_ms"]
         print(f"{r['device']}: backbone {b:.0f} ms/clip ({r['tokens']} tokens); probe on all tokens {a:.0f} ms "
               f"({100 * a / b:.0f}%), on the newest half {h:.0f} ms ({100 * h / b:.0f}%)")
-    Path(args.out).write_text(json.dumps(report, indent=2))
-    print(f"wrote {args.out}")
+    write_report(args.out, report)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Helpers for the console's browser tests: headless Chromium from Debian, and `jepa-stream run`.
 
-Exports :func:`chromium_unavailable`, :func:`browser`, :class:`Analyzer`, :func:`free_port`,
-:func:`wait_js` and :func:`canvas_drawn`.
+Exports :func:`chromium_unavailable`, :func:`browser`, :class:`Analyzer`, :func:`wait_js` and
+:func:`canvas_drawn`.
 
 Chromium and its driver are the system's (``apt install chromium chromium-driver``), driven by
 Selenium with the driver's path given, so Selenium never downloads one. Every wait is bounded by
@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -56,12 +55,6 @@ def browser(width: int = 1400, height: int = 1000):
         yield driver
     finally:
         driver.quit()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_js(driver, script: str, what: str, timeout: float = TIMEOUT_S):

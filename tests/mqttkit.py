@@ -1,7 +1,7 @@
 """A real mosquitto broker on a free loopback port, and a paho subscriber that records, for tests.
 
 Exports :class:`Broker`, the ``broker`` fixture and :class:`Recorder` (and passes on
-:func:`browserkit.free_port` and :func:`testlimits.wait_for`).
+:func:`netkit.free_port` and :func:`testlimits.wait_for`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from browserkit import free_port
+from netkit import free_port
 from testlimits import TIMEOUT_S, wait_for
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"

@@ -1,6 +1,6 @@
 """Real ``nats-server`` processes with JetStream for tests: one server, or a three-node cluster.
 
-Exports :func:`free_port`, :class:`NatsServer`, :class:`NatsCluster` and the pytest fixtures
+Exports :func:`nats_binary`, :class:`NatsServer`, :class:`NatsCluster` and the pytest fixtures
 :func:`nats_server` and :func:`nats_cluster` (import them into a test module or a conftest).
 
 Every server listens on 127.0.0.1 only, on ports picked free at start, with its JetStream store
@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -27,16 +26,10 @@ from pathlib import Path
 
 import pytest
 
+from netkit import free_port
 from testlimits import TIMEOUT_S
 
-__all__ = ["free_port", "nats_binary", "NatsServer", "NatsCluster", "nats_server", "nats_cluster"]
-
-
-def free_port() -> int:
-    """A TCP port that was free on 127.0.0.1 a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["nats_binary", "NatsServer", "NatsCluster", "nats_server", "nats_cluster"]
 
 
 def nats_binary() -> str | None:

@@ -11,6 +11,7 @@ what the checks read: the worker field, assigned/released statuses and caption t
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import signal
@@ -19,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+import testlimits
 from testlimits import TIMEOUT_S
 from videokit import Shot, write_video
 
@@ -98,15 +100,8 @@ def running_workers(url: str, folder: Path, cameras: list[Path], *names: str, le
             worker.stop()
 
 
-def wait_for(check, what: str, timeout: float = 3 * TIMEOUT_S):
-    """``check()``'s first truthy result, polled until ``timeout``; AssertionError naming ``what`` after."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"not within {timeout:g} s: {what}")
+wait_for = functools.partial(testlimits.wait_for, timeout_s=3 * TIMEOUT_S, step_s=0.2)
+""":func:`testlimits.wait_for` with the cluster's longer deadline (leases, elections), polled every 0.2 s."""
 
 
 def split_evenly(a: Worker, b: Worker) -> bool:

@@ -1,7 +1,8 @@
 """Test helpers for live capture: a real RTSP server in its own process, and timing constants.
 
-Exports :data:`TIMEOUT_S`, :data:`FAST`, :func:`rtsp_unavailable`, :class:`RtspServer`,
-:func:`free_port`, :func:`open_fds` and :func:`wait_for`.
+Exports :data:`FAST`, :func:`rtsp_unavailable`, :class:`RtspServer` and :func:`open_fds` (the
+suite's :data:`~testlimits.TIMEOUT_S` and :func:`~testlimits.wait_for` are in ``tests/testlimits.py``,
+:func:`~netkit.free_port` in ``tests/netkit.py``).
 
 The server is ``rtsp_server.py`` run by the system Python with Debian's ``python3-gi`` and
 ``gir1.2-gst-rtsp-server-1.0`` (set ``JEPA_STREAM_GI_PYTHON`` to use another interpreter).
@@ -13,16 +14,13 @@ import functools
 import os
 import selectors
 import signal
-import socket
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from netkit import free_port
 from streamer.capture.capture_config import CaptureConfig
+from testlimits import TIMEOUT_S
 
-# Every timeout in the suite scales from this one constant (seconds), as in tests/conftest.py.
-TIMEOUT_S = float(os.environ.get("JEPA_STREAM_TEST_TIMEOUT", "60"))
 GI_PYTHON = os.environ.get("JEPA_STREAM_GI_PYTHON", "/usr/bin/python3")
 SERVER_SCRIPT = Path(__file__).with_name("rtsp_server.py")
 
@@ -66,25 +64,8 @@ def rtsp_unavailable() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str, step: float = 0.02):
-    """Poll ``predicate`` until it returns something truthy; fail naming ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
 class RtspServer:

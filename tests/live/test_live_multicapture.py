@@ -13,12 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from rtsp_kit import FAST, TIMEOUT_S, free_port, wait_for
+from netkit import free_port
+from rtsp_kit import FAST
 from streamer.capture.capture_config import CaptureConfig
 from streamer.capture.frames import EndOfStream, Frame
 from streamer.capture.multicapture import CaptureCounters, MultiCapture
 from streamer.capture.source_spec import parse_sources
 from streamer.feed.events import status_event
+from testlimits import TIMEOUT_S, wait_for
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S * 2)
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,15 +57,15 @@ def test_two_cameras_and_a_file_each_keep_their_own_stream(rtsp_factory, short_v
                 )
             return "short" in ends and len(frames["north"]) >= 8 and len(frames["south"]) >= 8
 
-        wait_for(pump, TIMEOUT_S / 3, "frames from both cameras and the whole file")
+        wait_for(pump, "frames from both cameras and the whole file", TIMEOUT_S / 3)
         cam_b.stop(hard=True)  # one camera fails; the others must not notice
         north_before = len(frames["north"])
         wait_for(
             lambda: pump() and any(s["state"] == "reconnecting" for s in statuses["south"]),
-            TIMEOUT_S / 4,
             "south retrying",
+            TIMEOUT_S / 4,
         )
-        wait_for(lambda: pump() and len(frames["north"]) >= north_before + 5, TIMEOUT_S / 4, "north carrying on")
+        wait_for(lambda: pump() and len(frames["north"]) >= north_before + 5, "north carrying on", TIMEOUT_S / 4)
         counters = cap.counters()
         assert cap.active == ["north", "south"]  # the file has ended, the cameras never do
     assert len(frames["short"]) == 10 and ends["short"].error is None  # 2 s at 5 fps, nothing dropped
@@ -123,8 +125,8 @@ def test_stop_ends_every_thread_within_two_seconds(rtsp_server, short_video):
     cap = MultiCapture(specs, config, sample_fps=5.0, max_side=64, on_status=lambda s: statuses.append(status_event(s))).start()
     wait_for(
         lambda: cap.counters()["cam0"].connections and any(s["state"] == "reconnecting" for s in statuses),
-        TIMEOUT_S / 4,
         "start",
+        TIMEOUT_S / 4,
     )
     start = time.monotonic()
     cap.stop()

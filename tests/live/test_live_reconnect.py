@@ -9,7 +9,8 @@ import time
 import jsonschema
 import pytest
 
-from rtsp_kit import FAST, TIMEOUT_S, free_port, open_fds, wait_for
+from netkit import free_port
+from rtsp_kit import FAST, open_fds
 from streamer.capture.thread import CaptureThread
 from streamer.worker import OverflowPolicy
 from streamer.capture.capture_config import CaptureConfig
@@ -18,6 +19,7 @@ from streamer.capture.live import StreamSource
 from streamer.feed.protocol import load_schema, prepare_event
 from streamer.capture.reconnect import ReconnectingSource
 from streamer.feed.events import status_event
+from testlimits import TIMEOUT_S, wait_for
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S * 3)
 
@@ -60,7 +62,7 @@ class Rig:
 
     def wait_frames(self, n: int, timeout: float = TIMEOUT_S / 4) -> None:
         goal = len(self.frames) + n
-        wait_for(lambda: self.pump() is not None and len(self.frames) >= goal, timeout, f"{n} more frames")
+        wait_for(lambda: self.pump() is not None and len(self.frames) >= goal, f"{n} more frames", timeout)
 
     def wait_state(self, state: str, count: int, timeout: float = TIMEOUT_S / 4) -> dict:
         def seen():
@@ -68,7 +70,7 @@ class Rig:
             matches = [s for s in self.statuses if s["state"] == state]
             return matches[count - 1] if len(matches) >= count else None
 
-        return wait_for(seen, timeout, f"status {state!r} #{count}")
+        return wait_for(seen, f"status {state!r} #{count}", timeout)
 
 
 def assert_monotonic(frames: list[Frame]) -> None:
@@ -128,8 +130,8 @@ def test_twenty_outages_leak_no_threads_or_descriptors(rtsp_server):
     assert rig.end is None or rig.end.error is None
     assert_monotonic(rig.frames)
     assert all(0 < s["delay_s"] <= FAST.backoff_max_s for s in rig.statuses if s["state"] == "reconnecting")
-    wait_for(lambda: threading.active_count() == threads, 5, "capture thread to end")
-    wait_for(lambda: len(os.listdir("/proc/self/task")) <= tasks, 5, "native decoder threads to end")
+    wait_for(lambda: threading.active_count() == threads, "capture thread to end", 5)
+    wait_for(lambda: len(os.listdir("/proc/self/task")) <= tasks, "native decoder threads to end", 5)
     assert open_fds() <= fds
 
 
@@ -183,7 +185,7 @@ def test_a_camera_that_delivered_frames_is_retried_at_the_initial_delay_when_it_
 def test_gives_up_after_max_attempts(tmp_path):
     url = f"rtsp://127.0.0.1:{free_port()}/cam"
     with Rig(url, dataclasses.replace(FAST, max_attempts=3)) as rig:
-        wait_for(lambda: rig.pump() is not None and rig.end, TIMEOUT_S / 4, "the end marker")
+        wait_for(lambda: rig.pump() is not None and rig.end, "the end marker", TIMEOUT_S / 4)
     assert rig.end.error == f"cam0: giving up after 3 failed attempts: cannot open {url}: connection refused"
     assert [s["attempt"] for s in rig.statuses] == [1, 2]
 

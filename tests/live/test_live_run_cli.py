@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rtsp_kit import wait_for
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -72,17 +71,17 @@ def test_two_cameras_and_a_file_with_a_camera_restart(rtsp_factory, short_file, 
         def states(source):
             return [e["state"] for e in read_jsonl(events_out) if e["type"] == "status" and e["source"] == source]
 
-        wait_for(lambda: captions("cam0") and captions("cam1"), 2 * TIMEOUT_S, "captions from both cameras")
-        wait_for(lambda: "ended" in states("clip"), 2 * TIMEOUT_S, "the file to play to its end")
+        wait_for(lambda: captions("cam0") and captions("cam1"), "captions from both cameras", 2 * TIMEOUT_S)
+        wait_for(lambda: "ended" in states("clip"), "the file to play to its end", 2 * TIMEOUT_S)
         before = captions("cam0")[-1]["t"]
 
         cam0.stop()
-        wait_for(lambda: "reconnecting" in states("cam0"), TIMEOUT_S, "cam0 to notice the outage")
+        wait_for(lambda: "reconnecting" in states("cam0"), "cam0 to notice the outage", TIMEOUT_S)
         cam0.start()
-        wait_for(lambda: states("cam0").count("connected") >= 2, TIMEOUT_S, "cam0 to reconnect")
-        wait_for(lambda: captions("cam0")[-1]["t"] > before, 2 * TIMEOUT_S, "a caption from cam0 after the restart")
+        wait_for(lambda: states("cam0").count("connected") >= 2, "cam0 to reconnect", TIMEOUT_S)
+        wait_for(lambda: captions("cam0")[-1]["t"] > before, "a caption from cam0 after the restart", 2 * TIMEOUT_S)
         # The scene may have changed during the gap: the first complete clip after it is captioned.
-        wait_for(lambda: [c for c in captions("cam0") if c.get("reason") == "resume"], 2 * TIMEOUT_S, "a resume caption from cam0")
+        wait_for(lambda: [c for c in captions("cam0") if c.get("reason") == "resume"], "a resume caption from cam0", 2 * TIMEOUT_S)
 
         analyzer.send_signal(signal.SIGTERM)
         stopped = time.monotonic()

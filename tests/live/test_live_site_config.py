@@ -24,8 +24,8 @@ import av
 import pytest
 from websockets.asyncio.client import connect
 
-from rtsp_kit import RtspServer, rtsp_unavailable, wait_for
-from testlimits import TIMEOUT_S
+from rtsp_kit import RtspServer, rtsp_unavailable
+from testlimits import TIMEOUT_S, wait_for
 
 SECRET = "Door-Pa55word-1234"
 WRONG = "Wrong-Pa55word-5678"
@@ -82,9 +82,9 @@ def _run_and_check(camera: RtspServer, tmp_path: Path) -> None:
         def events(kind, source):
             return [e for e in read_jsonl(events_out) if e["type"] == kind and e["source"] == source]
 
-        wait_for(lambda: events("caption", "door"), 2 * TIMEOUT_S, "a caption from the camera with the password")
-        wait_for(lambda: any(e["state"] == "reconnecting" for e in events("status", "wrong")), TIMEOUT_S,
-                 "the camera with the wrong password to be retried")
+        wait_for(lambda: events("caption", "door"), "a caption from the camera with the password", 2 * TIMEOUT_S)
+        wait_for(lambda: any(e["state"] == "reconnecting" for e in events("status", "wrong")),
+                 "the camera with the wrong password to be retried", TIMEOUT_S)
 
         async def hello():
             async with connect(url, open_timeout=TIMEOUT_S) as ws:

@@ -8,10 +8,11 @@ import time
 
 import pytest
 
-from rtsp_kit import FAST, TIMEOUT_S
+from rtsp_kit import FAST
 from streamer.capture.capture_config import RtspTransport
 from streamer.capture.live import MediaClock, StreamSource, WebcamSource
 from streamer.capture.frames import SourceError
+from testlimits import TIMEOUT_S
 
 pytestmark = pytest.mark.timeout(TIMEOUT_S)
 

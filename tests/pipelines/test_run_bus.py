@@ -16,11 +16,11 @@ from natskit import NatsServer, nats_binary, nats_server  # noqa: F401 (fixture)
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.engine import open_engine
 from streamer.feed.eventlog import EventLogConfig
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 from videokit import Shot, write_video
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "streamer"))
-from buskit import Reader, wait_for  # noqa: E402
+from buskit import Reader  # noqa: E402
 
 pytestmark = pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import urllib.request
 
-from browserkit import free_port
+from netkit import free_port
 from testlimits import TIMEOUT_S, wait_for
 
 MARKERS = {  # each at least 8 characters: a secret that every free text hides

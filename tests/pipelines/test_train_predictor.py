@@ -236,7 +236,7 @@ def test_replay_runs_with_the_learned_predictor_from_a_yaml(trained, photos, tmp
 def test_long_token_sequences_are_cached_as_the_predictor_would_pool_them(tmp_path):
     from models.encoders import EncodedClip
     from models.vl_predictor import VLPredictor, VLPredictorConfig
-    from pipelines.training.train_predictor import Pair, encode_pairs
+    from pipelines.training.pairs import Pair, encode_pairs
 
     rng = np.random.default_rng(0)
     long_tokens = rng.normal(size=(200, 16)).astype(np.float32)

@@ -1,6 +1,6 @@
 """Helpers for the event-engine tests: a worker's bus, a gateway, and a WebSocket reader.
 
-Exports :class:`Worker`, :class:`Gateway`, :class:`Reader`, :func:`wait_for` and :func:`texts`.
+Exports :class:`Worker`, :class:`Gateway`, :class:`Reader` and :func:`texts`.
 
 Everything is real: the engine is a ``nats-server`` of :mod:`natskit`, the gateway serves a real
 WebSocket port on 127.0.0.1, and the reader is a ``websockets`` client in a thread. Every wait
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.request
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -26,15 +25,7 @@ from streamer.feed.engine import LiveSink, open_engine
 from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.gateway_app import start_gateway
 from streamer.feed.server_config import ServerConfig
-from testlimits import TIMEOUT_S
-
-
-def wait_for(condition, what: str, timeout: float = TIMEOUT_S) -> None:
-    """Poll ``condition`` until true; fail naming ``what`` past the deadline."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(0.02)
+from testlimits import TIMEOUT_S, wait_for
 
 
 def texts(messages: list[dict]) -> list[str]:

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from browserkit import Analyzer, browser, canvas_drawn, chromium_unavailable, free_port, wait_js
+from browserkit import Analyzer, browser, canvas_drawn, chromium_unavailable, wait_js
+from netkit import free_port
 from testlimits import TIMEOUT_S, wait_for
 from videokit import Shot, write_video
 

@@ -56,33 +56,30 @@ def test_each_bad_message_gets_an_error_and_the_connection_stays_usable(bus, ser
     asyncio.run(main())
 
 
-def test_a_frame_over_the_hard_limit_closes_with_1009_and_others_are_unaffected(bus, server):
-    async def main():
-        bystander, _, _ = await open_subscribed(server.url, types=["caption"])
-        ws = await connect(server.url, max_size=None)
-        await recv_json(ws)
-        await ws.send("x" * (ServerConfig().max_frame_bytes + 1))
-        with pytest.raises(ConnectionClosed) as closed:
-            await recv_json(ws)
-        assert closed.value.rcvd.code == CloseCode.MESSAGE_TOO_BIG
-        await bystander_still_served(bus, bystander, 1)
-        await bystander.close()
-
-    asyncio.run(main())
+async def one_frame_over_the_hard_limit(ws, hello: dict) -> None:
+    await ws.send("x" * (ServerConfig().max_frame_bytes + 1))
 
 
-def test_repeated_bad_messages_close_with_1008(bus, server):
+async def bad_messages_until_out_of_strikes(ws, hello: dict) -> None:
+    strikes = hello["limits"]["max_strikes"]
+    for _ in range(strikes):
+        await ws.send("{oops")
+    for _ in range(strikes):
+        await expect_error(ws, "bad_json")
+
+
+@pytest.mark.parametrize("provoke, code", [
+    (one_frame_over_the_hard_limit, CloseCode.MESSAGE_TOO_BIG),
+    (bad_messages_until_out_of_strikes, CloseCode.POLICY_VIOLATION),
+], ids=["frame_over_the_hard_limit_1009", "repeated_bad_messages_1008"])
+def test_a_client_past_a_limit_is_closed_with_its_code_and_others_are_unaffected(bus, server, provoke, code):
     async def main():
         bystander, _, _ = await open_subscribed(server.url, types=["caption"])
         ws, hello, _ = await open_subscribed(server.url)
-        strikes = hello["limits"]["max_strikes"]
-        for _ in range(strikes):
-            await ws.send("{oops")
-        for _ in range(strikes):
-            await expect_error(ws, "bad_json")
+        await provoke(ws, hello)
         with pytest.raises(ConnectionClosed) as closed:
             await recv_json(ws)
-        assert closed.value.rcvd.code == CloseCode.POLICY_VIOLATION
+        assert closed.value.rcvd.code == code
         await bystander_still_served(bus, bystander, 1)
         await bystander.close()
 

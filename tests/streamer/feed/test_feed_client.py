@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 
 from feedkit import TIMEOUT_S, caption, embedding, publish, running, status
+from netkit import free_port
 from streamer.feed.bus import EventBus
 from streamer.feed.client import FeedRefused, subscribe
 from streamer.feed.eventlog import SqliteEventLog
@@ -23,12 +23,6 @@ HERE = Path(__file__).resolve().parents[1]  # tests/streamer: feed_process.py
 ROOT = HERE.parents[1]
 #: Runs the real command line (``python -m pipelines.cli``): arguments follow.
 SUBSCRIBE_CLI = ("-m", "pipelines.cli")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def start_feed_process(log_path: Path, port: int, first: int, count: int) -> subprocess.Popen:

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from buskit import Gateway, Reader, Worker, texts, wait_for
+from buskit import Gateway, Reader, Worker, texts
 from feedkit import caption, stats
 from natskit import NatsServer, nats_binary, nats_cluster, nats_server  # noqa: F401 (fixtures)
 from streamer.feed.bus_config import BusConfig
@@ -17,7 +17,7 @@ from streamer.feed.eventlog import EventLogConfig
 from streamer.feed.jetstream_log import JetStreamLog
 from streamer.feed.outbox import Outbox, OutboxStats
 from streamer.feed.protocol import prepare_event
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 
 pytestmark = pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")
 

@@ -10,11 +10,10 @@ import threading
 
 import pytest
 
-from buskit import wait_for
 from natskit import NatsServer, nats_binary
 from streamer.feed.bus_config import BusConfig
 from streamer.feed.nats_link import EngineUnavailable, NatsLink
-from testlimits import TIMEOUT_S
+from testlimits import TIMEOUT_S, wait_for
 
 
 @pytest.mark.skipif(nats_binary() is None, reason="nats-server is not installed")

@@ -173,6 +173,18 @@ def test_every_event_type_is_built_by_the_event_module_and_matches_its_schema():
     validate(prepare_event(pretrained.to_dict(), 8).text)  # pretrained weights: no note
 
 
+def test_the_caption_event_reads_exactly_the_fields_of_the_domain_caption():
+    """The feed may not import the core, so events.py states what it reads of a Caption as a
+    Protocol; this keeps the two declarations of one shape in step (a field added to one fails here)."""
+    from dataclasses import fields
+
+    from pipelines.core.caption import Caption, StageLatency
+    from streamer.feed.events import CaptionSource, LatencySource
+
+    assert LatencySource.__annotations__ == {f.name: f.type for f in fields(StageLatency)}
+    assert CaptionSource.__annotations__ == {**{f.name: f.type for f in fields(Caption)}, "latency": "LatencySource"}
+
+
 def test_server_messages_match_their_schemas():
     validate(hello_message(server="jepa-stream 0.1.0", sources=["cam1", "cam0"], profile="lite", last_seq=0,
                            first_seq=None, limits={"client_queue": 256}))

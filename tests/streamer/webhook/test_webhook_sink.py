@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from feedkit import caption, status
-from mqttkit import free_port
+from netkit import free_port
 from testlimits import wait_for
 from streamer.feed.bus import EventBus
 from streamer.feed.eventlog import EventLogConfig, SqliteEventLog
