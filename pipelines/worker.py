@@ -155,10 +155,13 @@ class CameraHandover(RunObserver):
         self._completed.add(result.source)
 
     def on_step(self, run: RunView) -> None:
-        """Stop lost cameras, release excess ones at a clip boundary, start newly held ones."""
+        """Stop lost cameras, release excess ones at a clip boundary (at once if never started: a
+        worker that claimed before it saw the others' heartbeats), start newly held ones."""
         completed, self._completed = self._completed, set()
         for camera in sorted(self._cameras - self.leases.held()):
             self._stop(run, camera, "lease lost")
+        for camera in sorted(self.leases.excess() - self._cameras):  # held beyond the share, never started:
+            self.leases.release(camera)  # no clip boundary will come for it, so let it go now
         now = time.monotonic()
         excess = self.leases.excess() & self._cameras
         self._excess_since = {c: self._excess_since.get(c, now) for c in excess}
