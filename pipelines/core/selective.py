@@ -198,8 +198,7 @@ class SelectivePipeline:
             return result
         before_decode = time.perf_counter()
         if decision.reason is Reason.CHANGE:  # describe the new scene only, not the shot before the cut
-            recent, y_now = self._after_the_cut(clip, tokens, frame_of_token, recent, y_now)
-            caption_start = max(caption_start, clip.frames[recent[0]].pts)
+            recent, y_now, caption_start = self._after_the_cut(clip, tokens, frame_of_token, recent, y_now, caption_start)
         decoded = self.models.decoder.decode(y_now)
         done = time.perf_counter()
         self.stats.decodes += 1
@@ -225,8 +224,7 @@ class SelectivePipeline:
             ),
             dropped_frames=dropped,
         )
-        caption_frames = tuple(clip.frames[i] for i in recent)
-        return dataclasses.replace(result, caption=caption, caption_frames=caption_frames)
+        return dataclasses.replace(result, caption=caption, caption_frames=tuple(clip.frames[i] for i in recent))
 
     def _tokens(self, clip: ClipWindow) -> tuple[np.ndarray, np.ndarray]:
         """The clip's visual tokens ``(N, F)`` and the frame position of each ``(N,)``: a clip
@@ -238,20 +236,21 @@ class SelectivePipeline:
         return tokens, np.arange(len(clip.frames))  # (T,)
 
     def _after_the_cut(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray, recent: list[int],
-                       y_now: np.ndarray) -> tuple[list[int], np.ndarray]:
-        """The caption's frames (indices into the clip) and their embedding ``(D,)`` when only
-        the frames after the clip's one clear boundary (:func:`newest_segment`) are kept; the
-        newest frames ``recent`` and ``y_now`` as they are where there is none or it lies before them."""
+                       y_now: np.ndarray, caption_start: float) -> tuple[list[int], np.ndarray, float]:
+        """The caption's frames (indices into the clip), their embedding ``(D,)`` and where they
+        begin (media s) when only the frames after the clip's one clear boundary
+        (:func:`newest_segment`) are kept; ``recent``, ``y_now`` and ``caption_start`` as they are
+        where there is none or it lies before them."""
         positions = np.unique(frame_of_token)  # a clip encoder's token belongs to the newest frame of its tubelet
         per_position = np.stack([tokens[frame_of_token == p].mean(axis=0) for p in positions])  # (P, F)
         split = newest_segment(per_position)
         if split == 0:
-            return recent, y_now
+            return recent, y_now, caption_start
         first = int(positions[split - 1]) + 1  # the first frame after the boundary
         after = [i for i in recent if i >= first]
         if not after or after == recent:
-            return recent, y_now
-        return after, self.models.predict(tokens[frame_of_token >= first])
+            return recent, y_now, caption_start
+        return after, self.models.predict(tokens[frame_of_token >= first]), max(caption_start, clip.frames[after[0]].pts)
 
     def _new_frame_vectors(self, clip: ClipWindow, tokens: np.ndarray, frame_of_token: np.ndarray) -> np.ndarray:
         """Visual features ``(n, F)`` of the clip's frames the detector has not read yet: one
