@@ -218,6 +218,18 @@ class MultiCapture:
         """The next frame or end marker from any source, taking sources in turn; waits up to
         ``timeout`` seconds (``None``: until one comes). ``None`` on timeout or once all ended
         (a ``dynamic`` capture waits even with no source: one may be added)."""
+        try:
+            return self._next(timeout)
+        except RuntimeError as exc:
+            # A stop signal's KeyboardInterrupt can land inside Condition.wait after it let the lock
+            # go and before it can take it back (CPython runs signal handlers between bytecodes):
+            # the ``with`` then fails to release a lock it no longer holds. The lock is free, so
+            # the interrupt is what the caller must see, not this RuntimeError.
+            if isinstance(exc.__context__, KeyboardInterrupt):
+                raise exc.__context__ from None
+            raise
+
+    def _next(self, timeout: float | None) -> Item | None:
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._wake:
             while self._active or self._dynamic:
