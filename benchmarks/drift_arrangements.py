@@ -85,15 +85,20 @@ def arrangement(seed: int, feats: dict[str, np.ndarray], once: bool = False) -> 
     return family, np.concatenate(parts), truth
 
 
-def long_shots(feats: dict[str, np.ndarray], shot_s: float) -> np.ndarray:
+def long_shots(feats: dict[str, np.ndarray], shot_s: float, total_s: float | None = None) -> np.ndarray:
     """The dialogue with every shot held ``shot_s`` seconds (its frames played ping-pong), in
-    order: a scene whose first reverse shot comes after ``shot_s`` of the first speaker alone."""
+    order: a scene whose first reverse shot comes after ``shot_s`` of the first speaker alone.
+    ``total_s``: the four shots again and again for that long (cuts back to shots already
+    seen), instead of once each."""
+    count = len(DIALOGUE_SHOTS_S) if total_s is None else int(np.ceil(total_s / shot_s))
     parts = []
-    for start, end in DIALOGUE_SHOTS_S:
+    for k in range(count):
+        start, end = DIALOGUE_SHOTS_S[k % len(DIALOGUE_SHOTS_S)]
         shot = feats["Megamind"][round(start * FPS) : round(end * FPS)]
         loop = np.concatenate([shot, shot[::-1]])
         parts.append(np.resize(loop, (round(shot_s * FPS), loop.shape[1])))
-    return np.concatenate(parts)
+    frames = np.concatenate(parts)
+    return frames if total_s is None else frames[: round(total_s * FPS)]
 
 
 def changes(frames: np.ndarray, drift: DriftConfig, contrast=None) -> list[float]:

@@ -11,6 +11,8 @@ window starts a new segment). Frames are unit vectors; every memory is bounded.
 * ``memory``: the default, :class:`pipelines.core.scene_memory.MemoryContrast` (the segment
   statistic, and the novelty against a 30 s memory of the scene as a set; the novelty's own
   threshold stays ``memory_threshold`` = 3.0 as the enter threshold varies).
+* ``memory_keep``: ``memory`` whose decisions keep the frames before them as seen
+  (``SceneMemory(keep_seen=True)``): a cut back to an earlier look is not novel.
 * ``segment``: the previous default, :class:`pipelines.core.segment_contrast.SegmentContrast`.
 * ``hotelling``: ``‖μ_R − μ_S‖² / (tr Σ_S / |S| + tr Σ_R / |R| + floor)``, the two-sample
   statistic of the notes (frames treated as independent).
@@ -248,8 +250,15 @@ def _memory(drift):
     return DriftDetector(dataclasses.replace(drift, statistic=Statistic.MEMORY))._new_contrast()
 
 
+def _memory_keep(drift):
+    contrast = _memory(drift)
+    contrast.memory.keep_seen = True
+    return contrast
+
+
 CANDIDATES = {  # name → a fresh statistic for a DriftConfig (only ``memory`` reads it), with the parameters measured
     "memory": _memory,
+    "memory_keep": _memory_keep,
     "segment": lambda drift: SegmentContrast(1.5, 0.1, 6.0, 512),
     "hotelling": lambda drift: Hotelling(per_frame=True),
     "pooled": lambda drift: Variant(scale="pooled"),
@@ -259,6 +268,7 @@ CANDIDATES = {  # name → a fresh statistic for a DriftConfig (only ``memory`` 
 }
 GRIDS = {  # the enter thresholds tried on the tuning half
     "memory": (1.75, 2.0, 2.25),
+    "memory_keep": (1.75, 2.0, 2.25),
     "segment": (1.5, 1.75, 2.0),
     "hotelling": (8.0, 16.0, 32.0),
     "pooled": (2.0, 2.5, 3.0),

@@ -25,6 +25,15 @@ statistic. Frames are unit vectors; ‖r − m‖² = 2 − 2 r·m. A sample cos
 ``n`` new frames against the remembered ones (their dot products are kept in a rolling Gram
 matrix) plus ``O(M²)`` for the scale, with ``M ≤ max_frames``.
 
+A decision (:meth:`rebase`) starts a new scene and forgets the frames before it. With
+``keep_seen`` they stay remembered as seen (only the scale and the learning start afresh), so a
+cut back to a look shown before the decision is not novel: a dialogue whose four shots each
+last 6 s then fires at the first cut to each shot only, not at every cut. The default forgets:
+a return to a look seen before is often the change a user wants (a person leaving the table
+again), and ``keep_seen`` leaves it to the segment statistic, which misses changes right after a
+busy stretch. ``benchmarks/bench_drift_arrangements.py`` measures both (``memory`` and
+``memory_keep``).
+
 :class:`MemoryContrast` is the ``memory`` statistic of :mod:`pipelines.core.drift`: the larger of the
 segment statistic and ``novelty × threshold / memory_threshold``, so either fires at the one
 enter threshold.
@@ -48,12 +57,14 @@ FLOOR = 0.1
 class SceneMemory:
     """The novelty above; :meth:`update` takes the frames new since the last sample."""
 
-    def __init__(self, memory_s: float = 30.0, max_frames: int = 512):
+    def __init__(self, memory_s: float = 30.0, max_frames: int = 512, keep_seen: bool = False):
         self.memory_s = memory_s
         self.max_frames = max_frames
+        self.keep_seen = keep_seen
         self._times = np.zeros(0)  # (n,) media times of the kept frames, oldest first
         self._frames: np.ndarray | None = None  # (n, F) unit vectors
         self._gram = np.zeros((0, 0))  # (n, n) their dot products
+        self._scene_start = -np.inf  # the current scene's frames are those after this media time
         self.novelty = 0.0
 
     def update(self, t: float, frames: np.ndarray) -> float:
@@ -79,11 +90,12 @@ class SceneMemory:
         times = self._times
         recent = times > t - RECENT_S
         memory = np.flatnonzero(times <= t - RECENT_S - GAP_S)
-        if not recent.any() or len(memory) < 2 or times[memory[-1]] - times[memory[0]] < LEARN_S:
+        scene = memory[times[memory] > self._scene_start]
+        if not recent.any() or len(scene) < 2 or times[scene[-1]] - times[scene[0]] < LEARN_S:
             return 0.0
         d = np.maximum(2.0 - 2.0 * self._gram, 0.0)  # (n, n) squared distances of unit vectors
-        inner = d[np.ix_(memory, memory)]
-        tm = times[memory]
+        inner = d[np.ix_(scene, scene)]
+        tm = times[scene]
         inner = np.where(np.abs(tm[:, None] - tm[None]) >= APART_S, inner, np.inf)
         spacing = inner.min(axis=1)
         spacing = spacing[np.isfinite(spacing)]
@@ -94,11 +106,14 @@ class SceneMemory:
 
     def rebase(self) -> None:
         """A decision fired: the newest second (the frames that showed the change) starts the
-        new scene's memory."""
-        if self._frames is None:
+        new scene, whose scale and learning start afresh. The frames before it are forgotten,
+        or with ``keep_seen`` still count as seen (a cut back to them is not novel)."""
+        if not len(self._times):
             return
-        keep = self._times > self._times[-1] - RECENT_S
-        self._times, self._frames, self._gram = self._times[keep], self._frames[keep], self._gram[np.ix_(keep, keep)]
+        self._scene_start = float(self._times[-1]) - RECENT_S
+        if not self.keep_seen:
+            keep = self._times > self._scene_start
+            self._times, self._frames, self._gram = self._times[keep], self._frames[keep], self._gram[np.ix_(keep, keep)]
 
 
 class MemoryContrast:

@@ -167,3 +167,20 @@ def test_the_memory_keeps_at_most_its_bounded_number_of_frames_and_seconds():
     for k, f in enumerate(frames_around(A, 400, 0.2, 12)):
         small.update(k / FPS, f[None])
     assert len(small._times) == 64
+
+
+@pytest.mark.parametrize("keep_seen", [False, True])
+def test_a_decision_forgets_the_look_before_it_unless_the_memory_keeps_what_it_has_seen(keep_seen):
+    # 8 s of A, a decision 1 s into B, 7 s more of B, then back to A: 2 s into the return (the
+    # newest second all A, the memory's gap all B) it is as novel as a new scene by default
+    # (the decision forgot A), and with keep_seen a look the memory has seen.
+    memory = SceneMemory(keep_seen=keep_seen)
+    seq = [*frames_around(A, 32, 0.2, 21), *frames_around(B, 32, 0.2, 22), *frames_around(A, 12, 0.2, 23)]
+    novelty = []
+    for k, f in enumerate(seq):
+        novelty.append(memory.update((k + 1) / FPS, f[None]))
+        if k == 32 + FPS - 1:
+            memory.rebase()
+    inside_b, back_to_a = max(novelty[32 + 6 * FPS : 64]), novelty[64 + 2 * FPS - 1]
+    assert inside_b < 1.0
+    assert (back_to_a < 1.0) if keep_seen else (back_to_a > 3.0), (inside_b, back_to_a)
