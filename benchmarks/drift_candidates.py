@@ -12,7 +12,7 @@ window starts a new segment). Frames are unit vectors; every memory is bounded.
   statistic, and the novelty against a 30 s memory of the scene as a set; the novelty's own
   threshold stays ``memory_threshold`` = 3.0 as the enter threshold varies).
 * ``memory_keep``: ``memory`` whose decisions keep the frames before them as seen
-  (``SceneMemory(keep_seen=True)``): a cut back to an earlier look is not novel.
+  (``drift.memory_keep_seen: true``): a cut back to an earlier look is not novel.
 * ``segment``: the previous default, :class:`pipelines.core.segment_contrast.SegmentContrast`.
 * ``hotelling``: ``‖μ_R − μ_S‖² / (tr Σ_S / |S| + tr Σ_R / |R| + floor)``, the two-sample
   statistic of the notes (frames treated as independent).
@@ -251,9 +251,7 @@ def _memory(drift):
 
 
 def _memory_keep(drift):
-    contrast = _memory(drift)
-    contrast.memory.keep_seen = True
-    return contrast
+    return _memory(dataclasses.replace(drift, memory_keep_seen=True))
 
 
 CANDIDATES = {  # name → a fresh statistic for a DriftConfig (only ``memory`` reads it), with the parameters measured

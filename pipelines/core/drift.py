@@ -137,7 +137,10 @@ class DriftConfig:
 
     ``memory`` settings: ``memory_s``, how far back the scene's memory reaches (default 30 s;
     bounded by ``max_segment_frames`` too); ``memory_threshold``, the novelty that fires on its
-    own (default 3.0). The ``segment`` settings apply to ``memory`` as well.
+    own (default 3.0); ``memory_keep_seen``, whether a decision keeps the frames before it as
+    seen, so that a cut back to them is not novel (default ``False``: see
+    :class:`pipelines.core.scene_memory.SceneMemory`). The ``segment`` settings apply to
+    ``memory`` as well.
 
     ``segment`` settings: ``recent_s``, the newest media seconds compared with the segment
     (default 1.5); ``spread_floor``, added to the segment's scale (default 0.1: the smallest
@@ -172,6 +175,7 @@ class DriftConfig:
     max_segment_frames: int = 512
     memory_s: float = 30.0
     memory_threshold: float = 3.0
+    memory_keep_seen: bool = False
 
     def __post_init__(self) -> None:
         if self.threshold is None:
@@ -264,7 +268,7 @@ class DriftDetector:
         segment = SegmentContrast(cfg.recent_s, cfg.spread_floor, cfg.max_segment_s, cfg.max_segment_frames)
         if cfg.statistic is Statistic.SEGMENT:
             return segment
-        memory = SceneMemory(cfg.memory_s, cfg.max_segment_frames)
+        memory = SceneMemory(cfg.memory_s, cfg.max_segment_frames, cfg.memory_keep_seen)
         return MemoryContrast(segment, memory, cfg.threshold / cfg.memory_threshold)
 
     def resume(self) -> None:

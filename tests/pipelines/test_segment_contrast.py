@@ -174,7 +174,7 @@ def test_a_decision_forgets_the_look_before_it_unless_the_memory_keeps_what_it_h
     # 8 s of A, a decision 1 s into B, 7 s more of B, then back to A: 2 s into the return (the
     # newest second all A, the memory's gap all B) it is as novel as a new scene by default
     # (the decision forgot A), and with keep_seen a look the memory has seen.
-    memory = SceneMemory(keep_seen=keep_seen)
+    memory = DriftDetector(DriftConfig(memory_keep_seen=keep_seen))._contrast.memory  # drift.memory_keep_seen
     seq = [*frames_around(A, 32, 0.2, 21), *frames_around(B, 32, 0.2, 22), *frames_around(A, 12, 0.2, 23)]
     novelty = []
     for k, f in enumerate(seq):
