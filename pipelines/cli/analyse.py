@@ -172,10 +172,9 @@ def _integrate(config, bus, specs, read_snapshot, stack):
     """Start the MQTT and webhook sinks that ``config`` turns on (:mod:`pipelines.cli.integrations`),
     each stopped by ``stack``; return the set of sources MQTT's ``detect/set`` wants paused."""
     from pipelines.cli.integrations import open_integrations
-    from streamer.feed.controls import PausedSources
 
-    paused = PausedSources()
-    for sink in open_integrations(config, bus.log, [s.id for s in specs], paused, read_snapshot):
+    sinks, paused = open_integrations(config, bus.log, [s.id for s in specs], read_snapshot)
+    for sink in sinks:
         stack.callback(sink.stop)  # after the scenes' last ends (_analyse)
         sink.start()
         bus.add_sink(sink)
@@ -233,6 +232,7 @@ def _print_summary(summary: RunSummary) -> None:
         f"(caption/clip {summary.caption_ratio:.3f}); step p50 {summary.step_p50_ms:.1f} ms, p95 {summary.step_p95_ms:.1f} ms"
         + (f"; encoder {e['network']}/{e['runtime']} on {e['provider']}" if (e := summary.encoder) else "")
         + (f"; {count_of(summary.dropped_frames, 'frame')} dropped" if summary.dropped_frames else "")
+        + (f"; {count_of(summary.paused_frames, 'frame')} skipped while paused (MQTT detect OFF)" if summary.paused_frames else "")
     )
 
 
@@ -240,7 +240,7 @@ def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> 
     """Print each summary and one error line per failed source; return the exit status.
 
     A source that ended by itself without a single clip (a still image, a video shorter than
-    one clip window) failed too. Nothing analysed at all is :data:`EXIT_USAGE`; a source that
+    one clip window) failed too, unless it was paused (MQTT detect OFF) while it played. Nothing analysed at all is :data:`EXIT_USAGE`; a source that
     failed after some analysis is :data:`EXIT_FAILED`.
     """
     errors = []
@@ -248,7 +248,7 @@ def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> 
         _print_summary(summary)
         if summary.error:
             errors.append(summary.error)
-        elif summary.clips == 0 and not summary.interrupted:
+        elif summary.clips == 0 and not summary.interrupted and not summary.paused_frames:
             errors.append(f"{summary.source}: nothing to analyse: {count_of(summary.frames, 'frame')}, "
                           f"{summary.media_s:.2f} s of media; one clip needs {window_s:g} s (clip.window_s)")
     for error in errors:

@@ -54,6 +54,7 @@ class RunSummary:
     step_p95_ms: float
     error: str | None
     interrupted: bool = False
+    paused_frames: int = 0  # frames skipped while the source was paused (MQTT detect OFF)
     encoder: dict | None = None  # which model ran: {"network", "runtime", "provider"} (ModelStack.encoder_info)
 
     @property
@@ -121,6 +122,7 @@ def run_sources(
             step_p95_ms=round(p.stats.percentile("step_ms", 95), 3),
             error=run.errors.get(sid),
             interrupted=interrupted,
+            paused_frames=run.paused_frames.get(sid, 0),
         )
         for sid, p in pipelines.items()
     ]
@@ -137,6 +139,7 @@ class _Run:
         self.observers = observers
         self.view = RunView(capture, pipelines, observers)
         self.errors: dict[str, str | None] = {}
+        self.paused_frames: dict[str, int] = {}
         self._reported_drops: dict[str, tuple[SelectivePipeline, int]] = {}  # a source added again starts at 0
 
     def step(self, batch: list[Frame | EndOfStream]) -> None:
@@ -145,6 +148,8 @@ class _Run:
         for item in batch:
             if isinstance(item, EndOfStream):
                 self.errors[item.source] = item.error
+            elif item.source in paused:
+                self.paused_frames[item.source] = self.paused_frames.get(item.source, 0) + 1
         if not frames:
             return
         counters = self.capture.counters()

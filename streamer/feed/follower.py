@@ -22,15 +22,14 @@ were delivered are counted in one warning.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
 from streamer.feed.log_api import EventLog
 from streamer.feed.protocol import Outgoing
+from streamer.state_file import StateFile
 from streamer.worker import BoundedQueue, OverflowPolicy
 
 __all__ = ["Cursor", "LogFollower"]
@@ -39,31 +38,18 @@ log = logging.getLogger(__name__)
 
 
 class Cursor:
-    """The last seq the other side acknowledged, in a small JSON file written atomically."""
+    """The last seq the other side acknowledged, in a small JSON file (:class:`~streamer.state_file.StateFile`)."""
 
     def __init__(self, path: str | Path, default: int) -> None:
-        self.path = Path(path).expanduser()
-        self._failing = False  # the last write failed (warned once)
-        try:
-            self.seq = int(json.loads(self.path.read_text(encoding="utf-8"))["seq"])
-        except FileNotFoundError:
-            self.seq = default
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise ValueError(f"cursor {self.path}: unreadable ({exc}); remove it to start from the log's end") from None
+        self._file = StateFile(path, "cursor", "remove it to start from the log's end", "a restart may send events again")
+        self.path = self._file.path
+        seq = self._file.load(lambda document: int(document["seq"]))
+        self.seq = default if seq is None else seq
 
     def save(self, seq: int) -> None:
-        """Move the cursor to ``seq`` and write it (temporary file renamed over the old one). A write
-        that fails is one warning per failure streak; the cursor still moves in memory."""
+        """Move the cursor to ``seq`` and write it; a failed write still moves it in memory."""
         self.seq = seq
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        try:
-            tmp.write_text(json.dumps({"seq": seq}) + "\n", encoding="utf-8")
-            os.replace(tmp, self.path)
-            self._failing = False
-        except OSError as exc:
-            if not self._failing:
-                log.warning("cursor %s: cannot write it (%s); a restart may send events again", self.path, exc.strerror or exc)
-            self._failing = True
+        self._file.save({"seq": seq})
 
 
 class LogFollower:

@@ -1,6 +1,7 @@
 """`jepa-stream run --mqtt` end to end, against a real mosquitto on loopback: a subscriber gets every
 scene and caption of the demo in order with the retained state right; the last will says offline
-when the process is SIGKILLed; detect/set OFF pauses a source and ON resumes it."""
+when the process is SIGKILLed; detect/set OFF pauses a source and ON resumes it, and a source
+switched off stays off when the run starts again."""
 
 from __future__ import annotations
 
@@ -112,6 +113,30 @@ def test_detect_off_pauses_the_source_within_a_clip_and_on_resumes_it(broker, tm
             assert proc.poll() is None  # still analysing the demo
     finally:
         recorder.close()
+
+
+def test_a_source_switched_off_stays_off_when_the_run_starts_again(broker, tmp_path):
+    site = config(tmp_path)
+    recorder = Recorder(broker.port, [f"{P}/#"])
+    try:
+        with run_cli("--source", DEMO, "--port", 0, "--config", site, "--mqtt", broker.url, stop=True) as (proc, _):
+            wait_for(lambda: recorder.on(f"{P}/caption"), "a first caption")
+            recorder.client.publish(f"{P}/detect/set", "OFF", qos=1)
+            wait_for(lambda: _index(recorder, f"{P}/detect/state", b"OFF"), "detect state OFF")
+        states_before = len(recorder.on(f"{P}/detect/state"))
+        events_out = tmp_path / "again.jsonl"
+        with run_cli("--source", DEMO, "--no-realtime", "--port", 0, "--config", site, "--mqtt", broker.url,
+                     "--events-out", events_out) as (again, _):
+            pass
+        stderr = again.stderr.read()
+    finally:
+        recorder.close()
+    assert again.returncode == 0, stderr
+    assert "demo: analysis paused since a previous run (MQTT jepa-stream/demo/detect/set ON resumes it)" in stderr
+    assert recorder.on(f"{P}/detect/state")[states_before:] == [b"OFF"]  # what the second run announced
+    events = [json.loads(line) for line in events_out.read_text().splitlines()]
+    assert [e["state"] for e in events if e["type"] == "status"][-1] == "ended"  # the whole demo was read ...
+    assert not [e for e in events if e["type"] == "caption"]  # ... and none of it analysed
 
 
 def _index(recorder: Recorder, topic: str, payload: bytes, after: int = -1) -> int | None:
