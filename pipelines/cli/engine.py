@@ -24,8 +24,12 @@ def engine_bus(config: Config, sources: list[str]) -> Iterator[tuple[EventBus, S
     embeddings also go on the engine's core subjects; and the site's snapshot bucket, where the
     run's snapshots go too. It does not wait for the engine: a run starts
     and analyses while it is down. On leaving, what the outbox holds is sent (bounded), then the
-    connection closes. Raises UsageError for the ``vlm`` decoder (its enrichments name their
+    connection closes. Raises UsageError for ``mqtt:`` and ``webhooks:`` (a worker sees only its
+    own cameras: they belong on a gateway), for the ``vlm`` decoder (its enrichments name their
     caption's seq, which the engine gives only later) and for unreadable TLS files."""
+    if config.mqtt.url or config.webhooks.urls:
+        raise UsageError("mqtt: and webhooks: are not for a run --bus worker, which sees only its own cameras: "
+                         "put webhooks: in the config of one gateway (serve --bus); mqtt: on a bus site is not built yet")
     if config.model.decoder.type is DecoderType.VLM:
         raise UsageError("model.decoder.type vlm does not run with --bus yet (an enrichment names its caption's "
                          "seq, which the engine assigns later); use the retrieval decoder")

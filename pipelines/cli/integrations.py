@@ -1,6 +1,7 @@
 """The outputs into systems users already run (MQTT, webhooks), built from the config for a run.
 
-Exports :func:`open_integrations`.
+Exports :func:`open_integrations` (a ``run``) and :func:`open_gateway_integrations` (a gateway,
+``serve --bus``: webhooks only).
 
 Each is a :class:`~streamer.feed.follower.LogFollower`: it delivers from the durable log and keeps
 its cursor beside it (``<log path>.mqtt-cursor.json``, ``<log path>.webhooks-cursor.json``), so a
@@ -21,21 +22,17 @@ from streamer.feed.controls import PausedSources
 from streamer.feed.log_api import EventLog
 from streamer.feed.sinks import Sink
 
-__all__ = ["open_integrations"]
+__all__ = ["open_integrations", "open_gateway_integrations"]
 
 logger = logging.getLogger(__name__)
 
 
 def open_integrations(config: Config, log: EventLog, sources: list[str],
                       read_snapshot: Callable[[str], bytes | None] | None) -> tuple[list[Sink], PausedSources]:
-    """The MQTT and webhook sinks that ``config`` turns on (not started yet), and the sources that
-    MQTT's ``detect/set`` has paused (kept on disk only while MQTT is on: without it nothing could
-    resume them). Their files are kept beside the SQLite log (``feed.log.path``). Not with
-    ``feed.bus``: every worker would send the whole site's stream (a gateway-side sink is future
-    work)."""
-    if config.feed.bus.url and (config.mqtt.url or config.webhooks.urls):
-        raise UsageError("mqtt: and webhooks: do not work with feed.bus (--bus) yet: each worker would send every "
-                         "worker's events; run them on a machine without --bus")
+    """The MQTT and webhook sinks that ``config`` turns on for a ``run`` (not started yet), and the
+    sources that MQTT's ``detect/set`` has paused (kept on disk only while MQTT is on: without it
+    nothing could resume them). Their files are kept beside the SQLite log (``feed.log.path``).
+    A ``--bus`` worker never gets here with them (:func:`pipelines.cli.engine.engine_bus` refuses)."""
     beside = Path(config.feed.log.path).expanduser()
     sinks: list[Sink] = []
     paused = PausedSources()
@@ -48,10 +45,29 @@ def open_integrations(config: Config, log: EventLog, sources: list[str],
             from streamer.mqtt.sink import MqttSink  # paho loads only when MQTT is on
 
             sinks.append(MqttSink(config.mqtt, log, f"{beside}.mqtt-cursor.json", sources, paused=paused, read_snapshot=read_snapshot))
-        if config.webhooks.urls:
-            from streamer.webhook.sink import WebhookSink
-
-            sinks.append(WebhookSink(config.webhooks, log, f"{beside}.webhooks-cursor.json"))
+        sinks += _webhooks(config, log)
     except ValueError as exc:  # an unreadable cursor or detect state file: its message names it
         raise UsageError(str(exc)) from None
     return sinks, paused
+
+
+def open_gateway_integrations(config: Config, log: EventLog) -> list[Sink]:
+    """The webhook sink of a gateway (``serve --bus``), over the site's stream: every worker's events
+    with their stream seq, so a receiver de-duplicates across gateways by ``seq``. Its cursor is
+    kept beside ``feed.log.path`` on the gateway's disk. MQTT is refused: its scene events and
+    detect switch need parts a bus site does not have yet."""
+    if config.mqtt.url:
+        raise UsageError("mqtt: on a bus site (serve --bus) is not built yet: its scene events and detect switch "
+                         "need the workers; webhooks: work here")
+    try:
+        return _webhooks(config, log)
+    except ValueError as exc:  # an unreadable cursor file: its message names it
+        raise UsageError(str(exc)) from None
+
+
+def _webhooks(config: Config, log: EventLog) -> list[Sink]:
+    if not config.webhooks.urls:
+        return []
+    from streamer.webhook.sink import WebhookSink
+
+    return [WebhookSink(config.webhooks, log, f"{Path(config.feed.log.path).expanduser()}.webhooks-cursor.json")]

@@ -7,6 +7,8 @@ A gateway loads no model and reads no camera: it serves the WebSocket feed, the 
 site's JetStream stream (:mod:`streamer.feed.gateway`). A client's ``from_seq`` means the same on
 every gateway, so any number of them can stand behind one load balancer. Snapshots come from the
 engine's object store, where the workers put them (:mod:`streamer.feed.snapshot_bucket`).
+A ``webhooks:`` section in its config POSTs the site's events from the stream, signed, at least
+once, from a cursor on the gateway's disk (:func:`~pipelines.cli.integrations.open_gateway_integrations`).
 It runs until Ctrl-C or SIGTERM, like ``run``.
 """
 
@@ -39,7 +41,8 @@ def add_parser(sub) -> None:
     serve.add_argument("--bus", metavar="URL", help="the engine: nats://host:4222, comma-separated for a cluster "
                        "(default: feed.bus.url of --config)")
     serve.add_argument("--config", metavar="FILE", help="YAML laid over the built-in defaults (feed.bus: site, "
-                       "TLS, credentials; feed.server: host, port, token, origins)")
+                       "TLS, credentials; feed.server: host, port, token, origins; webhooks: the site's events "
+                       "POSTed from this gateway)")
     serve.add_argument("--host", help="feed interface (default 127.0.0.1; anything else needs a token)")
     serve.add_argument("--port", type=int, help="feed port (default 8765; 0 picks a free one)")
     serve.add_argument("--token", help=f"feed auth token; prefer ${TOKEN_ENV}")
@@ -57,12 +60,14 @@ def _config(args: argparse.Namespace):
     config = load_config(args.config, {"feed": feed})
     hide(config.feed.server.token, "the feed token")
     hide(config.feed.bus.password, "feed.bus.password")
+    hide(config.webhooks.secret, "webhooks.secret")
     if not config.feed.bus.url:
         raise UsageError("serve reads the event engine: give --bus nats://HOST:4222, or feed.bus.url in --config")
     return config
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from pipelines.cli.integrations import open_gateway_integrations
     from streamer.console.routes import console_routes
     from streamer.feed.engine import open_engine
     from streamer.feed.gateway_app import start_gateway
@@ -87,6 +92,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         except (OSError, LogUnavailable) as exc:
             raise UsageError(str(exc)) from None
         stack.callback(gateway.close)
+        try:  # once the stream exists: a new cursor starts at its end
+            sinks = open_gateway_integrations(config, engine.log)
+        except LogUnavailable as exc:
+            raise UsageError(str(exc)) from None
+        for sink in sinks:  # fed by the stream's tail; stopped before the server, delivering what it can
+            sink.start()
+            gateway.bus.add_sink(sink)
+            stack.callback(sink.stop)
         print(f"jepa-stream: serving events on {gateway.server.url} from stream {bus_config.stream} "
               f"(seq {gateway.bus.last_seq})", file=sys.stderr, flush=True)
         while True:  # until SIGTERM or Ctrl-C (StopSignals, installed by main, raises KeyboardInterrupt)
