@@ -240,8 +240,9 @@ def _finish(summaries: list[RunSummary], interrupted: bool, window_s: float) -> 
     """Print each summary and one error line per failed source; return the exit status.
 
     A source that ended by itself without a single clip (a still image, a video shorter than
-    one clip window) failed too, unless it was paused (MQTT detect OFF) while it played. Nothing analysed at all is :data:`EXIT_USAGE`; a source that
-    failed after some analysis is :data:`EXIT_FAILED`.
+    one clip window) failed too, unless it was paused (MQTT detect OFF) while it played. Nothing
+    analysed at all is :data:`EXIT_USAGE`; a source that failed after some analysis is
+    :data:`EXIT_FAILED`.
     """
     errors = []
     for summary in summaries:

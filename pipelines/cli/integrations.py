@@ -39,7 +39,7 @@ def open_integrations(config: Config, log: EventLog, sources: list[str],
     try:
         if config.mqtt.url:
             paused = PausedSources(f"{beside}.detect.json")
-            for source in paused.paused():
+            for source in (s for s in paused.paused() if s in sources):  # a camera since removed: nothing to say
                 logger.warning("%s: analysis paused since a previous run (MQTT %s/%s/detect/set ON resumes it)",
                                source, config.mqtt.prefix, source)
             from streamer.mqtt.sink import MqttSink  # paho loads only when MQTT is on
